@@ -1,0 +1,47 @@
+"""Shared fixtures: a tiny generated dataset and a bundle trained on it in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from vae.bundle import write_bundle
+from vae.data import ImageDataset, make_synthetic
+from vae.models import ConvConfig, MLPConfig, build_model
+from vae.training import TrainConfig, Trainer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> ImageDataset:
+    return make_synthetic(n_train=512, n_test=128, seed=1)
+
+
+def train_tiny(dataset: ImageDataset, arch: str = "mlp", latent_dim: int = 4, epochs: int = 2):
+    torch.manual_seed(0)
+    config = (MLPConfig(latent_dim=latent_dim, hidden=(64,)) if arch == "mlp"
+              else ConvConfig(latent_dim=latent_dim, channels=(8, 16), hidden=32))
+    model = build_model(config)
+    result = Trainer(model, TrainConfig(epochs=epochs, batch_size=64, device="cpu"),
+                     dataset.train_images, dataset.test_images).fit()
+    return model, result
+
+
+def bundle_meta(dataset: ImageDataset, result) -> dict:
+    return {
+        "name": "tiny", "status": result.status, "training": TrainConfig(epochs=2).to_dict(),
+        "dataset": {"name": dataset.name, "class_names": dataset.class_names},
+        "history": result.history, "metrics": {"test_neg_elbo": result.history[-1]["test_neg_elbo"]},
+        "device": "cpu",
+    }
+
+
+@pytest.fixture()
+def tiny_bundle(tmp_path: Path, synthetic: ImageDataset) -> Path:
+    """A fresh valid bundle (MLP, 4-D latent) in tmp_path, safe to corrupt."""
+    model, result = train_tiny(synthetic)
+    return write_bundle(tmp_path / "tiny", model, synthetic.test_images, synthetic.test_labels,
+                        bundle_meta(synthetic, result))

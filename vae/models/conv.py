@@ -1,0 +1,65 @@
+"""A small convolutional VAE for 28x28 grey and 32x32 colour images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from vae.models.base import VAE, ModelConfig
+
+
+@dataclass
+class ConvConfig(ModelConfig):
+    """Two stride-2 conv stages (H and W must be divisible by 4), then a dense layer."""
+
+    arch = "conv"
+    latent_dim: int = 16
+    channels: tuple[int, int] = (32, 64)
+    hidden: int = 256
+
+    def validate(self) -> None:
+        super().validate()
+        _, height, width = self.input_shape
+        if height % 4 or width % 4:
+            raise ValueError(f"conv needs height and width divisible by 4, got {self.input_shape}")
+        if len(self.channels) != 2 or any(not 1 <= c <= 1024 for c in self.channels):
+            raise ValueError(f"channels must be two sizes in 1..1024, got {self.channels}")
+        if not 1 <= self.hidden <= 8192:
+            raise ValueError(f"hidden must be 1..8192, got {self.hidden}")
+
+
+class ConvVAE(VAE):
+    """Conv encoder, mirrored transposed-conv decoder; each stage halves or doubles H and W."""
+
+    def __init__(self, config: ConvConfig) -> None:
+        super().__init__(config)
+        in_ch, height, width = config.input_shape
+        c1, c2 = config.channels
+        self.feature_shape = (c2, height // 4, width // 4)
+        n_features = c2 * (height // 4) * (width // 4)
+        self.encoder = nn.Sequential(
+            nn.Conv2d(in_ch, c1, 4, stride=2, padding=1), nn.ReLU(),  # (B, c1, H/2, W/2)
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # (B, c2, H/4, W/4)
+            nn.Flatten(),
+            nn.Linear(n_features, config.hidden), nn.ReLU(),
+            nn.Linear(config.hidden, 2 * config.latent_dim),
+        )
+        self.decoder_dense = nn.Sequential(
+            nn.Linear(config.latent_dim, config.hidden), nn.ReLU(),
+            nn.Linear(config.hidden, n_features), nn.ReLU(),
+        )
+        self.decoder_conv = nn.Sequential(
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # (B, c1, H/2, W/2)
+            # An extra stride-1 layer at half resolution gives the decoder room for detail.
+            nn.Conv2d(c1, c1, 3, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(c1, in_ch, 4, stride=2, padding=1),  # (B, C, H, W)
+        )
+
+    def _encode_params(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        features = self.decoder_dense(z).view(-1, *self.feature_shape)
+        return self.decoder_conv(features)

@@ -1,0 +1,173 @@
+"""Command line: train a VAE and write a bundle.
+
+    python -m vae.train --dataset fashion-mnist --arch conv --latent-dim 16 --epochs 30 \
+        --out checkpoints/fashion-conv-z16
+
+Exit status: 0 completed, 130 cancelled (SIGINT/SIGTERM; the last completed epoch is saved),
+1 failed (NaN loss, out of memory, ...), 2 bad arguments or data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vae.bundle import add_projection, write_bundle
+from vae.cli_output import format_table
+from vae.data import DataFileError, DatasetNotFoundError, load_dataset
+from vae.device import resolve_device
+from vae.models import PRESETS, REGISTRY, build_model, config_from_dict
+from vae.projection import umap_2d
+from vae.training import Callback, EventLog, TrainConfig, Trainer
+
+log = logging.getLogger("vae.train")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class TqdmProgress(Callback):
+    """A terminal progress bar over all optimiser steps (CLI only; the library logs instead)."""
+
+    def on_train_start(self, trainer: Trainer, info: dict[str, Any]) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=info["total_steps"], unit="step", dynamic_ncols=True)
+
+    def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        self.bar.update(metrics["global_step"] - self.bar.n)
+        self.bar.set_postfix(epoch=metrics["epoch"], loss=f"{metrics['loss']:.2f}",
+                             img_s=f"{metrics['images_per_s']:.0f}")
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        self.bar.write(f"epoch {metrics['epoch']}: test -ELBO {metrics['test_neg_elbo']:.2f}")
+
+    def on_train_end(self, trainer: Trainer, result: dict[str, Any]) -> None:
+        self.bar.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m vae.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="fashion-mnist",
+                   help="fashion-mnist, mnist, kmnist, cifar10, synthetic or folder:<path>")
+    p.add_argument("--data-dir", help="folder with the dataset's files (searched first)")
+    p.add_argument("--image-size", type=int, default=28, help="folder datasets: resize to this square size")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="folder datasets: 1 grey, 3 colour")
+    p.add_argument("--arch", choices=sorted(REGISTRY), default="conv")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="named model config (sets --arch)")
+    p.add_argument("--latent-dim", type=int, help="latent size (default: the architecture's)")
+    p.add_argument("--hidden", type=int, nargs="+", help="mlp: hidden sizes; conv: one dense size")
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=defaults.lr_schedule)
+    p.add_argument("--beta", type=float, default=defaults.beta)
+    p.add_argument("--kl-warmup", type=float, default=defaults.kl_warmup_epochs, help="epochs of linear KL warm-up")
+    p.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default=defaults.likelihood)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
+    p.add_argument("--out", type=Path, help="bundle directory (default checkpoints/<dataset>-<arch>-z<D>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
+    p.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA is always written)")
+    p.add_argument("--name", help="display name stored in the bundle (default: the folder name)")
+    return p
+
+
+def model_config_from_args(args: argparse.Namespace, input_shape: tuple[int, int, int]) -> dict[str, Any]:
+    """Merge preset, architecture and explicit flags into one model config dict."""
+    data: dict[str, Any] = dict(PRESETS[args.preset]) if args.preset else {"arch": args.arch}
+    data["input_shape"] = input_shape
+    if args.latent_dim is not None:
+        data["latent_dim"] = args.latent_dim
+    if args.hidden:
+        data["hidden"] = tuple(args.hidden) if data["arch"] == "mlp" else args.hidden[0]
+    return config_from_dict(data).to_dict()
+
+
+def summary_table(history: list[dict[str, Any]]) -> str:
+    rows = [(h["epoch"], h["train_neg_elbo"], h["test_neg_elbo"], h["test_recon"], h["test_kl"],
+             h["active_units"], round(h["images_per_s"]), round(h["epoch_time_s"], 1)) for h in history]
+    return format_table(["epoch", "train -ELBO", "test -ELBO", "recon", "KL", "active", "img/s", "s"], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        train_config = TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
+            beta=args.beta, kl_warmup_epochs=args.kl_warmup, likelihood=args.likelihood,
+            seed=args.seed, device=args.device)
+        train_config.validate()
+        device = resolve_device(args.device)
+        dataset = load_dataset(args.dataset, args.data_dir, shape=(args.channels, args.image_size, args.image_size))
+        model_dict = model_config_from_args(args, dataset.input_shape)
+    except (ValueError, DatasetNotFoundError, DataFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    out = args.out or Path("checkpoints") / f"{dataset.name}-{model_dict['arch']}-z{model_dict['latent_dim']}"
+    if (out / "config.json").exists() and not args.overwrite:
+        print(f"error: {out} already holds a bundle; pass --overwrite or choose another --out", file=sys.stderr)
+        return EXIT_USAGE
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "events.jsonl").unlink(missing_ok=True)
+    events = EventLog(out / "events.jsonl")
+    torch.manual_seed(args.seed)
+    model = build_model(config_from_dict(model_dict))
+    trainer = Trainer(model, train_config, dataset.train_images, dataset.test_images,
+                      [events, TqdmProgress()], device=device)
+    previous = {sig: signal.signal(sig, lambda s, _f: trainer.request_stop(signal.Signals(s).name))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = trainer.fit()
+    except Exception as exc:  # out of memory, device errors: report them as a failed run
+        message = f"{type(exc).__name__}: {exc}"
+        events.write("train_end", {"status": "failed", "message": message, "epochs_completed": 0})
+        traceback.print_exc()
+        return EXIT_FAILED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if result.history:
+        print(summary_table(result.history))
+    if result.state_dict is None or result.status == "failed":
+        print(f"{result.status}: {result.message}; no bundle written", file=sys.stderr)
+        events.write("run_end", {"status": result.status, "message": result.message, "bundle": None})
+        return EXIT_FAILED if result.status == "failed" else EXIT_CANCELLED
+    last = result.history[-1]
+    meta = {
+        "name": args.name or out.name,
+        "status": result.status,
+        "status_message": result.message,
+        "training": train_config.to_dict(),
+        "dataset": {"name": dataset.name, "class_names": dataset.class_names,
+                    "n_train": len(dataset.train_images), "n_test": len(dataset.test_images)},
+        "history": result.history,
+        "metrics": {k: last[k] for k in ("test_neg_elbo", "test_recon", "test_kl", "active_units")},
+        "device": result.device,
+        "device_name": torch.cuda.get_device_name() if device.type == "cuda" else device.type,
+        "train_time_s": round(result.elapsed_s, 1),
+    }
+    write_bundle(out, model, dataset.test_images, dataset.test_labels, meta)
+    events.write("bundle_saved", {"path": str(out), "status": result.status})
+    print(f"bundle written: {out} ({result.status})")
+    if not args.no_umap and model.latent_dim > 2:
+        events.write("projection_start", {"name": "umap"})
+        from vae.bundle import load_bundle
+
+        add_projection(out, "umap", umap_2d(load_bundle(out).mu, seed=args.seed))
+        events.write("projection_saved", {"name": "umap"})
+    events.write("run_end", {"status": result.status, "message": result.message, "bundle": str(out)})
+    events.close()
+    return EXIT_OK if result.status == "completed" else EXIT_CANCELLED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
