@@ -1,0 +1,13 @@
+"""Model card: what was trained, how, how well, and what it generates."""
+
+import streamlit as st
+
+from ui import bundles, model_card
+
+bundle = bundles.select_bundle()
+if bundle is None:
+    st.stop()
+st.title(f"Model card · {bundle.config.get('name', bundle.name)}")
+model_card.summary(bundle)
+model_card.curves(bundle)
+model_card.pictures(bundle)

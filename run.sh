@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up (first time only) and start VAE Lab on the shipped models: http://localhost:8501
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/setup.sh
+exec .venv/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false "$@"

@@ -1,0 +1,92 @@
+"""Explorer helpers: inverse projection, forward placement, neighbours, pixels."""
+
+import numpy as np
+import pytest
+import torch
+
+from vae.latent_tools import (
+    ForwardProjector,
+    InverseProjector,
+    decode_codes,
+    nearest_neighbours,
+    order_dimensions,
+    to_pixels,
+)
+from vae.models import MLPConfig, build_model
+from vae.projection import pca_2d
+
+
+@pytest.fixture()
+def codes_and_map():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(500, 6)).astype(np.float32)
+    return codes, pca_2d(codes)
+
+
+def test_inverse_projection_returns_the_code_at_a_map_point(codes_and_map):
+    codes, pca = codes_and_map
+    inverse = InverseProjector(pca["xy"], codes)
+    for i in (0, 17, 250):
+        code, how = inverse(tuple(pca["xy"][i]))
+        assert how == "barycentric" and np.allclose(code, codes[i], atol=1e-4)
+
+
+def test_inverse_projection_interpolates_inside_a_triangle(codes_and_map):
+    codes, pca = codes_and_map
+    inverse = InverseProjector(pca["xy"], codes)
+    simplex = inverse.triangulation.simplices[0]
+    centre = pca["xy"][simplex].mean(axis=0)
+    code, how = inverse(tuple(centre))
+    assert how == "barycentric" and np.allclose(code, codes[simplex].mean(axis=0), atol=1e-4)
+
+
+def test_inverse_projection_outside_the_hull_uses_neighbours(codes_and_map):
+    codes, pca = codes_and_map
+    code, how = InverseProjector(pca["xy"], codes)((1e3, 1e3))
+    assert how == "neighbours" and code.shape == (6,) and np.isfinite(code).all()
+
+
+def test_forward_projection_is_exact_for_pca_and_the_2d_latent(codes_and_map):
+    codes, pca = codes_and_map
+    forward = ForwardProjector(codes, pca["xy"], pca["components"], pca["mean"])
+    assert np.allclose(forward(codes[3]), pca["xy"][3], atol=1e-4)
+    latent = ForwardProjector(codes[:, :2], codes[:, :2])
+    assert np.allclose(latent(codes[5, :2]), codes[5, :2])
+
+
+def test_forward_projection_for_a_nonlinear_map_lands_near_the_code(codes_and_map):
+    codes, _ = codes_and_map
+    xy = np.random.default_rng(1).normal(size=(500, 2))
+    forward = ForwardProjector(codes, xy)
+    assert np.allclose(forward(codes[9]), xy[9], atol=1e-3)
+
+
+def test_nearest_neighbours_excludes_the_query_and_sorts():
+    codes = np.array([[0.0], [1.0], [3.0], [0.5], [10.0]])
+    assert nearest_neighbours(codes, codes[0], k=3, exclude=0).tolist() == [3, 1, 2]
+
+
+def test_dimensions_ordered_by_kl_with_collapsed_ones_apart():
+    informative, collapsed = order_dimensions(np.array([0.5, 0.001, 3.0, 0.0, 1.0]))
+    assert informative == [2, 4, 0] and collapsed == [1, 3]
+
+
+def test_pixels_are_upscaled_nearest_neighbour():
+    images = np.arange(4, dtype=np.uint8).reshape(1, 1, 2, 2)
+    assert to_pixels(images, 2)[0].tolist() == [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
+    colour = to_pixels(torch.ones(2, 3, 4, 4), 1)
+    assert colour.shape == (2, 4, 4, 3) and colour.max() == 255
+
+
+def test_decode_codes_gives_display_pixels():
+    model = build_model(MLPConfig(latent_dim=3, hidden=(8,))).eval()
+    pixels = decode_codes(model, np.zeros(3), scale=4)
+    assert pixels.shape == (1, 112, 112) and pixels.dtype == np.uint8
+
+
+def test_pca_2d_explains_the_dominant_axis():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(400, 3)) * np.array([10.0, 1.0, 0.1])
+    pca = pca_2d(codes)
+    assert pca["explained_variance_ratio"][0] > 0.95
+    assert np.allclose(np.abs(pca["components"][0]), [1, 0, 0], atol=0.05)

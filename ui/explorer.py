@@ -1,0 +1,170 @@
+"""The Explore page's parts: map with selection, live decoder fragment, selected-point panel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ui import bundles, figures, state
+from vae.bundle import Bundle
+from vae.latent_tools import InverseProjector, decode_codes, nearest_neighbours, order_dimensions, to_pixels
+
+INVERSE_METHOD = InverseProjector.METHOD
+PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
+SLIDER_RANGE = 3.0
+DISPLAY_SCALE = 8
+
+
+def _stamp(bundle: Bundle) -> tuple:
+    return bundles.fingerprint_of(bundle.path)
+
+
+def restore_from_url(bundle: Bundle) -> None:
+    """Once per bundle and session: take `idx` and `z` from the URL, ignoring malformed values."""
+    if st.session_state.get("restored_for") == bundle.name:
+        return
+    st.session_state["restored_for"] = bundle.name
+    params = st.query_params
+    index = state.parse_index(params.get("idx"), len(bundle.mu))
+    code = state.parse_code(params.get("z"), bundle.latent_dim)
+    ignored = [k for k, v in (("idx", index), ("z", code)) if params.get(k) is not None and v is None]
+    if ignored:
+        st.toast(f"Ignored a malformed link parameter: {', '.join(ignored)}", icon="⚠️")
+    st.session_state["selected"] = index
+    if code is not None:
+        state.set_code(code)
+    elif index is not None:
+        state.set_code(bundle.mu[index])
+
+
+def choose_projection(bundle: Bundle) -> str:
+    """Radio over the bundle's maps (UMAP first when it has one)."""
+    available = [p for p in ("umap", "latent", "pca") if p in bundle.projections]
+    if len(available) == 1:
+        return available[0]
+    return st.radio("Map", available, format_func=PROJECTION_LABELS.get, horizontal=True, key="projection")
+
+
+def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
+    """Turn a new map selection into a selected index or an inverse-projected code."""
+    signature = json.dumps(selection, sort_keys=True, default=str)
+    if signature == st.session_state.get("last_selection"):
+        return
+    st.session_state["last_selection"] = signature
+    points = selection.get("points", [])
+    data_points = [p for p in points if p.get("curve_number") == 1]
+    boxes = selection.get("box", [])
+    xy = bundle.projections[projection]["xy"]
+    if data_points:
+        indices = np.array([int(p["customdata"]) for p in data_points])
+        centre = xy[indices].mean(axis=0)
+        chosen = int(indices[np.argmin(((xy[indices] - centre) ** 2).sum(axis=1))])
+        st.session_state["selected"] = chosen
+        state.set_code(bundle.mu[chosen])
+        st.session_state["code_source"] = f"test #{chosen}"
+        if len(indices) > 1:
+            st.toast(f"{len(indices)} points selected; showing the one nearest their centre (#{chosen}).")
+        return
+    if boxes:
+        box = boxes[0]
+        target = (float(np.mean(box["x"])), float(np.mean(box["y"])))
+    elif points:
+        target = (float(points[0]["x"]), float(points[0]["y"]))
+    else:
+        return
+    inverse = bundles.inverse_projector(str(bundle.path), projection, _stamp(bundle))
+    code, how = inverse(target)
+    state.set_code(code)
+    st.session_state["code_source"] = f"map position ({target[0]:.2f}, {target[1]:.2f}) by {how}"
+
+
+def draw_map(bundle: Bundle, projection: str) -> None:
+    """The WebGL map; a selection loads the point (or the decoded empty position) into the sliders."""
+    xy = bundle.projections[projection]["xy"]
+    key = f"map-{bundle.name}-{projection}"
+    previous = st.session_state.get(key)
+    if previous is not None and previous.get("selection"):
+        _handle_selection(bundle, projection, previous["selection"])
+    selected = st.session_state.get("selected")
+    fig = figures.latent_map(xy, bundle.labels, bundle.class_names,
+                             bundles.class_colours(len(bundle.class_names)), selected)
+    st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                    config={"scrollZoom": True, "displaylogo": False})
+    st.caption(f"{len(xy):,} test images · {PROJECTION_LABELS[projection]} · click a point to select it; "
+               f"click empty space or drag a box to decode there ({INVERSE_METHOD}).")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _minimap(path: str, projection: str, stamp: tuple) -> tuple[np.ndarray, tuple]:
+    return figures.density_raster(bundles.get_bundle(Path(path)).projections[projection]["xy"])
+
+
+def _reset(bundle: Bundle, how: str) -> None:
+    if how == "zero":
+        state.set_code(np.zeros(bundle.latent_dim))
+        st.session_state["code_source"] = "origin"
+    elif how == "selected" and st.session_state.get("selected") is not None:
+        state.set_code(bundle.mu[st.session_state["selected"]])
+        st.session_state["code_source"] = f"test #{st.session_state['selected']}"
+    elif how == "random":
+        state.set_code(np.random.default_rng().standard_normal(bundle.latent_dim))
+        st.session_state["code_source"] = "a draw from the prior"
+
+
+@st.fragment
+def live_decoder(bundle: Bundle, projection: str) -> None:
+    """Sliders -> decode -> image, rerun alone (the map is not re-sent on a slider move)."""
+    informative, collapsed = order_dimensions(bundle.kl_per_dim)
+    for dim in range(bundle.latent_dim):
+        st.session_state.setdefault(state.slider_key(dim), 0.0)
+    code = state.current_code(bundle.latent_dim)
+    image_column, map_column = st.columns(2)
+    with image_column:
+        st.image(decode_codes(bundle.model, code, DISPLAY_SCALE)[0], caption="decoded", width=224)
+    with map_column:
+        raster, bounds = _minimap(str(bundle.path), projection, _stamp(bundle))
+        where = bundles.forward_projector(str(bundle.path), projection, _stamp(bundle))(code)
+        st.image(figures.mark_position(raster, bounds, where), width=224,
+                 caption="where this code lies on the map")
+    st.caption(f"Code from {st.session_state.get('code_source') or 'the sliders'}")
+    buttons = st.columns(3)
+    buttons[0].button("Zero", on_click=_reset, args=(bundle, "zero"), use_container_width=True)
+    buttons[1].button("Selected point", on_click=_reset, args=(bundle, "selected"), use_container_width=True,
+                      disabled=st.session_state.get("selected") is None)
+    buttons[2].button("Random (prior)", on_click=_reset, args=(bundle, "random"), use_container_width=True)
+    with st.container(height=420):
+        for dim in informative:
+            st.slider(f"z{dim} · KL {bundle.kl_per_dim[dim]:.2f}", -SLIDER_RANGE, SLIDER_RANGE, step=0.05,
+                      key=state.slider_key(dim))
+        if collapsed:
+            with st.expander(f"{len(collapsed)} collapsed dimension(s), KL ≈ 0: they change nothing"):
+                for dim in collapsed:
+                    st.slider(f"z{dim} · collapsed", -SLIDER_RANGE, SLIDER_RANGE, step=0.05,
+                              key=state.slider_key(dim))
+    state.sync_url(bundle.name, st.session_state.get("selected"), state.current_code(bundle.latent_dim))
+
+
+def selection_panel(bundle: Bundle) -> None:
+    """Original, reconstruction, code and nearest neighbours of the selected test image."""
+    index = st.session_state.get("selected")
+    if index is None:
+        st.info("Select a point on the map to see its image, reconstruction, code and neighbours.")
+        return
+    st.subheader(f"Selected: test #{index} · {bundle.class_names[bundle.labels[index]]}")
+    original = to_pixels(bundle.images[index : index + 1], DISPLAY_SCALE // 2)[0]
+    reconstruction = decode_codes(bundle.model, bundle.mu[index], DISPLAY_SCALE // 2)[0]
+    columns = st.columns([1, 1, 3])
+    columns[0].image(original, caption="original")
+    columns[1].image(reconstruction, caption="reconstruction (mean code)")
+    with columns[2]:
+        st.caption("latent code (posterior mean ± std)")
+        std = np.exp(0.5 * bundle.logvar[index])
+        st.code("  ".join(f"z{d}={m:+.2f}±{s:.2f}" for d, (m, s) in enumerate(zip(bundle.mu[index], std,
+                                                                                      strict=True))))
+    neighbours = nearest_neighbours(bundle.mu, bundle.mu[index], k=10, exclude=index)
+    st.caption("nearest neighbours in latent space")
+    st.image(figures.image_grid(to_pixels(bundle.images[neighbours], 3), columns=10),
+             caption=" · ".join(f"#{i}" for i in neighbours))

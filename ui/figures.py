@@ -1,0 +1,122 @@
+"""Plotly figures and small raster images for the pages (pure functions, no Streamlit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+GRID_SIDE = 48  # invisible click targets per side: clicking empty map space hits one of them
+
+
+def _bounds(xy: np.ndarray, pad: float = 0.05) -> tuple[float, float, float, float]:
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = np.maximum(hi - lo, 1e-6)
+    return lo[0] - pad * span[0], hi[0] + pad * span[0], lo[1] - pad * span[1], hi[1] + pad * span[1]
+
+
+def latent_map(
+    xy: np.ndarray,
+    labels: np.ndarray,
+    class_names: list[str],
+    colours: list[str],
+    selected: int | None = None,
+    marker: tuple[float, float] | None = None,
+    height: int = 620,
+) -> go.Figure:
+    """The map: trace 0 is an invisible click grid, trace 1 holds every point (WebGL, global
+    index in customdata), then legend-only traces per class, the selection and the current code."""
+    n_classes = len(class_names)
+    x0, x1, y0, y1 = _bounds(xy)
+    gx, gy = np.meshgrid(np.linspace(x0, x1, GRID_SIDE), np.linspace(y0, y1, GRID_SIDE))
+    hidden = {"opacity": 0}
+    fig = go.Figure()
+    fig.add_trace(go.Scattergl(
+        x=gx.ravel(), y=gy.ravel(), mode="markers", name="empty space", showlegend=False,
+        marker={"size": 14, "opacity": 0, "color": "#000"}, hoverinfo="none",
+        selected={"marker": hidden}, unselected={"marker": hidden},
+    ))
+    scale = [[pos, colours[i]] for i in range(n_classes) for pos in (i / n_classes, (i + 1) / n_classes)]
+    names = np.asarray(class_names, dtype=object)[labels]
+    fig.add_trace(go.Scattergl(
+        x=xy[:, 0], y=xy[:, 1], mode="markers", name="test set", showlegend=False,
+        customdata=np.arange(len(xy)), hovertext=names,
+        hovertemplate="%{hovertext}<br>test #%{customdata}<extra></extra>",
+        marker={"size": 4, "color": labels, "colorscale": scale, "cmin": -0.5, "cmax": n_classes - 0.5,
+                "opacity": 0.8},
+        unselected={"marker": {"opacity": 0.5}},
+    ))
+    for i, name in enumerate(class_names):
+        fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=name,
+                                   marker={"size": 9, "color": colours[i]}, hoverinfo="skip"))
+    if selected is not None:
+        fig.add_trace(go.Scattergl(
+            x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name="selected", hoverinfo="skip",
+            marker={"size": 16, "symbol": "star", "color": "#ffd700", "line": {"width": 1.5, "color": "#000"}},
+        ))
+    if marker is not None:
+        fig.add_trace(go.Scattergl(
+            x=[marker[0]], y=[marker[1]], mode="markers", name="decoded code", hoverinfo="skip",
+            marker={"size": 14, "symbol": "x", "color": "#e00", "line": {"width": 1, "color": "#fff"}},
+        ))
+    fig.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="pan",
+        legend={"itemsizing": "constant", "orientation": "h", "y": -0.02}, uirevision="map",
+        xaxis={"showticklabels": False, "zeroline": False, "range": [x0, x1]},
+        yaxis={"showticklabels": False, "zeroline": False, "range": [y0, y1]},
+        hovermode="closest",
+    )
+    return fig
+
+
+def density_raster(xy: np.ndarray, side: int = 160) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """A grey (side, side, 3) uint8 picture of where the map's points lie, and its bounds."""
+    bounds = _bounds(xy)
+    x0, x1, y0, y1 = bounds
+    counts, _, _ = np.histogram2d(xy[:, 1], xy[:, 0], bins=side, range=[[y0, y1], [x0, x1]])
+    shade = 1 - np.log1p(counts) / max(np.log1p(counts).max(), 1e-9)
+    grey = (150 + 105 * shade[::-1]).astype(np.uint8)  # row 0 is the top of the picture
+    return np.repeat(grey[:, :, None], 3, axis=2), bounds
+
+
+def mark_position(raster: np.ndarray, bounds: tuple[float, float, float, float], point: np.ndarray) -> np.ndarray:
+    """The raster with a red cross-hair at `point` (clamped to the edge when off the map)."""
+    side = raster.shape[0]
+    x0, x1, y0, y1 = bounds
+    col = int(np.clip((point[0] - x0) / (x1 - x0) * (side - 1), 0, side - 1))
+    row = int(np.clip((y1 - point[1]) / (y1 - y0) * (side - 1), 0, side - 1))
+    out = raster.copy()
+    out[row, max(col - 7, 0):col + 8] = (220, 0, 0)
+    out[max(row - 7, 0):row + 8, col] = (220, 0, 0)
+    out[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2] = (220, 0, 0)
+    return out
+
+
+def image_grid(pixels: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:
+    """Tile (N, H, W[, 3]) uint8 images into one picture with white gaps."""
+    n, h, w = pixels.shape[:3]
+    rows = -(-n // columns)
+    shape = (rows * (h + gap) - gap, columns * (w + gap) - gap, *pixels.shape[3:])
+    grid = np.full(shape, 255, dtype=np.uint8)
+    for i, image in enumerate(pixels):
+        r, c = divmod(i, columns)
+        grid[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = image
+    return grid
+
+
+def history_figure(history: list[dict], keys: list[tuple[str, str]], title: str) -> go.Figure:
+    """Line chart of per-epoch values."""
+    fig = go.Figure()
+    epochs = [h["epoch"] for h in history]
+    for key, name in keys:
+        fig.add_trace(go.Scatter(x=epochs, y=[h.get(key) for h in history], mode="lines+markers", name=name))
+    fig.update_layout(title=title, height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      xaxis_title="epoch", yaxis_title="nats per image")
+    return fig
+
+
+def kl_bar_figure(kl_per_dim: np.ndarray) -> go.Figure:
+    order = np.argsort(-kl_per_dim)
+    fig = go.Figure(go.Bar(x=[f"z{d}" for d in order], y=kl_per_dim[order], marker_color="#1f77b4"))
+    fig.update_layout(title="KL per latent dimension (nats)", height=300,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig

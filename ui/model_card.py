@@ -1,0 +1,77 @@
+"""The Model card page's sections."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+from ui import figures
+from vae.bundle import Bundle
+from vae.latent_tools import decode_codes, reconstruct_images, to_pixels
+
+METRIC_LABELS = {
+    "test_neg_elbo": "test −ELBO", "test_recon": "reconstruction", "test_kl": "KL",
+    "iwae_nll": "IWAE −log p(x)", "active_units": "active units",
+}
+
+
+def summary(bundle: Bundle) -> None:
+    card = bundle.config
+    metrics = card.get("metrics", {})
+    columns = st.columns(len(METRIC_LABELS))
+    for column, (key, label) in zip(columns, METRIC_LABELS.items(), strict=True):
+        value = metrics.get(key)
+        text = "—" if value is None else (f"{value:.2f}" if isinstance(value, float) else str(value))
+        column.metric(label, text, help="nats per image" if key != "active_units" else "dims with Cov(E[z]) > 0.01")
+    if "iwae_k" in metrics:
+        st.caption(f"IWAE estimate with k = {metrics['iwae_k']} samples on {metrics['iwae_images']} test images "
+                   f"(± {metrics.get('iwae_nll_stderr', 0):.2f} s.e.); the −ELBO of those images is "
+                   f"{metrics.get('iwae_neg_elbo_same_images', float('nan')):.2f}.")
+    training = card["training"]
+    rows = {
+        "architecture": card["model"]["arch"],
+        "model config": ", ".join(f"{k}={v}" for k, v in card["model"].items() if k != "arch"),
+        "dataset": f"{card['dataset']['name']} ({card['dataset'].get('n_train', '?')} train, "
+                   f"{card['dataset'].get('n_test', len(bundle.mu))} test)",
+        "training": ", ".join(f"{k}={v}" for k, v in training.items()),
+        "status": f"{card['status']} — {card.get('status_message', '')}",
+        "device": f"{card.get('device', '?')} ({card.get('device_name', '')}), "
+                  f"{card.get('train_time_s', '?')} s",
+        "created": card.get("created", "?"),
+        "versions": ", ".join(f"{k} {v}" for k, v in card.get("versions", {}).items()),
+    }
+    st.table({"": list(rows), "value": [str(v) for v in rows.values()]})
+
+
+def curves(bundle: Bundle) -> None:
+    history = bundle.config.get("history", [])
+    if not history:
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(figures.history_figure(
+        history, [("train_neg_elbo", "train −ELBO"), ("test_neg_elbo", "test −ELBO")], "−ELBO"),
+        key="curve-elbo")
+    right.plotly_chart(figures.history_figure(
+        history, [("test_recon", "reconstruction"), ("test_kl", "KL")], "test terms"), key="curve-terms")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _prior_samples(path: str, _bundle: Bundle, n: int, seed: int) -> np.ndarray:
+    z = torch.randn(n, _bundle.latent_dim, generator=torch.Generator().manual_seed(seed)).numpy()
+    return decode_codes(_bundle.model, z, 3)
+
+
+def pictures(bundle: Bundle) -> None:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Originals and reconstructions")
+        originals = to_pixels(bundle.images[:12], 3)
+        reconstructions = reconstruct_images(bundle.model, bundle.images[:12], 3)
+        st.image(figures.image_grid(np.concatenate([originals, reconstructions]), columns=12),
+                 caption="top: test images · bottom: reconstructions")
+        st.subheader("Samples from the prior")
+        st.image(figures.image_grid(_prior_samples(str(bundle.path), bundle, 24, 0), columns=12),
+                 caption="z ~ N(0, I), seed 0")
+    with right:
+        st.plotly_chart(figures.kl_bar_figure(bundle.kl_per_dim), key="kl-bars")
