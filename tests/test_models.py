@@ -13,6 +13,7 @@ from vae.models import PRESETS, REGISTRY, ConvConfig, MLPConfig, build_model, co
     MLPConfig(input_shape=(3, 32, 32), latent_dim=8, hidden=(256, 128)),
     ConvConfig(),
     ConvConfig(input_shape=(3, 32, 32), latent_dim=32),
+    ConvConfig(latent_dim=4, full_res_channels=8),
 ])
 def test_every_model_honours_the_contract(config):
     model = build_model(config).eval()

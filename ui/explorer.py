@@ -89,8 +89,10 @@ def draw_map(bundle: Bundle, projection: str) -> None:
     if previous is not None and previous.get("selection"):
         _handle_selection(bundle, projection, previous["selection"])
     selected = st.session_state.get("selected")
+    code = state.current_code(bundle.latent_dim)
+    marker = bundles.forward_projector(str(bundle.path), projection, _stamp(bundle))(code) if code.any() else None
     fig = figures.latent_map(xy, bundle.labels, bundle.class_names,
-                             bundles.class_colours(len(bundle.class_names)), selected)
+                             bundles.class_colours(len(bundle.class_names)), selected, marker)
     st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
     st.caption(f"{len(xy):,} test images · {PROJECTION_LABELS[projection]} · click a point to select it; "
@@ -123,11 +125,11 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
     code = state.current_code(bundle.latent_dim)
     image_column, map_column = st.columns(2)
     with image_column:
-        st.image(decode_codes(bundle.model, code, DISPLAY_SCALE)[0], caption="decoded", width=224)
+        st.image(decode_codes(bundle.model, code, DISPLAY_SCALE)[0], caption="decoded", width="stretch")
     with map_column:
         raster, bounds = _minimap(str(bundle.path), projection, _stamp(bundle))
         where = bundles.forward_projector(str(bundle.path), projection, _stamp(bundle))(code)
-        st.image(figures.mark_position(raster, bounds, where), width=224,
+        st.image(figures.mark_position(raster, bounds, where), width="stretch",
                  caption="where this code lies on the map")
     st.caption(f"Code from {st.session_state.get('code_source') or 'the sliders'}")
     buttons = st.columns(3)

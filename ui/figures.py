@@ -43,7 +43,7 @@ def latent_map(
         hovertemplate="%{hovertext}<br>test #%{customdata}<extra></extra>",
         marker={"size": 4, "color": labels, "colorscale": scale, "cmin": -0.5, "cmax": n_classes - 0.5,
                 "opacity": 0.8},
-        unselected={"marker": {"opacity": 0.5}},
+        unselected={"marker": {"opacity": 0.8}},  # a click must not fade the whole map
     ))
     for i, name in enumerate(class_names):
         fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=name,
@@ -55,7 +55,7 @@ def latent_map(
         ))
     if marker is not None:
         fig.add_trace(go.Scattergl(
-            x=[marker[0]], y=[marker[1]], mode="markers", name="decoded code", hoverinfo="skip",
+            x=[marker[0]], y=[marker[1]], mode="markers", name="current code", hoverinfo="skip",
             marker={"size": 14, "symbol": "x", "color": "#e00", "line": {"width": 1, "color": "#fff"}},
         ))
     fig.update_layout(

@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=sorted(PRESETS), help="named model config (sets --arch)")
     p.add_argument("--latent-dim", type=int, help="latent size (default: the architecture's)")
     p.add_argument("--hidden", type=int, nargs="+", help="mlp: hidden sizes; conv: one dense size")
+    p.add_argument("--full-res-channels", type=int, help="conv: channels of a full-resolution decoder stage")
     p.add_argument("--epochs", type=int, default=defaults.epochs)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     p.add_argument("--lr", type=float, default=defaults.lr)
@@ -86,6 +87,8 @@ def model_config_from_args(args: argparse.Namespace, input_shape: tuple[int, int
     data["input_shape"] = input_shape
     if args.latent_dim is not None:
         data["latent_dim"] = args.latent_dim
+    if args.full_res_channels is not None:
+        data["full_res_channels"] = args.full_res_channels
     if args.hidden:
         data["hidden"] = tuple(args.hidden) if data["arch"] == "mlp" else args.hidden[0]
     return config_from_dict(data).to_dict()

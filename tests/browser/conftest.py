@@ -1,0 +1,35 @@
+"""A real Streamlit server and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .harness import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (scripts/system-packages.sh installs it)",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    folder = Path(os.environ.get("VAE_LAB_SCREENSHOTS", ROOT / "tests" / "screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def wait_ready(page, timeout_ms: int = 60_000) -> None:
+    page.wait_for_selector(READY, timeout=timeout_ms)

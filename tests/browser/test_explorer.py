@@ -1,0 +1,140 @@
+"""The explorer in a real browser: map, sliders, selection, inverse projection, bad bundles."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import wait_ready
+from .harness import ROOT, free_port, start_app
+
+SHIPPED = Path(os.environ.get("VAE_LAB_TEST_BUNDLE", ROOT / "checkpoints" / "fashion-mnist-conv-z16"))
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app on the shipped models plus an extra folder holding a corrupt bundle."""
+    extra = tmp_path_factory.mktemp("extra")
+    shutil.copytree(SHIPPED, extra / "corrupt-weights", ignore=shutil.ignore_patterns("events.jsonl"))
+    weights = extra / "corrupt-weights" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    port = free_port()
+    proc = start_app(port, args=["--checkpoints", str(extra)])
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def map_lengths(page) -> list[int]:
+    return page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.map(t => t._length)")
+
+
+def decoded_src(page) -> str:
+    return page.locator("[data-testid=stImage] img").first.get_attribute("src")
+
+
+def slider_values(page) -> list[str]:
+    return page.get_by_role("slider").evaluate_all("els => els.map(e => e.value)")
+
+
+def point_on_screen(page, index: int) -> tuple[float, float]:
+    """Page coordinates of test point `index` (trace 1) on the Plotly map."""
+    return tuple(page.evaluate("""(i) => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        return [box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i])];
+    }""", index))
+
+
+def empty_spot(page) -> tuple[float, float]:
+    """A place inside the plot area far from every point."""
+    return tuple(page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        let best = null, bestD = -1;
+        for (let px = 20; px < box.width - 20; px += 15) for (let py = 20; py < box.height - 20; py += 15) {
+            let d = Infinity;
+            for (let i = 0; i < t.x.length; i += 7) {
+                const dx = xa.l2p(t.x[i]) - px, dy = ya.l2p(t.y[i]) - py;
+                d = Math.min(d, dx * dx + dy * dy);
+            }
+            if (d > bestD) { bestD = d; best = [box.left + px, box.top + py]; }
+        }
+        return best;
+    }"""))
+
+
+def open_explorer(page, app_url):
+    started = time.monotonic()
+    page.goto(app_url)
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('.js-plotly-plot');"
+        " return gd && gd._fullData && gd._fullData[1] && gd._fullData[1]._length > 0; }",
+        timeout=10_000)
+    wait_ready(page)
+    return time.monotonic() - started
+
+
+def test_map_shows_all_test_points_within_10_seconds(page, app_url, screenshots):
+    elapsed = open_explorer(page, app_url)
+    assert elapsed < 10
+    assert map_lengths(page)[1] == 10_000
+    page.screenshot(path=str(screenshots / "explore-map.png"), full_page=True)
+
+
+def test_slider_step_changes_the_decoded_image(page, app_url, screenshots):
+    open_explorer(page, app_url)
+    before = decoded_src(page)
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    for _ in range(10):
+        slider.press("ArrowRight")
+    page.wait_for_function("(old) => document.querySelector('[data-testid=stImage] img').src !== old",
+                           arg=before, timeout=10_000)
+    wait_ready(page)
+    assert "z=" in page.url and slider_values(page)[0] != "0"
+    page.screenshot(path=str(screenshots / "explore-slider.png"), full_page=True)
+
+
+def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(page, app_url, screenshots):
+    open_explorer(page, app_url)
+    before = slider_values(page)
+    page.mouse.click(*point_on_screen(page, 1234))
+    page.get_by_text("Selected: test #").wait_for(timeout=15_000)
+    wait_ready(page)
+    assert slider_values(page) != before
+    assert page.get_by_text("original").count() and page.get_by_text("reconstruction").count()
+    assert "idx=" in page.url
+    page.screenshot(path=str(screenshots / "explore-selected.png"), full_page=True)
+
+
+def test_clicking_empty_space_decodes_there(page, app_url, screenshots):
+    open_explorer(page, app_url)
+    before = decoded_src(page)
+    page.mouse.click(*empty_spot(page))
+    page.get_by_text("Code from map position").wait_for(timeout=15_000)
+    wait_ready(page)
+    assert decoded_src(page) != before
+    page.screenshot(path=str(screenshots / "explore-empty-click.png"), full_page=True)
+
+
+def test_corrupt_bundle_is_listed_with_its_reason_and_the_app_still_works(page, app_url, screenshots):
+    open_explorer(page, app_url)
+    page.get_by_text("invalid bundle").click()
+    page.get_by_text("model.safetensors", exact=False).first.wait_for(timeout=5_000)
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(screenshots / "explore-invalid-listed.png"), full_page=True)
