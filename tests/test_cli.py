@@ -106,3 +106,13 @@ def test_evaluate_cli_reports_a_broken_bundle_clearly(tiny_bundle):
     result = run([sys.executable, "-m", "vae.evaluate", str(tiny_bundle)])
     assert result.returncode == 2 and "latents.npz" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_train_cli_writes_a_live_map_each_epoch(tmp_path):
+    from vae.training.live_map import read_live_map
+
+    result = run([*TRAIN, "--epochs", "2", "--live-map", "100", "--out", str(tmp_path / "b")])
+    assert result.returncode == 0, result.stderr
+    live = read_live_map(tmp_path / "b")
+    assert live["xy"].shape == (100, 2) and int(live["epoch"]) == 2 and len(live["labels"]) == 100
+    load_bundle(tmp_path / "b")

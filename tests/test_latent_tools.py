@@ -90,3 +90,15 @@ def test_pca_2d_explains_the_dominant_axis():
     pca = pca_2d(codes)
     assert pca["explained_variance_ratio"][0] > 0.95
     assert np.allclose(np.abs(pca["components"][0]), [1, 0, 0], atol=0.05)
+
+
+def test_live_map_alignment_undoes_a_rotation_and_reflection():
+    from vae.training.live_map import align
+
+    rng = np.random.default_rng(0)
+    previous = rng.normal(size=(200, 2))
+    angle = 1.1
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    current = (previous @ rotation) * np.array([1, -1]) + 5
+    assert np.allclose(align(previous, current), previous, atol=1e-6)
+    assert align(None, current) is current

@@ -26,6 +26,7 @@ from vae.device import resolve_device
 from vae.models import PRESETS, REGISTRY, build_model, config_from_dict
 from vae.projection import umap_2d
 from vae.training import Callback, EventLog, TrainConfig, Trainer
+from vae.training.live_map import LiveLatentMap
 
 log = logging.getLogger("vae.train")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -78,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA is always written)")
     p.add_argument("--name", help="display name stored in the bundle (default: the folder name)")
+    p.add_argument("--live-map", type=int, default=2000, metavar="N",
+                   help="re-encode N test images after each epoch into <out>/live_map.npz (0: off)")
     return p
 
 
@@ -124,8 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     events = EventLog(out / "events.jsonl")
     torch.manual_seed(args.seed)
     model = build_model(config_from_dict(model_dict))
-    trainer = Trainer(model, train_config, dataset.train_images, dataset.test_images,
-                      [events, TqdmProgress()], device=device)
+    callbacks: list[Callback] = [events, TqdmProgress()]
+    if args.live_map > 0:
+        callbacks.insert(0, LiveLatentMap(out, dataset.test_images, dataset.test_labels, args.live_map, args.seed))
+    trainer = Trainer(model, train_config, dataset.train_images, dataset.test_images, callbacks, device=device)
     previous = {sig: signal.signal(sig, lambda s, _f: trainer.request_stop(signal.Signals(s).name))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

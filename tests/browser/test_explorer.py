@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 from .conftest import wait_ready
 from .harness import ROOT, free_port, start_app
 
-SHIPPED = Path(os.environ.get("VAE_LAB_TEST_BUNDLE", ROOT / "checkpoints" / "fashion-mnist-conv-z16"))
+SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
 
 
 @pytest.fixture(scope="module")
