@@ -4,7 +4,7 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Lab", page_icon=":material/explore:", layout="wide")
 pages = [
-    st.Page("pages/explore.py", title="Explore", icon=":material/map:", default=True),
-    st.Page("pages/model.py", title="Model card", icon=":material/badge:"),
+    st.Page("app_pages/explore.py", title="Explore", icon=":material/map:", default=True),
+    st.Page("app_pages/model.py", title="Model card", icon=":material/badge:"),
 ]
 st.navigation(pages).run()

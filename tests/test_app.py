@@ -25,7 +25,7 @@ def checkpoints(tmp_path, tiny_bundle, monkeypatch):
 
 
 def run_page(name: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / name), default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.session_state["bundle_choice"] = "good"
@@ -91,7 +91,7 @@ def test_model_card_page(checkpoints):
 
 def test_no_valid_bundle_gives_a_message_not_a_crash(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(tmp_path))
-    at = AppTest.from_file(str(ROOT / "pages" / "explore.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "explore.py"), default_timeout=60)
     monkeypatch.setattr("ui.bundles.ROOT", tmp_path)
     at.run()
     assert not at.exception and at.sidebar.error
