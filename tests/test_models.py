@@ -14,6 +14,7 @@ from vae.models import PRESETS, REGISTRY, ConvConfig, MLPConfig, build_model, co
     ConvConfig(),
     ConvConfig(input_shape=(3, 32, 32), latent_dim=32),
     ConvConfig(latent_dim=4, full_res_channels=8),
+    ConvConfig(latent_dim=4, full_res_channels=8, activation="silu"),
 ])
 def test_every_model_honours_the_contract(config):
     model = build_model(config).eval()
@@ -59,7 +60,15 @@ def test_sample_is_reproducible_with_a_generator():
     ({"arch": "conv", "input_shape": [1, 30, 30]}, "divisible by 4"),
     ({"arch": "mlp", "input_shape": [2, 28, 28]}, "input_shape"),
     ({"arch": "mlp", "dropout": 0.5}, "unknown mlp config keys"),
+    ({"arch": "conv", "activation": "tanh"}, "activation must be one of"),
 ])
 def test_bad_configs_are_refused_with_a_reason(data, message):
     with pytest.raises(ValueError, match=message):
         config_from_dict(data)
+
+
+def test_the_activation_is_used_and_old_configs_keep_relu():
+    assert isinstance(build_model(ConvConfig(activation="silu")).encoder[1], torch.nn.SiLU)
+    old = {"arch": "conv", "input_shape": [1, 28, 28], "latent_dim": 2, "channels": [32, 64], "hidden": 256,
+           "full_res_channels": 0}  # a bundle written before the field existed
+    assert isinstance(build_model(config_from_dict(old)).encoder[1], torch.nn.ReLU)

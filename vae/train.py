@@ -24,6 +24,7 @@ from vae.cli_output import format_table
 from vae.data import DataFileError, DatasetNotFoundError, load_dataset
 from vae.device import resolve_device
 from vae.models import PRESETS, REGISTRY, build_model, config_from_dict
+from vae.models.conv import ACTIVATIONS
 from vae.projection import umap_2d
 from vae.training import Callback, EventLog, TrainConfig, Trainer
 from vae.training.live_map import LiveLatentMap
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent-dim", type=int, help="latent size (default: the architecture's)")
     p.add_argument("--hidden", type=int, nargs="+", help="mlp: hidden sizes; conv: one dense size")
     p.add_argument("--full-res-channels", type=int, help="conv: channels of a full-resolution decoder stage")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), help="conv: activation (default relu)")
     p.add_argument("--epochs", type=int, default=defaults.epochs)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     p.add_argument("--lr", type=float, default=defaults.lr)
@@ -92,6 +94,8 @@ def model_config_from_args(args: argparse.Namespace, input_shape: tuple[int, int
         data["latent_dim"] = args.latent_dim
     if args.full_res_channels is not None:
         data["full_res_channels"] = args.full_res_channels
+    if args.activation is not None:
+        data["activation"] = args.activation
     if args.hidden:
         data["hidden"] = tuple(args.hidden) if data["arch"] == "mlp" else args.hidden[0]
     return config_from_dict(data).to_dict()
