@@ -6,5 +6,6 @@ st.set_page_config(page_title="VAE Lab", page_icon=":material/explore:", layout=
 pages = [
     st.Page("app_pages/explore.py", title="Explore", icon=":material/map:", default=True),
     st.Page("app_pages/model.py", title="Model card", icon=":material/badge:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 st.navigation(pages).run()

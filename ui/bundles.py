@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,8 +26,16 @@ def extra_dirs_from_argv(argv: list[str] | None = None) -> list[str]:
     return known.checkpoints
 
 
+TRAIN_DIR_VAR = "VAE_LAB_TRAIN_DIR"
+
+
+def train_dir() -> Path:
+    """Where the Train page creates new bundles: checkpoints/, or $VAE_LAB_TRAIN_DIR."""
+    return Path(os.environ.get(TRAIN_DIR_VAR) or ROOT / "checkpoints")
+
+
 def search_dirs() -> list[Path]:
-    return checkpoint_dirs(extra_dirs_from_argv(), default=ROOT / "checkpoints")
+    return checkpoint_dirs([*extra_dirs_from_argv(), train_dir()], default=ROOT / "checkpoints")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -120,3 +120,49 @@ def kl_bar_figure(kl_per_dim: np.ndarray) -> go.Figure:
     fig.update_layout(title="KL per latent dimension (nats)", height=300,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
+
+
+def _epoch_axis(progress) -> list[float]:
+    """Each step record's position in epochs (1.5 = half-way through epoch 2)."""
+    per_epoch = max(progress.steps_per_epoch, 1)
+    return [s["global_step"] / per_epoch for s in progress.steps]
+
+
+def training_elbo_figure(progress) -> go.Figure:
+    """Train −ELBO as training goes (steps) and test −ELBO after each epoch."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=_epoch_axis(progress), y=[s["recon"] + s["kl"] for s in progress.steps],
+                             mode="lines", name="train −ELBO (running mean)"))
+    fig.add_trace(go.Scatter(x=[h["epoch"] for h in progress.history], y=[h["test_neg_elbo"] for h in progress.history],
+                             mode="lines+markers", name="test −ELBO"))
+    fig.update_layout(title="−ELBO", height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      xaxis_title="epoch", yaxis_title="nats per image", legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def training_terms_figure(progress) -> go.Figure:
+    """Reconstruction and KL terms as training goes."""
+    fig = go.Figure()
+    x = _epoch_axis(progress)
+    fig.add_trace(go.Scatter(x=x, y=[s["recon"] for s in progress.steps], mode="lines", name="reconstruction"))
+    fig.add_trace(go.Scatter(x=x, y=[s["kl"] for s in progress.steps], mode="lines", name="KL", yaxis="y2"))
+    fig.update_layout(title="terms (train)", height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      xaxis_title="epoch", yaxis={"title": "reconstruction"},
+                      yaxis2={"title": "KL", "overlaying": "y", "side": "right"},
+                      legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def live_map_figure(live: dict[str, np.ndarray], class_names: list[str], colours: list[str]) -> go.Figure:
+    """The live latent map of a run, one WebGL trace per class."""
+    fig = go.Figure()
+    xy, labels = live["xy"], live["labels"]
+    for i, name in enumerate(class_names):
+        mask = labels == i
+        fig.add_trace(go.Scattergl(x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=name,
+                                   marker={"size": 4, "color": colours[i]}, hoverinfo="name"))
+    fig.update_layout(title=f"latent map after epoch {int(live['epoch'])}", height=420, uirevision="live",
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"itemsizing": "constant"},
+                      xaxis={"showticklabels": False}, yaxis={"showticklabels": False})
+    return fig
+

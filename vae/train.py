@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "events.jsonl").unlink(missing_ok=True)
     events = EventLog(out / "events.jsonl")
+    events.write("run_start", {"name": args.name or out.name, "model": model_dict,
+                               "dataset": {"name": dataset.name, "class_names": dataset.class_names}})
     torch.manual_seed(args.seed)
     model = build_model(config_from_dict(model_dict))
     callbacks: list[Callback] = [events, TqdmProgress()]

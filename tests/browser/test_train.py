@@ -1,0 +1,149 @@
+"""Train from the UI in a real browser: start, watch, open the result; one job per server; kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from vae.bundle import BundleError, load_bundle
+from vae.catalog import candidate_dirs
+from vae.data import is_available_offline
+from vae.jobs import process_alive
+
+from .conftest import wait_ready
+from .harness import ROOT, free_port, start_app
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    port = free_port()
+    proc = start_app(port, env={"VAE_LAB_TRAIN_DIR": str(runs)})
+    yield f"http://127.0.0.1:{port}", runs
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture()
+def context(browser):
+    context = browser.new_context(viewport={"width": 1500, "height": 1200})
+    yield context
+    context.close()
+
+
+def open_train(context, url):
+    page = context.new_page()
+    page.goto(f"{url}/train")
+    wait_ready(page)
+    page.get_by_text("Train a new model").wait_for()
+    return page
+
+
+def choose(page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label).click()
+    choice = page.get_by_role("option", name=option).first
+    choice.wait_for(timeout=10_000)
+    choice.click()
+
+
+def fill(page, key: str, value: str) -> None:
+    field = page.locator(f".st-key-{key} input")
+    field.fill(value)
+    field.press("Tab")
+
+
+def start_job(page, name: str, dataset: str, arch: str, latent: int, epochs: int, batch_size: int = 128) -> None:
+    choose(page, "Dataset", dataset)
+    choose(page, "Architecture", arch)
+    fill(page, "train_latent_dim", str(latent))
+    fill(page, "train_epochs", str(epochs))
+    fill(page, "train_batch_size", str(batch_size))
+    fill(page, "train_name", name)
+    page.get_by_role("button", name="Start training").click()
+
+
+def job_state(runs: Path) -> dict:
+    return json.loads((runs / ".jobs" / "current.json").read_text())
+
+
+def progress_value(page) -> float:
+    bar = page.locator("[data-testid=stProgress] [role=progressbar]")
+    return float(bar.get_attribute("aria-valuenow") or 0) if bar.count() else 0.0
+
+
+def test_start_watch_and_open_the_new_bundle(context, server, screenshots):
+    url, runs = server
+    dataset = "fashion-mnist" if is_available_offline("fashion-mnist") else "synthetic"
+    page = open_train(context, url)
+    # The MLP: a few seconds an epoch on Fashion-MNIST, slow enough to watch, quick enough for CI.
+    start_job(page, "ui-fashion-z2", dataset, "mlp", 2, 2)
+    page.get_by_text("Job · ui-fashion-z2").wait_for(timeout=30_000)
+    seen = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not page.get_by_text("latent map after epoch").count():
+        seen.add(progress_value(page))
+        time.sleep(0.2)
+    page.get_by_text("latent map after epoch").wait_for(timeout=5_000)
+    page.screenshot(path=str(screenshots / "train-running.png"), full_page=True)
+    assert len({v for v in seen if 0 < v < 100}) >= 2, f"the progress bar never moved: {sorted(seen)}"
+    for chart in ("train-elbo", "train-terms", "live-map"):
+        assert page.locator(f".st-key-{chart} .js-plotly-plot").count() == 1, chart
+    page.get_by_role("button", name="Open in the explorer").wait_for(timeout=300_000)
+    assert page.get_by_text("completed").count()
+    page.screenshot(path=str(screenshots / "train-finished.png"), full_page=True)
+    page.get_by_role("button", name="Open in the explorer").click()
+    page.get_by_text("Explore the latent space").wait_for(timeout=30_000)
+    wait_ready(page)
+    assert "bundle=ui-fashion-z2" in page.url
+    assert page.get_by_role("combobox", name="Model").input_value().startswith("ui-fashion-z2")
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(screenshots / "train-opened-in-explorer.png"), full_page=True)
+    assert load_bundle(runs / "ui-fashion-z2").config["status"] == "completed"
+
+
+def test_one_job_per_server_seen_from_every_tab_and_cancel_from_either(context, server, screenshots):
+    url, runs = server
+    first, second = open_train(context, url), open_train(context, url)
+    start_job(first, "ui-long", "synthetic", "mlp", 2, 1000)
+    first.get_by_text("Job · ui-long").wait_for(timeout=30_000)
+    first.get_by_text("latent map after epoch").wait_for(timeout=60_000)
+    pid = job_state(runs)["pid"]
+    fill(second, "train_name", "ui-second")
+    second.get_by_role("button", name="Start training").click()
+    second.get_by_text("already running: 'ui-long'").wait_for(timeout=15_000)
+    second.get_by_text("Job · ui-long").wait_for(timeout=15_000)
+    assert not (runs / "ui-second").exists()
+    first.reload()
+    wait_ready(first)
+    first.get_by_text("Job · ui-long").wait_for(timeout=15_000)
+    assert first.get_by_role("button", name="Start training").is_disabled()
+    second.screenshot(path=str(screenshots / "train-second-tab-refused.png"), full_page=True)
+    second.get_by_role("button", name="Cancel").click()
+    first.get_by_text("Job 'ui-long' cancelled").wait_for(timeout=60_000)
+    assert not process_alive(pid)
+    assert load_bundle(runs / "ui-long").config["status"] == "cancelled"
+    first.screenshot(path=str(screenshots / "train-cancelled.png"), full_page=True)
+
+
+def test_kill_9_is_reported_as_failed_and_nothing_new_loads(context, server, screenshots):
+    url, runs = server
+    page = open_train(context, url)
+    before = {p.name for p in candidate_dirs(runs)}
+    start_job(page, "ui-killed", "synthetic", "mlp", 2, 1000)
+    page.get_by_text("Job · ui-killed").wait_for(timeout=30_000)
+    page.get_by_text("step").first.wait_for(timeout=30_000)
+    os.kill(job_state(runs)["pid"], signal.SIGKILL)
+    killed = time.monotonic()
+    page.get_by_text("Job 'ui-killed' failed").wait_for(timeout=10_000)
+    assert time.monotonic() - killed < 5
+    page.screenshot(path=str(screenshots / "train-killed.png"), full_page=True)
+    with pytest.raises(BundleError):
+        load_bundle(runs / "ui-killed")
+    assert {p.name for p in candidate_dirs(runs)} - before == {"ui-killed"}
+    for shipped in candidate_dirs(ROOT / "checkpoints"):
+        load_bundle(shipped)

@@ -1,0 +1,315 @@
+"""Training jobs started from the UI: one at a time per checkpoints folder, in their own process.
+
+A job is the project's own training CLI (`python -m vae.train`) run in a new process session,
+writing into `<root>/<name>/`. Its state lives in `<root>/.jobs/current.json`, so any tab, any
+page reload and any server process sees the same job. Whether it still runs is read from the
+operating system, never trusted from the file: a job whose process is gone without having
+written its final event is marked failed (killed, crashed, or its server restarted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vae.data import dataset_names, is_available_offline
+from vae.models import REGISTRY
+from vae.training import read_events
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+JOBS_DIR = ".jobs"
+STATE_FILE = "current.json"
+LOG_FILE = "train.log"
+EVENTS_FILE = "events.jsonl"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+FINAL_STATUSES = ("completed", "cancelled", "failed")
+
+# Bounds the UI offers; the CLI accepts wider ones.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "latent_dim": (1, 128), "beta": (0.0, 100.0), "kl_warmup": (0.0, 1000.0), "epochs": (1, 1000),
+    "batch_size": (8, 4096), "lr": (1e-6, 0.1), "seed": (0, 2**31 - 1),
+}
+
+# Children of this process, kept so that a thread can reap each one when it exits.
+_children: dict[int, subprocess.Popen] = {}
+
+
+class JobRefused(RuntimeError):
+    """A job that cannot start now (another one runs, or the request is invalid)."""
+
+
+@dataclass
+class TrainRequest:
+    """What a user asks for on the Train page; `validate` gives one message per bad field."""
+
+    name: str
+    dataset: str = "fashion-mnist"
+    arch: str = "conv"
+    latent_dim: int = 16
+    beta: float = 1.0
+    kl_warmup: float = 0.0
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "cpu"
+
+    def validate(self, root: Path, devices: list[str] | None = None) -> dict[str, str]:
+        """Field name -> problem, empty when the request can start."""
+        errors: dict[str, str] = {}
+        try:
+            run_directory(root, self.name)
+        except ValueError as exc:
+            errors["name"] = str(exc)
+        if self.dataset not in dataset_names() and not self.dataset.startswith("folder:"):
+            errors["dataset"] = f"unknown dataset {self.dataset!r}"
+        if self.arch not in REGISTRY:
+            errors["arch"] = f"unknown architecture {self.arch!r}; known: {', '.join(REGISTRY)}"
+        for name, (low, high) in BOUNDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                errors[name] = f"must be between {low:g} and {high:g}"
+            elif isinstance(low, int) and not float(value).is_integer():
+                errors[name] = "must be a whole number"
+        if "kl_warmup" not in errors and "epochs" not in errors and self.kl_warmup > self.epochs:
+            errors["kl_warmup"] = f"warm-up ({self.kl_warmup:g} epochs) is longer than training ({self.epochs})"
+        if self.device not in (devices or ["cpu"]):
+            errors["device"] = f"device {self.device!r} is not available here"
+        return errors
+
+    def argv(self, out: Path) -> list[str]:
+        """The training command line (same interpreter, same project)."""
+        return [
+            sys.executable, "-m", "vae.train", "--dataset", self.dataset, "--arch", self.arch,
+            "--latent-dim", str(int(self.latent_dim)), "--beta", repr(float(self.beta)),
+            "--kl-warmup", repr(float(self.kl_warmup)), "--epochs", str(int(self.epochs)),
+            "--batch-size", str(int(self.batch_size)), "--lr", repr(float(self.lr)),
+            "--seed", str(int(self.seed)), "--device", self.device, "--name", self.name, "--out", str(out),
+        ]
+
+
+def run_directory(root: Path, name: str) -> Path:
+    """`<root>/<name>` for a safe, new bundle name; ValueError otherwise (path traversal included)."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValueError("use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    root = Path(root).resolve()
+    path = (root / name).resolve()
+    if path.parent != root:
+        raise ValueError("the name must stay inside the checkpoints folder")
+    if path.exists():
+        raise ValueError(f"{name!r} already exists; choose another name")
+    return path
+
+
+@dataclass
+class Job:
+    """One training job as recorded in `.jobs/current.json`."""
+
+    id: str
+    name: str
+    out: str
+    pid: int
+    pid_start: str  # the process' start time, so a reused pid is not mistaken for this job
+    argv: list[str]
+    request: dict[str, Any]
+    started: float
+    status: str = "running"  # running | completed | cancelled | failed
+    message: str = ""
+    cancel_requested: float | None = None
+    ended: float | None = None
+    bundle: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def out_path(self) -> Path:
+        return Path(self.out)
+
+
+def _process_start_time(pid: int) -> str:
+    """Start time of a process from /proc (empty where /proc is unavailable)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def process_alive(pid: int, start: str = "") -> bool:
+    """True while `pid` runs and is the same process (zombies count as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return True  # no /proc: trust kill(0)
+    if fields[0] == "Z":
+        return False
+    return not start or fields[19] == start
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    proc.wait()
+    _children.pop(proc.pid, None)
+
+
+def outcome(events: list[dict[str, Any]], cancel_requested: bool, log_tail: str) -> tuple[str, str, str | None]:
+    """(status, message, bundle path) of a finished run, from its events and log."""
+    by_name = {e.get("event"): e for e in events}
+    if "run_end" in by_name:
+        end = by_name["run_end"]
+        return str(end.get("status", "failed")), str(end.get("message", "")), end.get("bundle")
+    if "bundle_saved" in by_name:
+        saved = by_name["bundle_saved"]
+        status = saved.get("status", "completed")
+        return status, "the bundle was saved, but its UMAP map was not finished (PCA map only)", saved.get("path")
+    if "train_end" in by_name and by_name["train_end"].get("status") == "failed":
+        return "failed", str(by_name["train_end"].get("message", "training failed")), None
+    if cancel_requested:
+        return "cancelled", "cancelled before the first epoch completed; no bundle was written", None
+    detail = log_tail.strip().splitlines()[-1] if log_tail.strip() else ""
+    if detail.startswith("error: "):
+        return "failed", detail.removeprefix("error: "), None
+    return "failed", ("the training process ended without finishing (killed, crashed, or its server "
+                      "stopped); no bundle was written" + (f". Last output: {detail}" if detail else "")), None
+
+
+def tail(path: Path, n_bytes: int = 4000) -> str:
+    """The end of a text file, or '' when it does not exist."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - n_bytes))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+class JobRegistry:
+    """The training job of one checkpoints folder: start, follow, cancel. Safe across processes."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.dir = self.root / JOBS_DIR
+        self.state_path = self.dir / STATE_FILE
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with (self.dir / "lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _read(self) -> Job | None:
+        try:
+            return Job(**json.loads(self.state_path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("ignoring unreadable job state %s (%s)", self.state_path, exc)
+            return None
+
+    def _write(self, job: Job) -> None:
+        tmp = self.dir / f".{STATE_FILE}.{uuid.uuid4().hex[:8]}.tmp"
+        tmp.write_text(json.dumps(asdict(job), indent=2), encoding="utf-8")
+        os.replace(tmp, self.state_path)
+
+    def _refresh(self, job: Job) -> Job:
+        """Finalise a job whose process has gone; call with the lock held."""
+        if not job.running or process_alive(job.pid, job.pid_start):
+            return job
+        events = read_events(job.out_path / EVENTS_FILE)
+        status, message, bundle = outcome(events, job.cancel_requested is not None, tail(job.out_path / LOG_FILE))
+        job.status, job.message, job.bundle, job.ended = status, message, bundle, time.time()
+        self._write(job)
+        log.info("job %s ended: %s (%s)", job.id, status, message)
+        return job
+
+    def current(self) -> Job | None:
+        """The latest job, its status brought up to date."""
+        job = self._read()
+        if job is None or not job.running:
+            return job
+        with self._locked():
+            job = self._read()
+            return self._refresh(job) if job else None
+
+    def start(self, request: TrainRequest, devices: list[str] | None = None) -> Job:
+        """Launch the training CLI for `request`; JobRefused if a job runs or the request is bad."""
+        with self._locked():
+            job = self._read()
+            if job is not None and self._refresh(job).running:
+                raise JobRefused(f"a training job is already running: {job.name!r} (started "
+                                 f"{time.strftime('%H:%M:%S', time.localtime(job.started))}); "
+                                 "wait for it or cancel it first")
+            errors = request.validate(self.root, devices)
+            if errors:
+                raise JobRefused("; ".join(f"{k}: {v}" for k, v in errors.items()))
+            out = run_directory(self.root, request.name)
+            out.mkdir(parents=True)
+            argv = request.argv(out)
+            env = {**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
+            with (out / LOG_FILE).open("ab") as log_file:
+                proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log_file,
+                                        stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            _children[proc.pid] = proc
+            threading.Thread(target=_reap, args=(proc,), daemon=True, name=f"reap-{proc.pid}").start()
+            job = Job(id=uuid.uuid4().hex[:12], name=request.name, out=str(out), pid=proc.pid,
+                      pid_start=_process_start_time(proc.pid), argv=argv, request=asdict(request),
+                      started=time.time())
+            self._write(job)
+            log.info("started job %s (pid %d): %s", job.id, proc.pid, " ".join(argv))
+            return job
+
+    def cancel(self, force: bool = False) -> Job | None:
+        """SIGTERM the running job (it saves its last completed epoch); `force` sends SIGKILL."""
+        with self._locked():
+            job = self._read()
+            if job is None or not self._refresh(job).running:
+                return job
+            try:
+                os.killpg(job.pid, signal.SIGKILL if force else signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            job.cancel_requested = job.cancel_requested or time.time()
+            self._write(job)
+            return job
+
+    def wait(self, timeout: float) -> Job | None:
+        """Poll until the job is no longer running or `timeout` seconds pass (tests, scripts)."""
+        deadline = time.monotonic() + timeout
+        job = self.current()
+        while job is not None and job.running and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = self.current()
+        return job
+
+
+def dataset_choices() -> list[tuple[str, bool]]:
+    """(dataset name, available offline now) for the registered datasets."""
+    return [(name, is_available_offline(name)) for name in dataset_names() if not name.startswith("folder:")]
