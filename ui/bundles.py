@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from ui import state
 from vae.bundle import Bundle, load_bundle
 from vae.catalog import BundleEntry, checkpoint_dirs, fingerprint, scan
 from vae.latent_tools import ForwardProjector, InverseProjector
@@ -99,7 +100,7 @@ def select_bundle() -> Bundle | None:
         _show_invalid(invalid)
     if st.session_state.get("bundle") != choice:
         st.session_state["bundle"] = choice
-        for key in [k for k in st.session_state if k.startswith("z_") or k in ("selected", "code_source")]:
+        for key in [k for k in st.session_state if k.startswith("z_") or k in state.BUNDLE_KEYS]:
             del st.session_state[key]
     return get_bundle(next(e.path for e in valid if e.path.name == choice))
 

@@ -14,7 +14,7 @@ from vae.latent_tools import InverseProjector, decode_codes, nearest_neighbours,
 
 INVERSE_METHOD = InverseProjector.METHOD
 PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
-SLIDER_RANGE = 3.0
+SLIDER_RANGE = state.SLIDER_LIMIT
 DISPLAY_SCALE = 8
 
 
@@ -35,9 +35,9 @@ def restore_from_url(bundle: Bundle) -> None:
         st.toast(f"Ignored a malformed link parameter: {', '.join(ignored)}", icon="⚠️")
     st.session_state["selected"] = index
     if code is not None:
-        state.set_code(code)
+        state.set_code(code, "the link")
     elif index is not None:
-        state.set_code(bundle.mu[index])
+        state.set_code(bundle.mu[index], f"test #{index}")
 
 
 def choose_projection(bundle: Bundle) -> str:
@@ -63,10 +63,11 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
         centre = xy[indices].mean(axis=0)
         chosen = int(indices[np.argmin(((xy[indices] - centre) ** 2).sum(axis=1))])
         st.session_state["selected"] = chosen
-        state.set_code(bundle.mu[chosen])
-        st.session_state["code_source"] = f"test #{chosen}"
+        state.set_code(bundle.mu[chosen], f"test #{chosen}")
         if len(indices) > 1:
-            st.toast(f"{len(indices)} points selected; showing the one nearest their centre (#{chosen}).")
+            state.remember_group(indices, f"map selection of {len(indices)} points around #{chosen}")
+            st.toast(f"{len(indices)} points selected; showing the one nearest their centre (#{chosen}). "
+                     "The selection is kept for attribute directions on the Generate page.")
         return
     if boxes:
         box = boxes[0]
@@ -77,8 +78,7 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
         return
     inverse = bundles.inverse_projector(str(bundle.path), projection, _stamp(bundle))
     code, how = inverse(target)
-    state.set_code(code)
-    st.session_state["code_source"] = f"map position ({target[0]:.2f}, {target[1]:.2f}) by {how}"
+    state.set_code(code, f"map position ({target[0]:.2f}, {target[1]:.2f}) by {how}")
 
 
 def draw_map(bundle: Bundle, projection: str) -> None:
@@ -106,23 +106,18 @@ def _minimap(path: str, projection: str, stamp: tuple) -> tuple[np.ndarray, tupl
 
 def _reset(bundle: Bundle, how: str) -> None:
     if how == "zero":
-        state.set_code(np.zeros(bundle.latent_dim))
-        st.session_state["code_source"] = "origin"
+        state.set_code(np.zeros(bundle.latent_dim), "origin")
     elif how == "selected" and st.session_state.get("selected") is not None:
-        state.set_code(bundle.mu[st.session_state["selected"]])
-        st.session_state["code_source"] = f"test #{st.session_state['selected']}"
+        state.set_code(bundle.mu[st.session_state["selected"]], f"test #{st.session_state['selected']}")
     elif how == "random":
-        state.set_code(np.random.default_rng().standard_normal(bundle.latent_dim))
-        st.session_state["code_source"] = "a draw from the prior"
+        state.set_code(np.random.default_rng().standard_normal(bundle.latent_dim), "a draw from the prior")
 
 
 @st.fragment
 def live_decoder(bundle: Bundle, projection: str) -> None:
     """Sliders -> decode -> image, rerun alone (the map is not re-sent on a slider move)."""
     informative, collapsed = order_dimensions(bundle.kl_per_dim)
-    for dim in range(bundle.latent_dim):
-        st.session_state.setdefault(state.slider_key(dim), 0.0)
-    code = state.current_code(bundle.latent_dim)
+    code = state.slider_code(bundle.latent_dim)
     image_column, map_column = st.columns(2)
     with image_column:
         st.image(decode_codes(bundle.model, code, DISPLAY_SCALE)[0], caption="decoded", width="stretch")
@@ -146,7 +141,7 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
                 for dim in collapsed:
                     st.slider(f"z{dim} · collapsed", -SLIDER_RANGE, SLIDER_RANGE, step=0.05,
                               key=state.slider_key(dim))
-    state.sync_url(bundle.name, st.session_state.get("selected"), state.current_code(bundle.latent_dim))
+    state.sync_url(bundle.name, st.session_state.get("selected"), code)
 
 
 def selection_panel(bundle: Bundle) -> None:

@@ -1,6 +1,8 @@
 """Per-user state: the chosen bundle, the selected test index and the current latent code.
 
 The same three live in the URL query parameters (`bundle`, `idx`, `z`), so a URL restores a view.
+The current code is kept under its own key as well as in the sliders' keys: Streamlit forgets a
+widget's value on a page that does not draw it, and every page reads and sets this code.
 """
 
 from __future__ import annotations
@@ -9,6 +11,10 @@ import numpy as np
 import streamlit as st
 
 MAX_QUERY_Z = 512
+CODE_KEY = "code"
+SLIDER_LIMIT = 3.0
+# Per-bundle keys, dropped when the user switches bundle.
+BUNDLE_KEYS = (CODE_KEY, "selected", "code_source", "groups")
 
 
 def parse_code(text: str | None, latent_dim: int) -> np.ndarray | None:
@@ -41,15 +47,38 @@ def slider_key(dim: int) -> str:
     return f"z_{dim}"
 
 
-def set_code(code: np.ndarray) -> None:
-    """Load a latent code into the sliders (call before they are drawn, or from a callback)."""
-    for dim, value in enumerate(np.asarray(code, dtype=float)):
-        st.session_state[slider_key(dim)] = float(np.clip(round(value, 2), -3.0, 3.0))
-    st.session_state["code_source"] = st.session_state.get("code_source", "")
+def set_code(code: np.ndarray, source: str | None = None) -> None:
+    """Make `code` the current code (call before the sliders are drawn, or from a callback)."""
+    values = [float(np.clip(round(float(v), 2), -SLIDER_LIMIT, SLIDER_LIMIT)) for v in np.asarray(code).ravel()]
+    st.session_state[CODE_KEY] = values
+    for dim, value in enumerate(values):
+        st.session_state[slider_key(dim)] = value
+    if source is not None:
+        st.session_state["code_source"] = source
 
 
 def current_code(latent_dim: int) -> np.ndarray:
-    return np.array([st.session_state.get(slider_key(d), 0.0) for d in range(latent_dim)], dtype=np.float32)
+    """The current latent code (zeros until something sets one)."""
+    stored = st.session_state.get(CODE_KEY)
+    if stored is None or len(stored) != latent_dim:
+        return np.zeros(latent_dim, dtype=np.float32)
+    return np.asarray(stored, dtype=np.float32)
+
+
+def slider_code(latent_dim: int) -> np.ndarray:
+    """The sliders' code, seeding sliders that are not drawn yet from the current code; kept as current."""
+    stored = current_code(latent_dim)
+    for dim in range(latent_dim):
+        st.session_state.setdefault(slider_key(dim), float(stored[dim]))
+    code = np.array([st.session_state[slider_key(d)] for d in range(latent_dim)], dtype=np.float32)
+    st.session_state[CODE_KEY] = code.tolist()
+    return code
+
+
+def remember_group(indices: np.ndarray, label: str) -> None:
+    """Keep the two latest multi-point map selections (for attribute directions)."""
+    groups = [g for g in st.session_state.get("groups", []) if g["label"] != label][-1:]
+    st.session_state["groups"] = [*groups, {"label": label, "indices": [int(i) for i in indices]}]
 
 
 def sync_url(bundle_name: str, index: int | None, code: np.ndarray | None) -> None:
