@@ -166,3 +166,16 @@ def live_map_figure(live: dict[str, np.ndarray], class_names: list[str], colours
                       xaxis={"showticklabels": False}, yaxis={"showticklabels": False})
     return fig
 
+
+def add_path(fig: go.Figure, path: np.ndarray, names: tuple[str, str]) -> None:
+    """Draw a path (steps, 2) on a map, its ends labelled."""
+    # WebGL traces are drawn above SVG ones: the path must be WebGL too to stay visible.
+    fig.add_trace(go.Scattergl(
+        x=path[:, 0], y=path[:, 1], mode="lines+markers", name="path", hoverinfo="skip",
+        line={"color": "#111", "width": 2}, marker={"size": 6, "color": "#111"},
+    ))
+    fig.add_trace(go.Scattergl(
+        x=path[[0, -1], 0], y=path[[0, -1], 1], mode="markers+text", name="endpoints", hoverinfo="skip",
+        text=["A", "B"], textposition="top center", textfont={"size": 16, "color": "#111"},
+        hovertext=list(names), marker={"size": 14, "color": "#ffd700", "line": {"width": 1.5, "color": "#000"}},
+    ))

@@ -1,0 +1,149 @@
+"""Interpolation and uploads in a real browser: frames, path on the map, GIF download, bad files."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import wait_ready
+from .harness import free_port, start_app
+
+STRIP = ".st-key-interp-strip [data-testid=stImage]"
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = free_port()
+    proc = start_app(port)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1500, "height": 1600}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(app_url)
+    wait_ready(page)
+    yield page
+    context.close()
+
+
+def open_page(page, app_url: str, path: str) -> None:
+    page.goto(f"{app_url}/{path}")
+    wait_ready(page)
+
+
+def click_test_point(page, index: int) -> None:
+    x, y = page.evaluate("""(i) => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        return [box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i])];
+    }""", index)
+    page.mouse.click(x, y)
+
+
+def path_length(page) -> int:
+    return page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const path = gd._fullData.find(t => t.name === 'path');
+        return path ? path._length : 0;
+    }""")
+
+
+def set_frames(page, n: int) -> None:
+    slider = page.locator(".st-key-interp_steps input[type=range]")
+    slider.focus()
+    current = int(slider.input_value())
+    for _ in range(abs(n - current)):
+        slider.press("ArrowRight" if n > current else "ArrowLeft")
+    page.wait_for_function(f"() => document.querySelectorAll('{STRIP}').length === {n}", timeout=20_000)
+    wait_ready(page)
+
+
+def downloaded_gif(page) -> Image.Image:
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the animation").click()
+    return Image.open(io.BytesIO(open(download.value.path(), "rb").read()))
+
+
+@pytest.mark.parametrize("method", ["lerp", "slerp"])
+def test_interpolation_between_two_clicked_points(page, app_url, screenshots, method):
+    open_page(page, app_url, "interpolate")
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData?.length > 1")
+    click_test_point(page, 42)
+    page.locator(".st-key-interp_A_index input[value='42']").wait_for(timeout=15_000)
+    wait_ready(page)
+    click_test_point(page, 4321)
+    page.locator(".st-key-interp_B_index input[value='4321']").wait_for(timeout=15_000)
+    wait_ready(page)
+    if method == "slerp":
+        page.get_by_text("spherical (slerp)").click()
+        page.get_by_text("spherical (slerp) from test #42").wait_for(timeout=15_000)
+        wait_ready(page)
+    n = 8
+    set_frames(page, n)
+    assert page.locator(STRIP).count() == n
+    assert page.get_by_text("t=1.00").count() == 1
+    page.wait_for_function(f"() => document.querySelector('.js-plotly-plot')._fullData"
+                           f".find(t => t.name === 'path')?._length === {n}", timeout=15_000)
+    assert path_length(page) == n
+    gif = downloaded_gif(page)
+    assert gif.format == "GIF" and gif.n_frames == 2 * n - 2
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(screenshots / f"interpolate-{method}.png"))
+
+
+def jpeg_photo() -> bytes:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:3000, 0:4000]
+    photo = (127 + 100 * np.sin(xx / 300) * np.cos(yy / 200))[..., None] + rng.normal(0, 20, (3000, 4000, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def upload(page, name: str, mime: str, data: bytes) -> None:
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
+        {"name": name, "mimeType": mime, "buffer": data})
+
+
+def test_upload_of_a_photo_and_of_a_bad_file(page, app_url, screenshots):
+    open_page(page, app_url, "own_image")
+    photo = jpeg_photo()
+    assert len(photo) > 2_000_000
+    upload(page, "holiday.jpg", "image/jpeg", photo)
+    page.get_by_text("reconstruction").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Load this code into the sliders").wait_for(timeout=30_000)
+    wait_ready(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(screenshots / "upload-photo.png"))
+    upload(page, "not-really.png", "image/png", b"this is a text file, not a picture\n" * 100)
+    page.get_by_text("Cannot use this file").wait_for(timeout=30_000)
+    wait_ready(page)
+    assert "not a supported image" in page.locator("[data-testid=stAlert]").first.inner_text()
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(screenshots / "upload-bad-file.png"))
+    assert page.get_by_role("button", name="Load this code into the sliders").count() == 0
+
+
+def test_loading_an_upload_into_the_sliders_opens_explore(page, app_url):
+    open_page(page, app_url, "own_image")
+    image = Image.new("L", (200, 200), 255)
+    image.paste(0, (60, 20, 140, 180))  # a dark "trouser" shape on white: inverted automatically
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    upload(page, "drawing.png", "image/png", buffer.getvalue())
+    page.get_by_text("Invert (the model saw light objects").wait_for(timeout=30_000)
+    wait_ready(page)
+    assert page.get_by_role("checkbox").is_checked()  # dark on light: inverted by default
+    page.get_by_role("button", name="Load this code into the sliders").click()
+    page.get_by_text("Explore the latent space").wait_for(timeout=30_000)
+    page.get_by_text("Code from your image drawing.png").wait_for(timeout=30_000)
+    values = page.get_by_role("slider").evaluate_all("els => els.map(e => Number(e.value))")
+    assert any(v != 0 for v in values)
