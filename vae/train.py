@@ -2,9 +2,10 @@
 
     python -m vae.train --dataset fashion-mnist --arch conv --latent-dim 16 --epochs 30 \
         --out checkpoints/fashion-conv-z16
+    torchrun --standalone --nproc_per_node 2 -m vae.train ...   # data parallel, one bundle
 
 Exit status: 0 completed, 130 cancelled (SIGINT/SIGTERM; the last completed epoch is saved),
-1 failed (NaN loss, out of memory, ...), 2 bad arguments or data.
+1 failed (NaN loss, out of memory, disk full, ...), 2 bad arguments or data.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from vae.bundle import add_projection, write_bundle
+from vae.bundle import add_projection, load_bundle, write_bundle
 from vae.cli_output import format_table
-from vae.data import DataFileError, DatasetNotFoundError, load_dataset
+from vae.data import DataFileError, DatasetNotFoundError, ImageDataset, load_dataset
 from vae.device import resolve_device
 from vae.models import PRESETS, REGISTRY, build_model, config_from_dict
 from vae.models.conv import ACTIVATIONS
 from vae.projection import umap_2d
-from vae.training import Callback, EventLog, TrainConfig, Trainer
+from vae.training import Callback, EventLog, TrainConfig, Trainer, TrainResult
+from vae.training.distributed import DistContext, init_from_env
 from vae.training.live_map import LiveLatentMap
 
 log = logging.getLogger("vae.train")
@@ -81,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA is always written)")
     p.add_argument("--name", help="display name stored in the bundle (default: the folder name)")
+    p.add_argument("--map-images", choices=("test", "all"), default="test",
+                   help="images encoded into the bundle's map: the test set, or train + test (70k for "
+                        "Fashion-MNIST; a bundle of ~60 MB)")
     p.add_argument("--live-map", type=int, default=2000, metavar="N",
                    help="re-encode N test images after each epoch into <out>/live_map.npz (0: off)")
     return p
@@ -107,80 +113,129 @@ def summary_table(history: list[dict[str, Any]]) -> str:
     return format_table(["epoch", "train -ELBO", "test -ELBO", "recon", "KL", "active", "img/s", "s"], rows)
 
 
+def _prepare(args: argparse.Namespace) -> tuple[TrainConfig, ImageDataset, dict[str, Any]]:
+    """Validate settings and load the data; ValueError and dataset errors carry the user's message."""
+    train_config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
+        beta=args.beta, kl_warmup_epochs=args.kl_warmup, likelihood=args.likelihood,
+        seed=args.seed, device=args.device)
+    train_config.validate()
+    dataset = load_dataset(args.dataset, args.data_dir, shape=(args.channels, args.image_size, args.image_size))
+    return train_config, dataset, model_config_from_args(args, dataset.input_shape)
+
+
+def _bundle_meta(args: argparse.Namespace, out: Path, config: TrainConfig, dataset: ImageDataset,
+                 result: TrainResult, device: torch.device, world_size: int) -> dict[str, Any]:
+    last = result.history[-1]
+    return {
+        "name": args.name or out.name,
+        "status": result.status,
+        "status_message": result.message,
+        "training": config.to_dict(),
+        "dataset": {"name": dataset.name, "class_names": dataset.class_names,
+                    "n_train": len(dataset.train_images), "n_test": len(dataset.test_images),
+                    "map_images": "train+test" if args.map_images == "all" else "test"},
+        "history": result.history,
+        "metrics": {k: last[k] for k in ("test_neg_elbo", "test_recon", "test_kl", "active_units")},
+        "device": result.device,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
+        "world_size": world_size,
+        "train_time_s": round(result.elapsed_s, 1),
+    }
+
+
+def _save(args: argparse.Namespace, out: Path, model: torch.nn.Module, dataset: ImageDataset,
+          meta: dict[str, Any], events: EventLog) -> None:
+    """Write the bundle (PCA map at once), then add the UMAP map; OSError (disk full) propagates."""
+    images, labels = dataset.test_images, dataset.test_labels
+    if args.map_images == "all":
+        images = np.concatenate([dataset.test_images, dataset.train_images])
+        labels = np.concatenate([dataset.test_labels, dataset.train_labels])
+    write_bundle(out, model, images, labels, meta)
+    events.write("bundle_saved", {"path": str(out), "status": meta["status"]})
+    print(f"bundle written: {out} ({meta['status']})")
+    if not args.no_umap and model.latent_dim > 2:
+        events.write("projection_start", {"name": "umap"})
+        add_projection(out, "umap", umap_2d(load_bundle(out).mu, seed=args.seed))
+        events.write("projection_saved", {"name": "umap"})
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        train_config = TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
-            beta=args.beta, kl_warmup_epochs=args.kl_warmup, likelihood=args.likelihood,
-            seed=args.seed, device=args.device)
-        train_config.validate()
-        device = resolve_device(args.device)
-        dataset = load_dataset(args.dataset, args.data_dir, shape=(args.channels, args.image_size, args.image_size))
-        model_dict = model_config_from_args(args, dataset.input_shape)
+        train_config, dataset, model_dict = _prepare(args)
+        dist = init_from_env(args.device)
+        device = dist.device if dist else resolve_device(args.device)
     except (ValueError, DatasetNotFoundError, DataFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        return _train(args, train_config, dataset, model_dict, dist, device)
+    finally:
+        if dist:
+            dist.close()
+
+
+def _train(args: argparse.Namespace, train_config: TrainConfig, dataset: ImageDataset, model_dict: dict[str, Any],
+           dist: DistContext | None, device: torch.device) -> int:
+    """Train, and on the main process write events and the bundle."""
+    main_process = dist is None or dist.is_main
     out = args.out or Path("checkpoints") / f"{dataset.name}-{model_dict['arch']}-z{model_dict['latent_dim']}"
-    if (out / "config.json").exists() and not args.overwrite:
+    if main_process and (out / "config.json").exists() and not args.overwrite:
         print(f"error: {out} already holds a bundle; pass --overwrite or choose another --out", file=sys.stderr)
         return EXIT_USAGE
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "events.jsonl").unlink(missing_ok=True)
-    events = EventLog(out / "events.jsonl")
-    events.write("run_start", {"name": args.name or out.name, "model": model_dict,
-                               "dataset": {"name": dataset.name, "class_names": dataset.class_names}})
+    callbacks: list[Callback] = []
+    events = None
+    if main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "events.jsonl").unlink(missing_ok=True)
+        events = EventLog(out / "events.jsonl")
+        events.write("run_start", {"name": args.name or out.name, "model": model_dict,
+                                   "dataset": {"name": dataset.name, "class_names": dataset.class_names}})
+        callbacks = [events, TqdmProgress()]
+        if args.live_map > 0:
+            callbacks.insert(0, LiveLatentMap(out, dataset.test_images, dataset.test_labels, args.live_map,
+                                              args.seed))
     torch.manual_seed(args.seed)
     model = build_model(config_from_dict(model_dict))
-    callbacks: list[Callback] = [events, TqdmProgress()]
-    if args.live_map > 0:
-        callbacks.insert(0, LiveLatentMap(out, dataset.test_images, dataset.test_labels, args.live_map, args.seed))
-    trainer = Trainer(model, train_config, dataset.train_images, dataset.test_images, callbacks, device=device)
+    trainer = Trainer(model, train_config, dataset.train_images, dataset.test_images, callbacks,
+                      device=device, dist=dist)
     previous = {sig: signal.signal(sig, lambda s, _f: trainer.request_stop(signal.Signals(s).name))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = trainer.fit()
     except Exception as exc:  # out of memory, device errors: report them as a failed run
-        message = f"{type(exc).__name__}: {exc}"
-        events.write("train_end", {"status": "failed", "message": message, "epochs_completed": 0})
+        if events:
+            events.write("train_end", {"status": "failed", "message": f"{type(exc).__name__}: {exc}",
+                                       "epochs_completed": 0})
         traceback.print_exc()
         return EXIT_FAILED
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    exit_code = EXIT_OK if result.status == "completed" else EXIT_CANCELLED
+    if events is None:  # another worker: rank 0 reports and saves
+        return EXIT_FAILED if result.status == "failed" else exit_code
     if result.history:
         print(summary_table(result.history))
+    bundle: str | None = None
     if result.state_dict is None or result.status == "failed":
         print(f"{result.status}: {result.message}; no bundle written", file=sys.stderr)
-        events.write("run_end", {"status": result.status, "message": result.message, "bundle": None})
-        return EXIT_FAILED if result.status == "failed" else EXIT_CANCELLED
-    last = result.history[-1]
-    meta = {
-        "name": args.name or out.name,
-        "status": result.status,
-        "status_message": result.message,
-        "training": train_config.to_dict(),
-        "dataset": {"name": dataset.name, "class_names": dataset.class_names,
-                    "n_train": len(dataset.train_images), "n_test": len(dataset.test_images)},
-        "history": result.history,
-        "metrics": {k: last[k] for k in ("test_neg_elbo", "test_recon", "test_kl", "active_units")},
-        "device": result.device,
-        "device_name": torch.cuda.get_device_name() if device.type == "cuda" else device.type,
-        "train_time_s": round(result.elapsed_s, 1),
-    }
-    write_bundle(out, model, dataset.test_images, dataset.test_labels, meta)
-    events.write("bundle_saved", {"path": str(out), "status": result.status})
-    print(f"bundle written: {out} ({result.status})")
-    if not args.no_umap and model.latent_dim > 2:
-        events.write("projection_start", {"name": "umap"})
-        from vae.bundle import load_bundle
-
-        add_projection(out, "umap", umap_2d(load_bundle(out).mu, seed=args.seed))
-        events.write("projection_saved", {"name": "umap"})
-    events.write("run_end", {"status": result.status, "message": result.message, "bundle": str(out)})
+        status, message = result.status, result.message
+        exit_code = EXIT_FAILED if result.status == "failed" else EXIT_CANCELLED
+    else:
+        meta = _bundle_meta(args, out, train_config, dataset, result, device, dist.world_size if dist else 1)
+        try:
+            _save(args, out, model, dataset, meta, events)
+            status, message, bundle = result.status, result.message, str(out)
+        except OSError as exc:  # disk full, permissions: any previous bundle at `out` is left intact
+            status, message = "failed", f"could not save the bundle to {out}: {exc.strerror or exc}"
+            print(f"error: {message}", file=sys.stderr)
+            exit_code = EXIT_FAILED
+    events.write("run_end", {"status": status, "message": message, "bundle": bundle})
     events.close()
-    return EXIT_OK if result.status == "completed" else EXIT_CANCELLED
+    return exit_code
 
 
 if __name__ == "__main__":
