@@ -9,6 +9,7 @@ read with `allow_pickle=False`. See docs/bundle.md.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -16,7 +17,7 @@ import os
 import platform
 import shutil
 import uuid
-import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,25 +108,35 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _commit(out: Path, staging: Path, config: dict[str, Any], names: list[str]) -> None:
-    """Move staged files into `out`, then config.json last; remove the staging directory."""
+    """Move staged files into `out`, then config.json last; remove the staging directory.
+
+    config.json is staged first, so every byte is on disk before anything moves: a disk that
+    fills up fails the staging and leaves the bundle in `out` as it was.
+    """
+    _write_json(staging / CONFIG, config)
     current = out / CONFIG
     if current.exists() and any((out / name).exists() for name in names):
         current.unlink()  # the old record would otherwise vouch for half-replaced files
     for name in names:
         os.replace(staging / name, out / name)
-    _write_json(staging / CONFIG, config)
     os.replace(staging / CONFIG, current)
     _fsync(out)
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def _new_staging(out: Path) -> Path:
+@contextlib.contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    """A fresh hidden staging directory in `out`, removed again if anything fails."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(".staging-*"):
         shutil.rmtree(stale, ignore_errors=True)
     staging = out / f".staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
-    return staging
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _save_npz(path: Path, compress: bool = False, **arrays: np.ndarray) -> None:
@@ -159,28 +170,30 @@ def write_bundle(
     model = model.cpu().eval()
     mu, logvar = encode_images(model, test_images)  # (N, D) each
     kl_dims = kl_per_dim(torch.from_numpy(mu), torch.from_numpy(logvar)).mean(dim=0).numpy()
-    staging = _new_staging(out)
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, staging / WEIGHTS)
-    _fsync(staging / WEIGHTS)
-    _save_npz(staging / LATENTS, mu=mu, logvar=logvar,
-              labels=np.asarray(test_labels, dtype=np.int64), kl_per_dim=kl_dims.astype(np.float32))
-    _save_npz(staging / IMAGES, compress=True, images=np.ascontiguousarray(test_images, dtype=np.uint8))
     projection = "latent" if model.latent_dim == 2 else "pca"
-    arrays = {"xy": mu.astype(np.float32)} if projection == "latent" else pca_2d(mu)
     proj_file = f"{PROJECTION_PREFIX}{projection}.npz"
-    _save_npz(staging / proj_file, **arrays)
     names = [WEIGHTS, LATENTS, IMAGES, proj_file]
-    config = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "model": model.config.to_dict(),
-        **meta,
-        "versions": library_versions(),
-        "projections": [projection],
-        "files": {name: _file_record(staging / name) for name in names},
-    }
-    _commit(out, staging, config, names)
+    with _staging(out) as staging:
+        try:
+            save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, staging / WEIGHTS)
+        except SafetensorError as exc:  # e.g. a full disk; callers handle OSError
+            raise OSError(f"cannot write {WEIGHTS}: {exc}") from exc
+        _fsync(staging / WEIGHTS)
+        _save_npz(staging / LATENTS, mu=mu, logvar=logvar,
+                  labels=np.asarray(test_labels, dtype=np.int64), kl_per_dim=kl_dims.astype(np.float32))
+        _save_npz(staging / IMAGES, compress=True, images=np.ascontiguousarray(test_images, dtype=np.uint8))
+        _save_npz(staging / proj_file, **({"xy": mu.astype(np.float32)} if projection == "latent" else pca_2d(mu)))
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "model": model.config.to_dict(),
+            **meta,
+            "versions": library_versions(),
+            "projections": [projection],
+            "files": {name: _file_record(staging / name) for name in names},
+        }
+        _commit(out, staging, config, names)
     return out
 
 
@@ -191,12 +204,12 @@ def add_projection(path: str | Path, name: str, arrays: dict[str, np.ndarray]) -
     xy = arrays.get("xy")
     if xy is None or xy.ndim != 2 or xy.shape[1] != 2:
         raise ValueError("a projection needs an 'xy' array of shape (N, 2)")
-    staging = _new_staging(path)
     file = f"{PROJECTION_PREFIX}{name}.npz"
-    _save_npz(staging / file, **arrays)
-    config["files"][file] = _file_record(staging / file)
-    config["projections"] = sorted(set(config.get("projections", [])) | {name})
-    _commit(path, staging, config, [file])
+    with _staging(path) as staging:
+        _save_npz(staging / file, **arrays)
+        config["files"][file] = _file_record(staging / file)
+        config["projections"] = sorted(set(config.get("projections", [])) | {name})
+        _commit(path, staging, config, [file])
 
 
 def update_config(path: str | Path, updates: dict[str, Any]) -> dict[str, Any]:
@@ -208,8 +221,11 @@ def update_config(path: str | Path, updates: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{key} cannot be updated")
     config.update(updates)
     tmp = path / f".{CONFIG}.{uuid.uuid4().hex[:8]}.tmp"
-    _write_json(tmp, config)
-    os.replace(tmp, path / CONFIG)
+    try:
+        _write_json(tmp, config)
+        os.replace(tmp, path / CONFIG)
+    finally:
+        tmp.unlink(missing_ok=True)
     return config
 
 
@@ -291,7 +307,9 @@ def _load_npz(
                                     f"expected {ndim}-D of kind {kinds}")
                     continue
                 arrays[key] = value
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except Exception as exc:
+        # Damaged files make zipfile, zlib and numpy's header parser raise many kinds of error
+        # (BadZipFile, zlib.error, SyntaxError, TokenError...): each is a problem to report.
         problems.append(f"{name}: not a readable .npz without pickled objects ({exc})")
     return arrays
 
@@ -304,7 +322,7 @@ def _load_model(path: Path, config: dict[str, Any], problems: list[str]) -> VAE 
         return None
     try:
         weights = load_file(path / WEIGHTS)
-    except (SafetensorError, OSError, ValueError) as exc:
+    except Exception as exc:  # SafetensorError, and whatever else a damaged file makes the parser raise
         problems.append(f"{WEIGHTS}: not a safetensors file ({exc})")
         return None
     expected = model.state_dict()
