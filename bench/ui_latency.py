@@ -2,10 +2,12 @@
 
 For each app: time until ready (page load until the script is idle and, for the explorer, the
 map is drawn), and slider step -> new image loaded (p50/p95 over --steps arrow-key steps). For
-the explorer also map click -> sliders updated. Both apps run in the same invocation, one after
-the other, on the same machine. Prints a table and writes bench/results/ui_latency.json.
+the explorer also map click -> sliders updated, uploads on the Your image page (a 4000x3000 JPEG
+until its reconstruction shows, a non-image until its message shows), and the inverse
+projection's own cost. Both apps run in the same invocation, one after the other, on the same
+machine. Prints a table and writes bench/results/ui_latency.json.
 
-    .venv/bin/python bench/ui_latency.py [--steps 40] [--clicks 10]
+    .venv/bin/python bench/ui_latency.py [--steps 40] [--clicks 10] [--uploads 5]
 """
 
 from __future__ import annotations
@@ -17,11 +19,23 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, READY, free_port, start_app  # noqa: E402
+from tests.browser.harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    READY,
+    free_port,
+    photo_jpeg,
+    start_app,
+    upload,
+)
+from vae.bundle import load_bundle  # noqa: E402
 from vae.cli_output import format_table  # noqa: E402
+from vae.latent_tools import InverseProjector  # noqa: E402
 
 IMAGE = "[data-testid=stImage] img"
 MAP_DRAWN = ("() => { const gd = document.querySelector('.js-plotly-plot');"
@@ -79,7 +93,48 @@ def time_map_clicks(page, clicks: int) -> list[float]:
     return times
 
 
-def measure(browser, script: str, explorer: bool, steps: int, clicks: int) -> dict:
+def time_uploads(page, url: str, repeats: int) -> dict[str, list[float]]:
+    """Your image page: a 4000x3000 JPEG until its reconstruction shows; a non-image until the message."""
+    page.goto(f"{url}own_image")
+    page.wait_for_selector(READY, timeout=60_000)
+    photo, junk = photo_jpeg(), b"this is not a picture\n" * 200
+    times: dict[str, list[float]] = {"photo_s": [], "bad_file_s": []}
+    for i in range(repeats):
+        started = time.perf_counter()
+        upload(page, f"photo-{i}.jpg", "image/jpeg", photo)
+        page.get_by_text(f"photo-{i}.jpg", exact=False).first.wait_for(timeout=30_000)
+        page.get_by_role("button", name="Load this code into the sliders").wait_for(timeout=30_000)
+        page.wait_for_selector(READY, timeout=30_000)
+        times["photo_s"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        upload(page, f"junk-{i}.png", "image/png", junk)
+        page.get_by_text(f"Cannot use this file: junk-{i}.png").wait_for(timeout=30_000)
+        page.wait_for_selector(READY, timeout=30_000)
+        times["bad_file_s"].append(time.perf_counter() - started)
+    return times
+
+
+def inverse_projection_ms(queries: int = 2000) -> dict[str, float]:
+    """Build and query cost of the explorer's inverse projection on the shipped UMAP map."""
+    bundle = load_bundle(ROOT / "checkpoints" / "fashion-mnist-conv-z16")
+    xy = bundle.projections["umap"]["xy"]
+    started = time.perf_counter()
+    inverse = InverseProjector(xy, bundle.mu)
+    build_ms = 1000 * (time.perf_counter() - started)
+    rng = np.random.default_rng(0)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = hi - lo
+    points = rng.uniform(lo - 0.1 * span, hi + 0.1 * span, size=(queries, 2))  # some outside the hull
+    durations = []
+    for point in points:
+        started = time.perf_counter()
+        inverse(tuple(point))
+        durations.append(1000 * (time.perf_counter() - started))
+    return {"build_ms": build_ms, "query_p50_ms": statistics.median(durations),
+            "query_p95_ms": percentile(durations, 0.95), "query_max_ms": max(durations)}
+
+
+def measure(browser, script: str, explorer: bool, steps: int, clicks: int, uploads: int = 0) -> dict:
     port = free_port()
     proc = start_app(port, script)
     try:
@@ -89,6 +144,7 @@ def measure(browser, script: str, explorer: bool, steps: int, clicks: int) -> di
         result = {"ready_s": ready, "slider_s": time_slider_steps(page, steps)}
         if explorer:
             result["click_s"] = time_map_clicks(page, clicks)
+            result.update(time_uploads(page, f"http://127.0.0.1:{port}/", uploads))
         context.close()
         return result
     finally:
@@ -102,12 +158,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--clicks", type=int, default=10)
+    parser.add_argument("--uploads", type=int, default=5)
     args = parser.parse_args()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         trivial = measure(browser, "bench/trivial_app.py", False, args.steps, 0)
-        explorer = measure(browser, "app.py", True, args.steps, args.clicks)
+        explorer = measure(browser, "app.py", True, args.steps, args.clicks, args.uploads)
         browser.close()
+    inverse = inverse_projection_ms()
     rows = []
     for name, r in (("trivial app", trivial), ("explorer", explorer)):
         rows.append((name, round(r["ready_s"], 2), round(1000 * statistics.median(r["slider_s"])),
@@ -121,9 +179,19 @@ def main() -> None:
     print(format_table(["app", "ready s", "slider p50 ms", "slider p95 ms", "click p50 ms", "click p95 ms"], rows))
     print(f"explorer / trivial: ready {ratios['ready_ratio']:.2f}x (target <= 1.5), "
           f"slider p50 {ratios['slider_p50_ratio']:.2f}x (target <= 1.25)")
+    print(format_table(["upload (Your image page)", "p50 s", "max s"], [
+        ("4000x3000 JPEG -> reconstruction shown", round(statistics.median(explorer["photo_s"]), 2),
+         round(max(explorer["photo_s"]), 2)),
+        ("non-image file -> message shown", round(statistics.median(explorer["bad_file_s"]), 2),
+         round(max(explorer["bad_file_s"]), 2)),
+    ]))
+    print(f"inverse projection (UMAP map, 10k points): build {inverse['build_ms']:.0f} ms, query p50 "
+          f"{inverse['query_p50_ms']:.2f} ms, p95 {inverse['query_p95_ms']:.2f} ms, "
+          f"max {inverse['query_max_ms']:.2f} ms")
     out = ROOT / "bench" / "results" / "ui_latency.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"trivial": trivial, "explorer": explorer, **ratios, "steps": args.steps}, indent=2))
+    out.write_text(json.dumps({"trivial": trivial, "explorer": explorer, **ratios, "inverse_projection": inverse,
+                               "steps": args.steps}, indent=2))
     print(f"wrote {out}")
 
 

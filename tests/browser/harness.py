@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -45,3 +46,22 @@ def start_app(port: int, script: str = "app.py", env: dict | None = None, args: 
             raise RuntimeError(Path(log.name).read_text())
     proc.kill()
     raise RuntimeError("streamlit did not start")
+
+
+def photo_jpeg(width: int = 4000, height: int = 3000) -> bytes:
+    """A photo-sized JPEG (smooth shapes plus sensor-like noise, several MB) for upload tests."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:height, 0:width]
+    photo = (127 + 100 * np.sin(xx / 300) * np.cos(yy / 200))[..., None] + rng.normal(0, 20, (height, width, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def upload(page, name: str, mime: str, data: bytes) -> None:
+    """Put a file into the page's Streamlit file uploader."""
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
+        {"name": name, "mimeType": mime, "buffer": data})

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from .conftest import wait_ready
-from .harness import free_port, start_app
+from .harness import free_port, photo_jpeg, start_app, upload
 
 STRIP = ".st-key-interp-strip [data-testid=stImage]"
 
@@ -99,23 +98,9 @@ def test_interpolation_between_two_clicked_points(page, app_url, screenshots, me
     page.screenshot(path=str(screenshots / f"interpolate-{method}.png"))
 
 
-def jpeg_photo() -> bytes:
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:3000, 0:4000]
-    photo = (127 + 100 * np.sin(xx / 300) * np.cos(yy / 200))[..., None] + rng.normal(0, 20, (3000, 4000, 3))
-    buffer = io.BytesIO()
-    Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=92)
-    return buffer.getvalue()
-
-
-def upload(page, name: str, mime: str, data: bytes) -> None:
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
-        {"name": name, "mimeType": mime, "buffer": data})
-
-
 def test_upload_of_a_photo_and_of_a_bad_file(page, app_url, screenshots):
     open_page(page, app_url, "own_image")
-    photo = jpeg_photo()
+    photo = photo_jpeg()
     assert len(photo) > 2_000_000
     upload(page, "holiday.jpg", "image/jpeg", photo)
     page.get_by_text("reconstruction").wait_for(timeout=30_000)
