@@ -8,8 +8,11 @@ from vae.latent_tools import (
     ForwardProjector,
     InverseProjector,
     decode_codes,
+    display_subset,
     nearest_neighbours,
     order_dimensions,
+    points_in_box,
+    points_in_polygon,
     to_pixels,
 )
 from vae.models import MLPConfig, build_model
@@ -102,3 +105,21 @@ def test_live_map_alignment_undoes_a_rotation_and_reflection():
     current = (previous @ rotation) * np.array([1, -1]) + 5
     assert np.allclose(align(previous, current), previous, atol=1e-6)
     assert align(None, current) is current
+
+
+def test_display_subset_is_everything_below_the_limit_and_a_fixed_sample_above():
+    assert np.array_equal(display_subset(500, 1000), np.arange(500))
+    sample = display_subset(70_000, 20_000)
+    assert len(sample) == 20_000 and len(np.unique(sample)) == 20_000 and np.all(np.diff(sample) > 0)
+    assert np.array_equal(sample, display_subset(70_000, 20_000))  # the same picture on every rerun
+    missing = int(np.setdiff1d(np.arange(70_000), sample)[0])
+    assert missing in display_subset(70_000, 20_000, keep=missing)
+
+
+def test_points_in_a_box_and_in_a_concave_polygon():
+    grid = np.stack(np.meshgrid(np.arange(10.0), np.arange(10.0)), axis=-1).reshape(-1, 2)  # (100, 2)
+    assert len(points_in_box(grid, (2.5, 0.5), (0.5, 2.5))) == 4
+    # An L shape: the 3x3 block [1..3]^2 minus its top-right 2x2 corner [2..3]x[2..3].
+    lx, ly = [0.5, 3.5, 3.5, 1.5, 1.5, 0.5], [0.5, 0.5, 1.5, 1.5, 3.5, 3.5]
+    inside = {tuple(p) for p in grid[points_in_polygon(grid, lx, ly)]}
+    assert inside == {(1.0, 1.0), (2.0, 1.0), (3.0, 1.0), (1.0, 2.0), (1.0, 3.0)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +11,24 @@ import streamlit as st
 
 from ui import bundles, figures, state
 from vae.bundle import Bundle
-from vae.latent_tools import InverseProjector, decode_codes, nearest_neighbours, order_dimensions, to_pixels
+from vae.latent_tools import (
+    InverseProjector,
+    decode_codes,
+    display_subset,
+    nearest_neighbours,
+    order_dimensions,
+    points_in_box,
+    points_in_polygon,
+    to_pixels,
+)
 
 INVERSE_METHOD = InverseProjector.METHOD
 PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
 SLIDER_RANGE = state.SLIDER_LIMIT
 DISPLAY_SCALE = 8
+# Above this many points the map draws a fixed random sample; selection, neighbours and the
+# inverse projection still use every point (bench/map_scale.py measures where the limit lies).
+MAX_DRAWN = int(os.environ.get("VAE_LAB_MAX_DRAWN", "100000"))
 
 
 def _stamp(bundle: Bundle) -> tuple:
@@ -56,10 +69,16 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
     st.session_state["last_selection"] = signature
     points = selection.get("points", [])
     data_points = [p for p in points if p.get("curve_number") == 1]
-    boxes = selection.get("box", [])
+    boxes, lassos = selection.get("box", []), selection.get("lasso", [])
     xy = bundle.projections[projection]["xy"]
-    if data_points:
-        indices = np.array([int(p["customdata"]) for p in data_points])
+    # A box or lasso takes every point inside it, drawn or not; a click takes the point clicked.
+    if boxes:
+        indices = points_in_box(xy, boxes[0]["x"], boxes[0]["y"])
+    elif lassos:
+        indices = points_in_polygon(xy, lassos[0]["x"], lassos[0]["y"])
+    else:
+        indices = np.array([int(p["customdata"]) for p in data_points], dtype=np.int64)
+    if len(indices):
         centre = xy[indices].mean(axis=0)
         chosen = int(indices[np.argmin(((xy[indices] - centre) ** 2).sum(axis=1))])
         st.session_state["selected"] = chosen
@@ -91,11 +110,13 @@ def draw_map(bundle: Bundle, projection: str) -> None:
     selected = st.session_state.get("selected")
     code = state.current_code(bundle.latent_dim)
     marker = bundles.forward_projector(str(bundle.path), projection, _stamp(bundle))(code) if code.any() else None
+    drawn = display_subset(len(xy), MAX_DRAWN, keep=selected)
     fig = figures.latent_map(xy, bundle.labels, bundle.class_names,
-                             bundles.class_colours(len(bundle.class_names)), selected, marker)
+                             bundles.class_colours(len(bundle.class_names)), selected, marker, drawn=drawn)
     st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
-    st.caption(f"{len(xy):,} test images · {PROJECTION_LABELS[projection]} · click a point to select it; "
+    sampled = f" (a fixed sample of {len(drawn):,} drawn; selections use all)" if len(drawn) < len(xy) else ""
+    st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
                f"click empty space or drag a box to decode there ({INVERSE_METHOD}).")
 
 

@@ -22,9 +22,11 @@ def latent_map(
     selected: int | None = None,
     marker: tuple[float, float] | None = None,
     height: int = 620,
+    drawn: np.ndarray | None = None,
 ) -> go.Figure:
-    """The map: trace 0 is an invisible click grid, trace 1 holds every point (WebGL, global
-    index in customdata), then legend-only traces per class, the selection and the current code."""
+    """The map: trace 0 is an invisible click grid, trace 1 holds the points (WebGL, global index
+    in customdata; `drawn` limits which), then legend-only traces per class, the selection and the
+    current code."""
     n_classes = len(class_names)
     x0, x1, y0, y1 = _bounds(xy)
     gx, gy = np.meshgrid(np.linspace(x0, x1, GRID_SIDE), np.linspace(y0, y1, GRID_SIDE))
@@ -36,12 +38,13 @@ def latent_map(
         selected={"marker": hidden}, unselected={"marker": hidden},
     ))
     scale = [[pos, colours[i]] for i in range(n_classes) for pos in (i / n_classes, (i + 1) / n_classes)]
-    names = np.asarray(class_names, dtype=object)[labels]
+    drawn = np.arange(len(xy)) if drawn is None else drawn
+    names = np.asarray(class_names, dtype=object)[labels[drawn]]
     fig.add_trace(go.Scattergl(
-        x=xy[:, 0], y=xy[:, 1], mode="markers", name="test set", showlegend=False,
-        customdata=np.arange(len(xy)), hovertext=names,
+        x=xy[drawn, 0], y=xy[drawn, 1], mode="markers", name="test set", showlegend=False,
+        customdata=drawn, hovertext=names,
         hovertemplate="%{hovertext}<br>test #%{customdata}<extra></extra>",
-        marker={"size": 4, "color": labels, "colorscale": scale, "cmin": -0.5, "cmax": n_classes - 0.5,
+        marker={"size": 4, "color": labels[drawn], "colorscale": scale, "cmin": -0.5, "cmax": n_classes - 0.5,
                 "opacity": 0.8},
         unselected={"marker": {"opacity": 0.8}},  # a click must not fade the whole map
     ))
