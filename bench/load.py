@@ -1,0 +1,153 @@
+"""Many users on one server: slider latency with 1 and with N concurrent Chromium sessions.
+
+One Streamlit server on the shipped models. First a single session moves a slider for --seconds,
+then --sessions sessions do the same at once, each one a separate browser context (a separate
+Streamlit session). Each step is an arrow key on the first slider, timed until the new decoded
+image has loaded, followed by --think-ms of pause, as a person dragging would. Errors are steps
+that time out and exceptions shown on a page. The server's resident memory is sampled throughout:
+the model is cached once per process, so extra sessions must not add a model's worth each.
+Prints a table and writes bench/results/load.json.
+
+    .venv/bin/python bench/load.py [--sessions 10] [--seconds 60] [--think-ms 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, READY, free_port, start_app  # noqa: E402
+from vae.cli_output import format_table  # noqa: E402
+
+IMAGE = "[data-testid=stImage] img"
+NEW_IMAGE = ("(old) => { const img = document.querySelector('[data-testid=stImage] img');"
+             " return img && img.src !== old && img.complete; }")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class RssSampler(threading.Thread):
+    """Samples the server's RSS every 0.5 s; `peak` and `last` are in MB."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.last, self.running = pid, 0.0, 0.0, True
+
+    def run(self) -> None:
+        while self.running:
+            self.last = rss_mb(self.pid)
+            self.peak = max(self.peak, self.last)
+            time.sleep(0.5)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+async def open_session(browser, url: str):
+    context = await browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = await context.new_page()
+    await page.goto(url)
+    await page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData?.length > 1",
+                                 timeout=120_000)
+    await page.wait_for_selector(READY, timeout=120_000)
+    return context, page
+
+
+async def drive(page, seconds: float, think_s: float) -> dict:
+    """Step the first slider back and forth for `seconds`; latency of each step, and errors."""
+    slider = page.get_by_role("slider").first
+    await slider.focus()
+    latencies, errors, step = [], 0, 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        before = await page.locator(IMAGE).first.get_attribute("src")
+        started = time.perf_counter()
+        await slider.press("ArrowRight" if (step // 20) % 2 == 0 else "ArrowLeft")
+        try:
+            await page.wait_for_function(NEW_IMAGE, arg=before, timeout=15_000)
+            latencies.append(time.perf_counter() - started)
+        except Exception:  # a step that never shows its image counts as an error
+            errors += 1
+        step += 1
+        await asyncio.sleep(think_s)
+    errors += await page.locator("[data-testid=stException]").count()
+    return {"latencies": latencies, "errors": errors}
+
+
+async def phase(browser, url: str, sessions: int, seconds: float, think_s: float) -> dict:
+    opened = await asyncio.gather(*(open_session(browser, url) for _ in range(sessions)))
+    results = await asyncio.gather(*(drive(page, seconds, think_s) for _, page in opened))
+    for context, _ in opened:
+        await context.close()
+    latencies = [v for r in results for v in r["latencies"]]
+    return {
+        "sessions": sessions, "steps": len(latencies), "errors": sum(r["errors"] for r in results),
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+        "p95_ms": 1000 * percentile(latencies, 0.95), "steps_per_s": len(latencies) / seconds,
+        "latencies_s": latencies,
+    }
+
+
+async def run(args: argparse.Namespace) -> dict:
+    from playwright.async_api import async_playwright
+
+    port = free_port()
+    server = start_app(port)
+    sampler = RssSampler(server.pid)
+    sampler.start()
+    try:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            url = f"http://127.0.0.1:{port}/"
+            idle_rss = rss_mb(server.pid)
+            single = await phase(browser, url, 1, args.seconds, args.think_ms / 1000)
+            single_rss = sampler.last
+            many = await phase(browser, url, args.sessions, args.seconds, args.think_ms / 1000)
+            await browser.close()
+    finally:
+        sampler.running = False
+        server.terminate()
+        server.wait(timeout=30)
+    return {"single": single, "many": many, "rss_mb": {"idle": idle_rss, "after_single": single_rss,
+                                                         "peak": sampler.peak}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--think-ms", type=float, default=250)
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    single, many, rss = result["single"], result["many"], result["rss_mb"]
+    rows = [(f"{r['sessions']} session(s)", r["steps"], round(r["steps_per_s"], 1), round(r["p50_ms"]),
+             round(r["p95_ms"]), r["errors"]) for r in (single, many)]
+    print(format_table(["load", "steps", "steps/s", "p50 ms", "p95 ms", "errors"], rows))
+    ratio = many["p95_ms"] / single["p95_ms"]
+    print(f"p95 with {args.sessions} sessions / p95 alone: {ratio:.2f}x (target <= 2), errors: {many['errors']}")
+    print(f"server RSS: idle {rss['idle']:.0f} MB, after one session {rss['after_single']:.0f} MB, "
+          f"peak with {args.sessions} sessions {rss['peak']:.0f} MB")
+    out = ROOT / "bench" / "results" / "load.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({**result, "p95_ratio": ratio, "args": vars(args)}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
