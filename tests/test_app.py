@@ -1,5 +1,7 @@
 """Every page runs headless (AppTest) without exceptions and shows its key elements."""
 
+import base64
+import json
 import shutil
 
 import numpy as np
@@ -214,3 +216,13 @@ def test_own_image_page_encodes_a_test_image_and_completes_it(checkpoints):
     at.slider(key="mask_rows").set_value((0, 10)).run()
     assert not at.exception
     assert any(c.startswith("erased (280 pixels") for image in at.get("image") for c in image.captions)
+
+
+def test_a_map_larger_than_the_draw_limit_draws_a_sample(checkpoints, monkeypatch):
+    monkeypatch.setattr("ui.explorer.MAX_DRAWN", 50)
+    at = run_page("explore.py")
+    assert not at.exception
+    points = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][1]
+    indices = np.frombuffer(base64.b64decode(points["customdata"]["bdata"]), points["customdata"]["dtype"])
+    assert len(indices) == 50 and len(set(indices.tolist())) == 50 and indices.max() < 128
+    assert any("128 images (a fixed sample of 50 drawn" in c.value for c in at.caption)
