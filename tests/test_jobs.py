@@ -75,6 +75,7 @@ def test_one_job_at_a_time_and_cancel_keeps_the_last_epoch(tmp_path):
     jobs.cancel()
     ended = jobs.wait(60)
     assert ended.status == "cancelled" and not process_alive(job.pid)
+    wait_for(lambda: not Path(f"/proc/{job.pid}").exists(), timeout=10)  # reaped, not a zombie
     bundle = load_bundle(ended.bundle)
     assert bundle.config["status"] == "cancelled" and len(bundle.config["history"]) >= 1
     second = jobs.start(request("second", epochs=1))  # the slot is free again

@@ -46,9 +46,6 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "batch_size": (8, 4096), "lr": (1e-6, 0.1), "seed": (0, 2**31 - 1),
 }
 
-# Children of this process, kept so that a thread can reap each one when it exits.
-_children: dict[int, subprocess.Popen] = {}
-
 
 class JobRefused(RuntimeError):
     """A job that cannot start now (another one runs, or the request is invalid)."""
@@ -171,11 +168,6 @@ def process_alive(pid: int, start: str = "") -> bool:
     return not start or fields[19] == start
 
 
-def _reap(proc: subprocess.Popen) -> None:
-    proc.wait()
-    _children.pop(proc.pid, None)
-
-
 def outcome(events: list[dict[str, Any]], cancel_requested: bool, log_tail: str) -> tuple[str, str, str | None]:
     """(status, message, bundle path) of a finished run, from its events and log."""
     by_name = {e.get("event"): e for e in events}
@@ -277,8 +269,8 @@ class JobRegistry:
             with (out / LOG_FILE).open("ab") as log_file:
                 proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log_file,
                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
-            _children[proc.pid] = proc
-            threading.Thread(target=_reap, args=(proc,), daemon=True, name=f"reap-{proc.pid}").start()
+            # The server is the parent: a thread waits on the child so that it never lingers as a zombie.
+            threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()
             job = Job(id=uuid.uuid4().hex[:12], name=request.name, out=str(out), pid=proc.pid,
                       pid_start=_process_start_time(proc.pid), argv=argv, request=asdict(request),
                       started=time.time())
