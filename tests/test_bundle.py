@@ -175,3 +175,10 @@ def test_projection_of_the_wrong_length_is_refused_at_load(tiny_bundle):
     add_projection(tiny_bundle, "umap", {"xy": np.zeros((5, 2), np.float32)})
     with pytest.raises(BundleError, match=r"projection umap: xy is \(5, 2\)"):
         load_bundle(tiny_bundle)
+
+
+def test_image_labels_tell_train_from_test_images_on_a_train_and_test_map(tiny_bundle):
+    bundle = load_bundle(tiny_bundle)
+    assert bundle.image_label(5) == "test #5"
+    bundle.config["dataset"].update(map_images="train+test", n_test=100)
+    assert bundle.image_label(99) == "test #99" and bundle.image_label(100) == "train #0"

@@ -50,7 +50,7 @@ def restore_from_url(bundle: Bundle) -> None:
     if code is not None:
         state.set_code(code, "the link")
     elif index is not None:
-        state.set_code(bundle.mu[index], f"test #{index}")
+        state.set_code(bundle.mu[index], bundle.image_label(index))
 
 
 def choose_projection(bundle: Bundle) -> str:
@@ -82,7 +82,7 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
         centre = xy[indices].mean(axis=0)
         chosen = int(indices[np.argmin(((xy[indices] - centre) ** 2).sum(axis=1))])
         st.session_state["selected"] = chosen
-        state.set_code(bundle.mu[chosen], f"test #{chosen}")
+        state.set_code(bundle.mu[chosen], bundle.image_label(chosen))
         if len(indices) > 1:
             state.remember_group(indices, f"map selection of {len(indices)} points around #{chosen}")
             st.toast(f"{len(indices)} points selected; showing the one nearest their centre (#{chosen}). "
@@ -129,7 +129,7 @@ def _reset(bundle: Bundle, how: str) -> None:
     if how == "zero":
         state.set_code(np.zeros(bundle.latent_dim), "origin")
     elif how == "selected" and st.session_state.get("selected") is not None:
-        state.set_code(bundle.mu[st.session_state["selected"]], f"test #{st.session_state['selected']}")
+        state.set_code(bundle.mu[st.session_state["selected"]], bundle.image_label(st.session_state["selected"]))
     elif how == "random":
         state.set_code(np.random.default_rng().standard_normal(bundle.latent_dim), "a draw from the prior")
 
@@ -171,7 +171,7 @@ def selection_panel(bundle: Bundle) -> None:
     if index is None:
         st.info("Select a point on the map to see its image, reconstruction, code and neighbours.")
         return
-    st.subheader(f"Selected: test #{index} · {bundle.class_names[bundle.labels[index]]}")
+    st.subheader(f"Selected: {bundle.image_label(index)} · {bundle.class_names[bundle.labels[index]]}")
     original = to_pixels(bundle.images[index : index + 1], DISPLAY_SCALE // 2)[0]
     reconstruction = decode_codes(bundle.model, bundle.mu[index], DISPLAY_SCALE // 2)[0]
     columns = st.columns([1, 1, 3])

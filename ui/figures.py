@@ -43,7 +43,7 @@ def latent_map(
     fig.add_trace(go.Scattergl(
         x=xy[drawn, 0], y=xy[drawn, 1], mode="markers", name="test set", showlegend=False,
         customdata=drawn, hovertext=names,
-        hovertemplate="%{hovertext}<br>test #%{customdata}<extra></extra>",
+        hovertemplate="%{hovertext}<br>#%{customdata}<extra></extra>",
         marker={"size": 4, "color": labels[drawn], "colorscale": scale, "cmin": -0.5, "cmax": n_classes - 0.5,
                 "opacity": 0.8},
         unselected={"marker": {"opacity": 0.8}},  # a click must not fade the whole map

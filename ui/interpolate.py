@@ -49,9 +49,10 @@ def endpoint(bundle: Bundle, name: str, default_index: int) -> Endpoint:
     """Widgets for one endpoint and the code they pick."""
     source = st.radio(f"Endpoint {name}", SOURCES, key=f"interp_{name}_source", horizontal=True)
     if source == "test index":
-        index = int(st.number_input(f"{name}: test index", 0, len(bundle.mu) - 1, default_index,
+        index = int(st.number_input(f"{name}: image index", 0, len(bundle.mu) - 1, default_index,
                                     key=f"interp_{name}_index"))
-        return Endpoint(f"test #{index} · {bundle.class_names[bundle.labels[index]]}", bundle.mu[index], index)
+        label = f"{bundle.image_label(index)} · {bundle.class_names[bundle.labels[index]]}"
+        return Endpoint(label, bundle.mu[index], index)
     if source == "class centroid":
         label = st.selectbox(f"{name}: class", range(len(bundle.class_names)), key=f"interp_{name}_class",
                              format_func=lambda i: bundle.class_names[i])
@@ -61,7 +62,7 @@ def endpoint(bundle: Bundle, name: str, default_index: int) -> Endpoint:
         if index is None:
             st.caption("No point is selected on the Explore map yet; using the origin.")
             return Endpoint("origin (nothing selected)", np.zeros(bundle.latent_dim, dtype=np.float32))
-        return Endpoint(f"selected test #{index}", bundle.mu[index], index)
+        return Endpoint(f"selected {bundle.image_label(index)}", bundle.mu[index], index)
     return Endpoint(f"current code ({st.session_state.get('code_source') or 'sliders'})",
                     state.current_code(bundle.latent_dim))
 

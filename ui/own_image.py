@@ -28,9 +28,9 @@ def image_source(bundle: Bundle) -> tuple[np.ndarray, str] | None:
     uploaded = st.file_uploader("An image of your own (PNG, JPG, BMP, WebP)", type=UPLOAD_TYPES, key="own_upload",
                                 max_upload_size=MAX_FILE_BYTES // 2**20)
     if uploaded is None:
-        index = int(st.number_input("… or start from a test image", 0, len(bundle.images) - 1, 0,
+        index = int(st.number_input("… or start from an image of the bundle", 0, len(bundle.images) - 1, 0,
                                     key="own_test_index"))
-        return bundle.images[index], f"test #{index}"
+        return bundle.images[index], bundle.image_label(index)
     try:
         pixels = load_image(uploaded.getvalue(), tuple(bundle.config["model"]["input_shape"]), name=uploaded.name)
     except ImageInputError as exc:

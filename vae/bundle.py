@@ -79,6 +79,13 @@ class Bundle:
     def latent_dim(self) -> int:
         return int(self.mu.shape[1])
 
+    def image_label(self, index: int) -> str:
+        """'test #i', or 'train #j' for the training images of a train + test map."""
+        n_test = int(self.config["dataset"].get("n_test", len(self.mu)))
+        if self.config["dataset"].get("map_images") == "train+test" and index >= n_test:
+            return f"train #{index - n_test}"
+        return f"test #{index}"
+
 
 # ---------------------------------------------------------------- writing
 
