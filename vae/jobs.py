@@ -142,13 +142,18 @@ class Job:
         return Path(self.out)
 
 
-def _process_start_time(pid: int) -> str:
-    """Start time of a process from /proc (empty where /proc is unavailable)."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (None where /proc has no such file)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[19]
+        return None
+
+
+def _process_start_time(pid: int) -> str:
+    """Start time of a process in clock ticks since boot ('' where /proc is unavailable)."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields else ""
 
 
 def process_alive(pid: int, start: str = "") -> bool:
@@ -159,13 +164,10 @@ def process_alive(pid: int, start: str = "") -> bool:
         return False
     except PermissionError:
         return True
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _proc_stat(pid)
+    if fields is None:
         return True  # no /proc: trust kill(0)
-    if fields[0] == "Z":
-        return False
-    return not start or fields[19] == start
+    return fields[0] != "Z" and (not start or fields[19] == start)
 
 
 def outcome(events: list[dict[str, Any]], cancel_requested: bool, log_tail: str) -> tuple[str, str, str | None]:
