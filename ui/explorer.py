@@ -100,13 +100,21 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
     state.set_code(code, f"map position ({target[0]:.2f}, {target[1]:.2f}) by {how}")
 
 
-def draw_map(bundle: Bundle, projection: str) -> None:
-    """The WebGL map; a selection loads the point (or the decoded empty position) into the sliders."""
-    xy = bundle.projections[projection]["xy"]
-    key = f"map-{bundle.name}-{projection}"
-    previous = st.session_state.get(key)
+def _map_key(bundle: Bundle, projection: str) -> str:
+    return f"map-{bundle.name}-{projection}"
+
+
+def apply_map_selection(bundle: Bundle, projection: str) -> None:
+    """Load the map's latest selection into the sliders; call before the sliders are drawn."""
+    previous = st.session_state.get(_map_key(bundle, projection))
     if previous is not None and previous.get("selection"):
         _handle_selection(bundle, projection, previous["selection"])
+
+
+def draw_map(bundle: Bundle, projection: str) -> None:
+    """The WebGL map; selecting on it reruns the page, and `apply_map_selection` takes it from there."""
+    xy = bundle.projections[projection]["xy"]
+    key = _map_key(bundle, projection)
     selected = st.session_state.get("selected")
     code = state.current_code(bundle.latent_dim)
     marker = bundles.forward_projector(str(bundle.path), projection, _stamp(bundle))(code) if code.any() else None
@@ -120,9 +128,11 @@ def draw_map(bundle: Bundle, projection: str) -> None:
                f"click empty space or drag a box to decode there ({INVERSE_METHOD}).")
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _minimap(path: str, projection: str, stamp: tuple) -> tuple[np.ndarray, tuple]:
-    return figures.density_raster(bundles.get_bundle(Path(path)).projections[projection]["xy"])
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _minimap(path: str, projection: str, stamp: tuple) -> tuple[str, tuple]:
+    """The map's density picture as a PNG data URI, and its bounds (made once per bundle and map)."""
+    raster, bounds = figures.density_raster(bundles.get_bundle(Path(path)).projections[projection]["xy"])
+    return figures.png_data_uri(raster), bounds
 
 
 def _reset(bundle: Bundle, how: str) -> None:
@@ -134,25 +144,34 @@ def _reset(bundle: Bundle, how: str) -> None:
         state.set_code(np.random.default_rng().standard_normal(bundle.latent_dim), "a draw from the prior")
 
 
+def code_buttons(bundle: Bundle) -> None:
+    """Where the current code came from, and buttons that replace it (a full rerun: the map marks it)."""
+    st.caption(f"Code from {st.session_state.get('code_source') or 'the sliders'}")
+    buttons = st.columns(3)
+    buttons[0].button("Zero", on_click=_reset, args=(bundle, "zero"), width="stretch")
+    buttons[1].button("Selected point", on_click=_reset, args=(bundle, "selected"), width="stretch",
+                      disabled=st.session_state.get("selected") is None)
+    buttons[2].button("Random (prior)", on_click=_reset, args=(bundle, "random"), width="stretch")
+
+
 @st.fragment
 def live_decoder(bundle: Bundle, projection: str) -> None:
-    """Sliders -> decode -> image, rerun alone (the map is not re-sent on a slider move)."""
+    """Sliders -> decode -> image, rerun alone (the map is not re-sent on a slider move).
+
+    Kept lean, because the browser draws the new image only once the whole fragment has arrived:
+    the decoded image, the position marker (an HTML overlay on a cached picture, so no second
+    image is encoded and fetched per step) and the sliders.
+    """
     informative, collapsed = order_dimensions(bundle.kl_per_dim)
     code = state.slider_code(bundle.latent_dim)
     image_column, map_column = st.columns(2)
     with image_column:
         st.image(decode_codes(bundle.model, code, DISPLAY_SCALE)[0], caption="decoded", width="stretch")
     with map_column:
-        raster, bounds = _minimap(str(bundle.path), projection, _stamp(bundle))
-        where = bundles.forward_projector(str(bundle.path), projection, _stamp(bundle))(code)
-        st.image(figures.mark_position(raster, bounds, where), width="stretch",
-                 caption="where this code lies on the map")
-    st.caption(f"Code from {st.session_state.get('code_source') or 'the sliders'}")
-    buttons = st.columns(3)
-    buttons[0].button("Zero", on_click=_reset, args=(bundle, "zero"), use_container_width=True)
-    buttons[1].button("Selected point", on_click=_reset, args=(bundle, "selected"), use_container_width=True,
-                      disabled=st.session_state.get("selected") is None)
-    buttons[2].button("Random (prior)", on_click=_reset, args=(bundle, "random"), use_container_width=True)
+        stamp = _stamp(bundle)
+        picture, bounds = _minimap(str(bundle.path), projection, stamp)
+        where = bundles.forward_projector(str(bundle.path), projection, stamp)(code)
+        st.html(figures.marked_picture_html(picture, bounds, where, "where this code lies on the map"))
     with st.container(height=420):
         for dim in informative:
             st.slider(f"z{dim} · KL {bundle.kl_per_dim[dim]:.2f}", -SLIDER_RANGE, SLIDER_RANGE, step=0.05,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import plotly.graph_objects as go
+
+from vae.media import png_bytes
 
 GRID_SIDE = 48  # invisible click targets per side: clicking empty map space hits one of them
 
@@ -81,17 +85,23 @@ def density_raster(xy: np.ndarray, side: int = 160) -> tuple[np.ndarray, tuple[f
     return np.repeat(grey[:, :, None], 3, axis=2), bounds
 
 
-def mark_position(raster: np.ndarray, bounds: tuple[float, float, float, float], point: np.ndarray) -> np.ndarray:
-    """The raster with a red cross-hair at `point` (clamped to the edge when off the map)."""
-    side = raster.shape[0]
+def png_data_uri(pixels: np.ndarray) -> str:
+    """A picture as an inline `data:image/png;base64,...` URI."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode("ascii")
+
+
+def marked_picture_html(data_uri: str, bounds: tuple[float, float, float, float], point: np.ndarray,
+                        caption: str) -> str:
+    """HTML: the picture with a red cross at `point` (clamped to the edge), drawn by the browser."""
     x0, x1, y0, y1 = bounds
-    col = int(np.clip((point[0] - x0) / (x1 - x0) * (side - 1), 0, side - 1))
-    row = int(np.clip((y1 - point[1]) / (y1 - y0) * (side - 1), 0, side - 1))
-    out = raster.copy()
-    out[row, max(col - 7, 0):col + 8] = (220, 0, 0)
-    out[max(row - 7, 0):row + 8, col] = (220, 0, 0)
-    out[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2] = (220, 0, 0)
-    return out
+    left = float(np.clip((point[0] - x0) / (x1 - x0), 0, 1)) * 100
+    top = float(np.clip((y1 - point[1]) / (y1 - y0), 0, 1)) * 100
+    cross = ("position:absolute;transform:translate(-50%,-50%);color:#dc0000;font:bold 22px/1 sans-serif;"
+             f"left:{left:.2f}%;top:{top:.2f}%")
+    return (f'<figure style="margin:0"><div style="position:relative;line-height:0">'
+            f'<img src="{data_uri}" style="width:100%;image-rendering:pixelated" alt="map density">'
+            f'<span class="position-marker" style="{cross}">✕</span></div>'
+            f'<figcaption style="text-align:center;font-size:14px;color:#808495">{caption}</figcaption></figure>')
 
 
 def image_grid(pixels: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:

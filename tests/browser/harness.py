@@ -26,10 +26,11 @@ def free_port() -> int:
 
 
 def start_app(port: int, script: str = "app.py", env: dict | None = None, args: list[str] | None = None):
-    """Start `streamlit run` and wait until its health endpoint answers."""
+    """Start the app as run.sh does (other scripts with `streamlit run`); wait until it answers."""
     log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)  # noqa: SIM115
+    launch = ["-m", "ui.serve"] if script == "app.py" else ["-m", "streamlit", "run", script]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
+        [sys.executable, *launch, "--server.port", str(port),
          "--server.headless", "true", "--server.fileWatcherType", "none",
          "--browser.gatherUsageStats", "false", *(["--", *args] if args else [])],
         cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
