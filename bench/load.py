@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import threading
@@ -54,13 +55,26 @@ class RssSampler(threading.Thread):
             time.sleep(0.5)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-async def open_session(browser, url: str):
-    context = await browser.new_context(viewport={"width": 1500, "height": 1100})
+async def open_session(browser, url: str, viewport: tuple[int, int]):
+    context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = await context.new_page()
     await page.goto(url)
     await page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData?.length > 1",
@@ -80,7 +94,8 @@ async def drive(page, seconds: float, think_s: float) -> dict:
         started = time.perf_counter()
         await slider.press("ArrowRight" if (step // 20) % 2 == 0 else "ArrowLeft")
         try:
-            await page.wait_for_function(NEW_IMAGE, arg=before, timeout=15_000)
+            # Interval polling: "raf" polling would make every page render 60 frames a second.
+            await page.wait_for_function(NEW_IMAGE, arg=before, timeout=15_000, polling=10)
             latencies.append(time.perf_counter() - started)
         except Exception:  # a step that never shows its image counts as an error
             errors += 1
@@ -90,9 +105,14 @@ async def drive(page, seconds: float, think_s: float) -> dict:
     return {"latencies": latencies, "errors": errors}
 
 
-async def phase(browser, url: str, sessions: int, seconds: float, think_s: float) -> dict:
-    opened = await asyncio.gather(*(open_session(browser, url) for _ in range(sessions)))
+async def phase(browser, url: str, server_pid: int, sessions: int, seconds: float, think_s: float,
+                viewport: tuple[int, int]) -> dict:
+    opened = await asyncio.gather(*(open_session(browser, url, viewport) for _ in range(sessions)))
+    server_before, machine_before, started = cpu_seconds(server_pid), machine_busy_seconds(), time.monotonic()
     results = await asyncio.gather(*(drive(page, seconds, think_s) for _, page in opened))
+    wall = time.monotonic() - started
+    server_cpu = (cpu_seconds(server_pid) - server_before) / wall
+    machine_cpu = (machine_busy_seconds() - machine_before) / wall
     for context, _ in opened:
         await context.close()
     latencies = [v for r in results for v in r["latencies"]]
@@ -100,6 +120,7 @@ async def phase(browser, url: str, sessions: int, seconds: float, think_s: float
         "sessions": sessions, "steps": len(latencies), "errors": sum(r["errors"] for r in results),
         "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
         "p95_ms": 1000 * percentile(latencies, 0.95), "steps_per_s": len(latencies) / seconds,
+        "server_cpu_cores": server_cpu, "machine_cpu_cores": machine_cpu, "cores": os.cpu_count(),
         "latencies_s": latencies,
     }
 
@@ -116,9 +137,10 @@ async def run(args: argparse.Namespace) -> dict:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             url = f"http://127.0.0.1:{port}/"
             idle_rss = rss_mb(server.pid)
-            single = await phase(browser, url, 1, args.seconds, args.think_ms / 1000)
+            viewport = tuple(int(v) for v in args.viewport.split("x"))
+            single = await phase(browser, url, server.pid, 1, args.seconds, args.think_ms / 1000, viewport)
             single_rss = sampler.last
-            many = await phase(browser, url, args.sessions, args.seconds, args.think_ms / 1000)
+            many = await phase(browser, url, server.pid, args.sessions, args.seconds, args.think_ms / 1000, viewport)
             await browser.close()
     finally:
         sampler.running = False
@@ -133,12 +155,15 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think-ms", type=float, default=250)
+    parser.add_argument("--viewport", default="1500x1100", help="each browser window, WIDTHxHEIGHT")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     single, many, rss = result["single"], result["many"], result["rss_mb"]
     rows = [(f"{r['sessions']} session(s)", r["steps"], round(r["steps_per_s"], 1), round(r["p50_ms"]),
-             round(r["p95_ms"]), r["errors"]) for r in (single, many)]
-    print(format_table(["load", "steps", "steps/s", "p50 ms", "p95 ms", "errors"], rows))
+             round(r["p95_ms"]), r["errors"], round(r["server_cpu_cores"], 2),
+             f"{r['machine_cpu_cores']:.2f} of {r['cores']}") for r in (single, many)]
+    print(format_table(["load", "steps", "steps/s", "p50 ms", "p95 ms", "errors", "server CPU (cores)",
+                        "machine CPU (cores)"], rows))
     ratio = many["p95_ms"] / single["p95_ms"]
     print(f"p95 with {args.sessions} sessions / p95 alone: {ratio:.2f}x (target <= 2), errors: {many['errors']}")
     print(f"server RSS: idle {rss['idle']:.0f} MB, after one session {rss['after_single']:.0f} MB, "
