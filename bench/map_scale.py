@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def build_big_bundle() -> Path:
     if not (BIG / "config.json").exists():
         subprocess.run([sys.executable, "-m", "vae.train", "--dataset", "fashion-mnist", "--preset", "classic",
                         "--epochs", "3", "--device", "cpu", "--no-umap", "--live-map", "0", "--map-images", "all",
-                        "--out", str(BIG), "--overwrite"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+                        "--out", str(BIG), "--overwrite"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "TQDM_DISABLE": "1"})
     return BIG
 
 
@@ -135,7 +137,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
     big = build_big_bundle()
-    cases = [(SHIPPED, 100_000), (big, 100_000), (big, 30_000)]
+    cases = [(SHIPPED, 100_000), (big, 100_000), (big, 30_000), (big, 20_000), (big, 10_000)]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         results = [measure(browser, path, limit, args.repeats) for path, limit in cases]

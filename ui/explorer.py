@@ -27,8 +27,10 @@ PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
 SLIDER_RANGE = state.SLIDER_LIMIT
 DISPLAY_SCALE = 8
 # Above this many points the map draws a fixed random sample; selection, neighbours and the
-# inverse projection still use every point (bench/map_scale.py measures where the limit lies).
-MAX_DRAWN = int(os.environ.get("VAE_LAB_MAX_DRAWN", "100000"))
+# inverse projection still use every point. bench/map_scale.py, headless Chromium rendering WebGL
+# in software: a wheel zoom took ~100 ms with 10k points drawn, ~250 ms with 20k, ~500 ms with 70k.
+# A browser with a GPU draws far more: raise VAE_LAB_MAX_DRAWN there.
+MAX_DRAWN = int(os.environ.get("VAE_LAB_MAX_DRAWN", "10000"))
 
 
 def _stamp(bundle: Bundle) -> tuple:
