@@ -23,7 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, READY, free_port, start_app  # noqa: E402
+from tests.browser.harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    READY,
+    free_port,
+    start_app,
+    time_map_click,
+)
 from ui import figures  # noqa: E402
 from vae.bundle import load_bundle  # noqa: E402
 from vae.cli_output import format_table  # noqa: E402
@@ -70,24 +77,6 @@ def zoom_ms(page) -> float:
     return 1000 * (time.perf_counter() - started)
 
 
-def click_ms(page, index: int) -> float:
-    x, y = page.evaluate("""(i) => {
-        const gd = document.querySelector('.js-plotly-plot');
-        const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        return [box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i])];
-    }""", index)
-    before = page.get_by_role("slider").evaluate_all("els => els.map(e => e.value).join()")
-    started = time.perf_counter()
-    page.mouse.click(x, y)
-    page.wait_for_function(
-        "(old) => Array.from(document.querySelectorAll('input[type=range]')).map(e => e.value).join() !== old",
-        arg=before, timeout=60_000)
-    elapsed = 1000 * (time.perf_counter() - started)
-    page.wait_for_selector(READY, timeout=60_000)
-    return elapsed
-
-
 def step_ms(page) -> float:
     slider = page.get_by_role("slider").first
     slider.focus()
@@ -118,7 +107,7 @@ def measure(browser, bundle_path: Path, limit: int, repeats: int) -> dict:
         page.goto(f"http://127.0.0.1:{port}/?bundle={bundle_path.name}")
         page.wait_for_function(MAP_DRAWN, timeout=180_000)
         page.wait_for_selector(READY, timeout=180_000)
-        clicks = [click_ms(page, (i * 7919) % drawn) for i in range(1, repeats + 1)]
+        clicks = [1000 * time_map_click(page, (i * 7919) % drawn) for i in range(1, repeats + 1)]
         steps = [step_ms(page) for _ in range(repeats)]
         context.close()
     finally:

@@ -34,6 +34,7 @@ from tests.browser.harness import (  # noqa: E402
     free_port,
     photo_jpeg,
     start_app,
+    time_map_click,
     upload,
 )
 from vae.bundle import load_bundle  # noqa: E402
@@ -90,23 +91,7 @@ def time_slider_steps(page, steps: int) -> list[float]:
 
 
 def time_map_clicks(page, clicks: int) -> list[float]:
-    times = []
-    for i in range(clicks):
-        x, y = page.evaluate("""(i) => {
-            const gd = document.querySelector('.js-plotly-plot');
-            const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-            const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
-            return [box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i])];
-        }""", 997 * (i + 1) % 10_000)
-        before = page.get_by_role("slider").evaluate_all("els => els.map(e => e.value).join()")
-        started = time.perf_counter()
-        page.mouse.click(x, y)
-        page.wait_for_function(
-            "(old) => Array.from(document.querySelectorAll('input[type=range]')).map(e => e.value).join() !== old",
-            arg=before, timeout=30_000)
-        times.append(time.perf_counter() - started)
-        page.wait_for_selector(READY, timeout=30_000)
-    return times
+    return [time_map_click(page, 997 * (i + 1) % 10_000) for i in range(clicks)]
 
 
 def time_upload(page, url: str, name: str, mime: str, data: bytes, shown: str) -> tuple[float, float]:

@@ -66,3 +66,27 @@ def upload(page, name: str, mime: str, data: bytes) -> None:
     """Put a file into the page's Streamlit file uploader."""
     page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
         {"name": name, "mimeType": mime, "buffer": data})
+
+
+def point_on_screen(page, index: int) -> tuple[float, float]:
+    """Page coordinates of the `index`-th drawn point of the map (trace 1 of the first Plotly chart)."""
+    return tuple(page.evaluate("""(i) => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        return [box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i])];
+    }""", index))
+
+
+def time_map_click(page, index: int, timeout_ms: int = 60_000) -> float:
+    """Click a map point; seconds until the sliders show a new code (then waits for the rerun to end)."""
+    x, y = point_on_screen(page, index)
+    before = page.get_by_role("slider").evaluate_all("els => els.map(e => e.value).join()")
+    started = time.perf_counter()
+    page.mouse.click(x, y)
+    page.wait_for_function(
+        "(old) => Array.from(document.querySelectorAll('input[type=range]')).map(e => e.value).join() !== old",
+        arg=before, timeout=timeout_ms)
+    elapsed = time.perf_counter() - started
+    page.wait_for_selector(READY, timeout=timeout_ms)
+    return elapsed

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from .conftest import wait_ready
-from .harness import ROOT, free_port, start_app
+from .harness import ROOT, free_port, point_on_screen, start_app
 
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
 
@@ -45,16 +45,6 @@ def decoded_src(page) -> str:
 
 def slider_values(page) -> list[str]:
     return page.get_by_role("slider").evaluate_all("els => els.map(e => e.value)")
-
-
-def point_on_screen(page, index: int) -> tuple[float, float]:
-    """Page coordinates of test point `index` (trace 1) on the Plotly map."""
-    return tuple(page.evaluate("""(i) => {
-        const gd = document.querySelector('.js-plotly-plot');
-        const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        return [box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i])];
-    }""", index))
 
 
 def empty_spot(page) -> tuple[float, float]:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from .conftest import wait_ready
-from .harness import free_port, photo_jpeg, start_app, upload
+from .harness import free_port, photo_jpeg, point_on_screen, start_app, upload
 
 STRIP = ".st-key-interp-strip [data-testid=stImage]"
 
@@ -38,13 +38,7 @@ def open_page(page, app_url: str, path: str) -> None:
 
 
 def click_test_point(page, index: int) -> None:
-    x, y = page.evaluate("""(i) => {
-        const gd = document.querySelector('.js-plotly-plot');
-        const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        return [box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i])];
-    }""", index)
-    page.mouse.click(x, y)
+    page.mouse.click(*point_on_screen(page, index))
 
 
 def path_length(page) -> int:
