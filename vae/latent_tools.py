@@ -35,13 +35,15 @@ class InverseProjector:
         self.k = min(k, len(self.xy))
         self.tree = cKDTree(self.xy)
         self.triangulation = Delaunay(self.xy)
+        # SciPy computes the barycentric transforms lazily: pay for them here, not in the first click.
+        self.transforms = self.triangulation.transform  # (T, 3, 2)
 
     def __call__(self, point: tuple[float, float]) -> tuple[np.ndarray, str]:
         """Latent code (D,) at `point`, and 'barycentric' or 'neighbours' for how it was found."""
         p = np.asarray(point, dtype=np.float64)
         simplex = int(self.triangulation.find_simplex(p))
         if simplex >= 0:
-            transform = self.triangulation.transform[simplex]
+            transform = self.transforms[simplex]
             partial = transform[:2] @ (p - transform[2])
             weights = np.append(partial, 1 - partial.sum())
             corners = self.triangulation.simplices[simplex]
