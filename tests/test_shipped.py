@@ -42,13 +42,13 @@ def test_shipped_bundle_loads_without_dataset_or_network(path: Path, monkeypatch
 
 
 REFERENCE_NEG_ELBO = 244.35  # pytorch/examples' MLP VAE, 10 epochs, on this machine
+TARGET_NEG_ELBO = 234.0  # the foundation issue's bar: about 10 nats better than the reference
 
 
 def test_shipped_conv_model_beats_the_reference_and_has_an_iwae_estimate():
     card = load_bundle(ROOT / "checkpoints" / "fashion-mnist-conv-z16").config
     metrics = card["metrics"]
     assert card["model"]["arch"] == "conv" and card["model"]["latent_dim"] == 16
-    # The issue's target is <= 234 nats; this model reaches 235.6 (see the closing note).
-    assert metrics["test_neg_elbo"] <= REFERENCE_NEG_ELBO - 8
+    assert metrics["test_neg_elbo"] <= TARGET_NEG_ELBO < REFERENCE_NEG_ELBO
     assert metrics["iwae_k"] >= 1000 and metrics["iwae_images"] >= 1000
     assert metrics["iwae_nll"] <= metrics["iwae_neg_elbo_same_images"]
