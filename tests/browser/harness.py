@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -76,6 +78,22 @@ def point_on_screen(page, index: int) -> tuple[float, float]:
         const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
         return [box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i])];
     }""", index))
+
+
+def click_map_point(page, index: int, registered, attempts: int = 3) -> None:
+    """Click map point `index` until `registered(timeout_ms)` stops raising.
+
+    Streamlit sometimes redraws a freshly mounted chart once more, and a click that lands during that
+    redraw is dropped (a person would click again); `registered` waits for the click's visible effect.
+    """
+    for attempt in range(attempts):
+        page.mouse.click(*point_on_screen(page, index))
+        try:
+            registered(5_000)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == attempts - 1:
+                raise
 
 
 def time_map_click(page, index: int, timeout_ms: int = 60_000) -> float:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from .conftest import wait_ready
-from .harness import ROOT, free_port, point_on_screen, start_app
+from .harness import ROOT, click_map_point, free_port, start_app
 
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
 
@@ -101,8 +101,8 @@ def test_slider_step_changes_the_decoded_image(page, app_url, screenshots):
 def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(page, app_url, screenshots):
     open_explorer(page, app_url)
     before = slider_values(page)
-    page.mouse.click(*point_on_screen(page, 1234))
-    page.get_by_text("Selected: test #").wait_for(timeout=15_000)
+    selected = page.get_by_text("Selected: test #")
+    click_map_point(page, 1234, lambda timeout: selected.wait_for(timeout=timeout))
     wait_ready(page)
     assert slider_values(page) != before
     assert page.get_by_text("original").count() and page.get_by_text("reconstruction").count()

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from .conftest import wait_ready
-from .harness import free_port, photo_jpeg, point_on_screen, start_app, upload
+from .harness import click_map_point, free_port, photo_jpeg, start_app, upload
 
 STRIP = ".st-key-interp-strip [data-testid=stImage]"
 
@@ -37,8 +37,10 @@ def open_page(page, app_url: str, path: str) -> None:
     wait_ready(page)
 
 
-def click_test_point(page, index: int) -> None:
-    page.mouse.click(*point_on_screen(page, index))
+def click_endpoint(page, index: int, name: str) -> None:
+    """Click test point `index` on the map and wait until it is endpoint `name`."""
+    endpoint = page.locator(f".st-key-interp_{name}_index input[value='{index}']")
+    click_map_point(page, index, lambda timeout: endpoint.wait_for(timeout=timeout))
 
 
 def path_length(page) -> int:
@@ -69,11 +71,9 @@ def downloaded_gif(page) -> Image.Image:
 def test_interpolation_between_two_clicked_points(page, app_url, screenshots, method):
     open_page(page, app_url, "interpolate")
     page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData?.length > 1")
-    click_test_point(page, 42)
-    page.locator(".st-key-interp_A_index input[value='42']").wait_for(timeout=15_000)
+    click_endpoint(page, 42, "A")
     wait_ready(page)
-    click_test_point(page, 4321)
-    page.locator(".st-key-interp_B_index input[value='4321']").wait_for(timeout=15_000)
+    click_endpoint(page, 4321, "B")
     wait_ready(page)
     if method == "slerp":
         page.get_by_text("spherical (slerp)").click()
