@@ -4,13 +4,15 @@ Three apps, each on a fresh server (--rounds times, interleaved; medians reporte
 (a slider in a fragment rendering an image), the same plus one 3-point Plotly chart (what Plotly's
 JavaScript alone costs), and the explorer. For each: time from navigation until interactive
 (script idle, first image loaded, sliders drawn) and until its map is drawn, and slider step ->
-new image loaded (p50/p95 over --steps steps, spread over the rounds). For
+new image loaded (p50/p95 over --steps steps, spread over the rounds), started after the same
+--settle-ms pause in every app, so that they are timed in steady state rather than while the
+browser still finishes the first load (Plotly's drawing, for the apps with a map). For
 the explorer also map click -> sliders updated, uploads on the Your image page (a 4000x3000 JPEG
 until its reconstruction shows, a non-image until its message shows), and the inverse
 projection's own cost. All apps run in the same invocation, one after the other, on the same
 machine. Prints a table and writes bench/results/ui_latency.json.
 
-    .venv/bin/python bench/ui_latency.py [--rounds 5] [--steps 40] [--clicks 10] [--uploads 5]
+    .venv/bin/python bench/ui_latency.py [--rounds 5] [--steps 60] [--clicks 10] [--uploads 5] [--settle-ms 1000]
 """
 
 from __future__ import annotations
@@ -148,7 +150,8 @@ def inverse_projection_ms(queries: int = 2000) -> dict[str, float]:
             "query_p95_ms": percentile(durations, 0.95), "query_max_ms": max(durations)}
 
 
-def measure(browser, script: str, with_map: bool, steps: int = 0, clicks: int = 0, uploads: int = 0) -> dict:
+def measure(browser, script: str, with_map: bool, settle_ms: int, steps: int = 0, clicks: int = 0,
+            uploads: int = 0) -> dict:
     """A fresh server for `script` and its first page load (cold); then, if asked, slider steps,
     and for the explorer map clicks and uploads."""
     port = free_port()
@@ -158,6 +161,7 @@ def measure(browser, script: str, with_map: bool, steps: int = 0, clicks: int = 
         page = context.new_page()
         result = time_ready(page, f"http://127.0.0.1:{port}/", with_map)
         if steps:
+            page.wait_for_timeout(settle_ms)
             result["slider_s"] = time_slider_steps(page, steps)
         if clicks:
             result["click_s"] = time_map_clicks(page, clicks)
@@ -177,7 +181,7 @@ APPS = {  # name: (script, has a map)
 }
 
 
-def measure_all(browser, rounds: int, steps: int, clicks: int, uploads: int) -> dict[str, dict]:
+def measure_all(browser, rounds: int, steps: int, clicks: int, uploads: int, settle_ms: int) -> dict[str, dict]:
     """`rounds` cold starts of every app, interleaved so that machine noise hits them alike; each
     round also times steps/rounds slider steps, and the explorer's last round clicks and uploads."""
     runs: dict[str, list[dict]] = {name: [] for name in APPS}
@@ -185,9 +189,9 @@ def measure_all(browser, rounds: int, steps: int, clicks: int, uploads: int) -> 
     for round_ in range(rounds):
         last = round_ == rounds - 1
         for name, (script, with_map) in APPS.items():
-            explorer = script == "app.py"
-            runs[name].append(measure(browser, script, with_map, per_round, clicks if last and explorer else 0,
-                                      uploads if last and explorer else 0))
+            extras = last and script == "app.py"
+            runs[name].append(measure(browser, script, with_map, settle_ms, per_round, clicks if extras else 0,
+                                      uploads if extras else 0))
     apps = {}
     for name, results in runs.items():
         apps[name] = {
@@ -205,14 +209,15 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--settle-ms", type=int, default=1000, help="pause after the first load, before the steps")
     parser.add_argument("--clicks", type=int, default=10)
     parser.add_argument("--uploads", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5, help="cold starts of each app (median reported)")
     args = parser.parse_args()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        apps = measure_all(browser, args.rounds, args.steps, args.clicks, args.uploads)
+        apps = measure_all(browser, args.rounds, args.steps, args.clicks, args.uploads, args.settle_ms)
         browser.close()
     inverse = inverse_projection_ms()
     trivial, explorer = apps["trivial app"], apps["explorer"]

@@ -34,6 +34,16 @@ def run_page(name: str, query: dict | None = None) -> AppTest:
     return at.run()
 
 
+def slider_data(at: AppTest) -> dict:
+    """What the Explore page sent its slider component: the rows and the code they show."""
+    (component,) = at.get("bidi_component")
+    return json.loads(component.proto.json)
+
+
+def slider_values(at: AppTest) -> list[float]:
+    return slider_data(at)["values"]
+
+
 def test_catalog_lists_the_corrupt_bundle_with_its_reason(checkpoints):
     entries = {e.path.name: e for e in scan([checkpoints])}
     assert entries["good"].valid and not entries["broken"].valid
@@ -43,35 +53,50 @@ def test_catalog_lists_the_corrupt_bundle_with_its_reason(checkpoints):
 def test_explore_page_shows_sliders_image_and_map(checkpoints):
     at = run_page("explore.py")
     assert not at.exception
-    assert len(at.slider) == 4
+    data = slider_data(at)
+    assert sorted(row["dim"] for row in data["rows"]) == [0, 1, 2, 3] and data["values"] == [0, 0, 0, 0]
+    kl = [float(row["label"].split("KL ")[1]) for row in data["rows"] if not row["collapsed"]]
+    assert kl == sorted(kl, reverse=True)  # most informative first
     assert at.sidebar.selectbox[0].value == "good"
     assert at.sidebar.expander[0].label.startswith("1 invalid bundle")
     assert any("model.safetensors" in c.value for c in at.sidebar.caption)
     assert at.get("plotly_chart")
 
 
-def test_moving_a_slider_changes_the_code_and_the_url(checkpoints):
-    at = run_page("explore.py")
-    at.slider[0].set_value(1.5).run()
+def _apply_moves_script():
+    import streamlit as st
+
+    from ui import state
+    from ui.latent_sliders import take_move
+
+    moves = [{"seq": 1, "values": [0.5, -1, 2]}, {"seq": 1, "values": [1, 1, 1]}, {"seq": 2, "values": [1, "x", 0]},
+             {"seq": 3, "values": [1.0, 2.0]}, {"seq": 4, "values": [True, 0, 0]}, "junk", {"seq": "5"},
+             {"seq": 6, "values": [0, 0, 5]}]
+    st.session_state["taken"] = [take_move(move, 3) for move in moves]
+    st.session_state["final"] = state.current_code(3).tolist()
+
+
+def test_slider_moves_apply_once_in_order_and_malformed_ones_are_dropped():
+    at = AppTest.from_function(_apply_moves_script).run()
     assert not at.exception
-    z = np.array([float(v) for v in at.query_params["z"].split(",")])
-    assert 1.5 in z
+    assert at.session_state["taken"] == [True, False, False, False, False, False, False, True]
+    assert at.session_state["final"] == [0.0, 0.0, 3.0]  # clipped to the slider range
 
 
 def test_zero_and_random_buttons_set_the_sliders(checkpoints):
     at = run_page("explore.py")
     random_button = next(b for b in at.button if b.label == "Random (prior)")
     random_button.click().run()
-    values = [s.value for s in at.slider]
-    assert any(v != 0 for v in values)
+    assert any(v != 0 for v in slider_values(at))
+    assert [float(v) for v in at.query_params["z"].split(",")] == slider_values(at)
     next(b for b in at.button if b.label == "Zero").click().run()
-    assert all(s.value == 0 for s in at.slider)
+    assert slider_values(at) == [0, 0, 0, 0]
 
 
 def test_a_shared_url_restores_the_selection_and_code(checkpoints):
     at = run_page("explore.py", {"bundle": "good", "idx": "7", "z": "0.5,-1,0.25,2"})
     assert not at.exception
-    assert [s.value for s in sorted(at.slider, key=lambda s: s.key)] == [0.5, -1.0, 0.25, 2.0]
+    assert slider_values(at) == [0.5, -1.0, 0.25, 2.0]
     assert any("test #7" in h.value for h in at.subheader)
 
 
@@ -79,7 +104,7 @@ def test_a_shared_url_restores_the_selection_and_code(checkpoints):
 def test_malformed_url_values_are_ignored_with_a_notice(checkpoints, query):
     at = run_page("explore.py", {"bundle": "good", **query})
     assert not at.exception
-    assert all(s.value == 0 for s in at.slider)
+    assert slider_values(at) == [0, 0, 0, 0]
     assert at.toast and "Ignored" in at.toast[0].value
 
 
@@ -205,7 +230,7 @@ def test_loading_a_prior_sample_sets_the_explore_sliders(checkpoints):
     next(b for b in at.button if b.label == "Load").click().run()
     assert not at.exception
     assert at.session_state["code_source"].startswith("prior sample 1")
-    values = [s.value for s in at.slider if s.key and s.key.startswith("z_")]
+    values = slider_values(at)
     assert len(values) == 4 and any(v != 0 for v in values)  # the Explore page, sliders set
 
 

@@ -108,7 +108,7 @@ def select_bundle() -> Bundle | None:
         _show_invalid(invalid)
     if st.session_state.get("bundle") != choice:
         st.session_state["bundle"] = choice
-        for key in [k for k in st.session_state if k.startswith("z_") or k in state.BUNDLE_KEYS]:
+        for key in [k for k in st.session_state if k in state.BUNDLE_KEYS]:
             del st.session_state[key]
     return get_bundle(next(e.path for e in valid if e.path.name == choice))
 

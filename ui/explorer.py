@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from ui import bundles, figures, state
+from ui.latent_sliders import latent_sliders, slider_rows, url_due
 from vae.bundle import Bundle
 from vae.latent_tools import (
     InverseProjector,
@@ -24,7 +25,6 @@ from vae.latent_tools import (
 
 INVERSE_METHOD = InverseProjector.METHOD
 PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
-SLIDER_RANGE = state.SLIDER_LIMIT
 DISPLAY_SCALE = 8
 # Above this many points the map draws a fixed random sample; selection, neighbours and the
 # inverse projection still use every point. bench/map_scale.py, headless Chromium rendering WebGL
@@ -162,10 +162,10 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
 
     Kept lean, because the browser draws the new image only once the whole fragment has arrived:
     the decoded image, the position marker (an HTML overlay on a cached picture, so no second
-    image is encoded and fetched per step) and the sliders.
+    image is encoded and fetched per step) and the sliders (one component, see ui/latent_sliders.py).
     """
     informative, collapsed = order_dimensions(bundle.kl_per_dim)
-    code = state.slider_code(bundle.latent_dim)
+    code = state.current_code(bundle.latent_dim)
     image_column, map_column = st.columns(2)
     with image_column:
         st.image(decode_codes(bundle.model, code, DISPLAY_SCALE)[0], caption="decoded", width="stretch")
@@ -175,15 +175,9 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
         where = bundles.forward_projector(str(bundle.path), projection, stamp)(code)
         st.html(figures.marked_picture_html(picture, bounds, where, "where this code lies on the map"))
     with st.container(height=420):
-        for dim in informative:
-            st.slider(f"z{dim} · KL {bundle.kl_per_dim[dim]:.2f}", -SLIDER_RANGE, SLIDER_RANGE, step=0.05,
-                      key=state.slider_key(dim))
-        if collapsed:
-            with st.expander(f"{len(collapsed)} collapsed dimension(s), KL ≈ 0: they change nothing"):
-                for dim in collapsed:
-                    st.slider(f"z{dim} · collapsed", -SLIDER_RANGE, SLIDER_RANGE, step=0.05,
-                              key=state.slider_key(dim))
-    state.sync_url(bundle.name, st.session_state.get("selected"), code)
+        latent_sliders(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim)
+    if url_due():
+        state.sync_url(bundle.name, st.session_state.get("selected"), code)
 
 
 def selection_panel(bundle: Bundle) -> None:

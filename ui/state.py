@@ -1,8 +1,8 @@
 """Per-user state: the chosen bundle, the selected test index and the current latent code.
 
 The same three live in the URL query parameters (`bundle`, `idx`, `z`), so a URL restores a view.
-The current code is kept under its own key as well as in the sliders' keys: Streamlit forgets a
-widget's value on a page that does not draw it, and every page reads and sets this code.
+The current code is kept under its own key, not in a widget's: every page reads and sets it, and
+the Explore page's sliders (ui/latent_sliders.py) only draw it and report moves.
 """
 
 from __future__ import annotations
@@ -34,6 +34,16 @@ def format_code(code: np.ndarray) -> str:
     return ",".join(f"{v:.3f}" for v in np.asarray(code, dtype=float))
 
 
+def parse_values(values: object, latent_dim: int) -> np.ndarray | None:
+    """A latent code sent by the browser (a list of numbers), or None when it is malformed."""
+    if not isinstance(values, list) or len(values) != latent_dim:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    code = np.array(values, dtype=np.float32)
+    return code if np.isfinite(code).all() else None
+
+
 def parse_index(text: str | None, n: int) -> int | None:
     """A test-set index from the URL, or None when it is not an integer in range."""
     try:
@@ -43,16 +53,10 @@ def parse_index(text: str | None, n: int) -> int | None:
     return index if index is not None and 0 <= index < n else None
 
 
-def slider_key(dim: int) -> str:
-    return f"z_{dim}"
-
-
 def set_code(code: np.ndarray, source: str | None = None) -> None:
-    """Make `code` the current code (call before the sliders are drawn, or from a callback)."""
+    """Make `code` the current code, rounded and clipped to what the sliders can show."""
     values = [float(np.clip(round(float(v), 2), -SLIDER_LIMIT, SLIDER_LIMIT)) for v in np.asarray(code).ravel()]
     st.session_state[CODE_KEY] = values
-    for dim, value in enumerate(values):
-        st.session_state[slider_key(dim)] = value
     if source is not None:
         st.session_state["code_source"] = source
 
@@ -63,16 +67,6 @@ def current_code(latent_dim: int) -> np.ndarray:
     if stored is None or len(stored) != latent_dim:
         return np.zeros(latent_dim, dtype=np.float32)
     return np.asarray(stored, dtype=np.float32)
-
-
-def slider_code(latent_dim: int) -> np.ndarray:
-    """The sliders' code, seeding sliders that are not drawn yet from the current code; kept as current."""
-    stored = current_code(latent_dim)
-    for dim in range(latent_dim):
-        st.session_state.setdefault(slider_key(dim), float(stored[dim]))
-    code = np.array([st.session_state[slider_key(d)] for d in range(latent_dim)], dtype=np.float32)
-    st.session_state[CODE_KEY] = code.tolist()
-    return code
 
 
 def remember_group(indices: np.ndarray, label: str) -> None:
