@@ -26,11 +26,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, READY, free_port, start_app  # noqa: E402
+from tests.browser.harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    DECODED_IMAGE,
+    READY,
+    free_port,
+    start_app,
+)
 from vae.cli_output import format_table  # noqa: E402
 
-IMAGE = "[data-testid=stImage] img"
-NEW_IMAGE = ("(old) => { const img = document.querySelector('[data-testid=stImage] img');"
+NEW_IMAGE = ("([old, image]) => { const img = document.querySelector(image);"
              " return img && img.src !== old && img.complete; }")
 
 
@@ -90,12 +96,12 @@ async def drive(page, seconds: float, think_s: float) -> dict:
     latencies, errors, step = [], 0, 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        before = await page.locator(IMAGE).first.get_attribute("src")
+        before = await page.locator(DECODED_IMAGE).first.get_attribute("src")
         started = time.perf_counter()
         await slider.press("ArrowRight" if (step // 20) % 2 == 0 else "ArrowLeft")
         try:
             # Interval polling: "raf" polling would make every page render 60 frames a second.
-            await page.wait_for_function(NEW_IMAGE, arg=before, timeout=15_000, polling=10)
+            await page.wait_for_function(NEW_IMAGE, arg=[before, DECODED_IMAGE], timeout=15_000, polling=10)
             latencies.append(time.perf_counter() - started)
         except Exception:  # a step that never shows its image counts as an error
             errors += 1

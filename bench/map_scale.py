@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from tests.browser.harness import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_FLAGS,
+    DECODED_IMAGE,
     READY,
     free_port,
     start_app,
@@ -80,11 +81,11 @@ def zoom_ms(page) -> float:
 def step_ms(page) -> float:
     slider = page.get_by_role("slider").first
     slider.focus()
-    before = page.locator("[data-testid=stImage] img").first.get_attribute("src")
+    before = page.locator(DECODED_IMAGE).first.get_attribute("src")
     started = time.perf_counter()
     slider.press("ArrowRight")
-    page.wait_for_function("(old) => { const i = document.querySelector('[data-testid=stImage] img');"
-                           " return i.src !== old && i.complete; }", arg=before, timeout=60_000)
+    page.wait_for_function("([old, image]) => { const i = document.querySelector(image);"
+                           " return i.src !== old && i.complete; }", arg=[before, DECODED_IMAGE], timeout=60_000)
     elapsed = 1000 * (time.perf_counter() - started)
     page.wait_for_selector(READY, timeout=60_000)
     return elapsed

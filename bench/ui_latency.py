@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from tests.browser.harness import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_FLAGS,
+    DECODED_IMAGE,
     READY,
     free_port,
     photo_jpeg,
@@ -43,13 +44,12 @@ from vae.bundle import load_bundle  # noqa: E402
 from vae.cli_output import format_table  # noqa: E402
 from vae.latent_tools import InverseProjector  # noqa: E402
 
-IMAGE = "[data-testid=stImage] img"
 # Milliseconds from navigation start until the page is interactive (script idle, first image loaded,
 # a slider drawn) and until a Plotly chart has drawn its points, polled on every animation frame.
-MILESTONES = """(withMap) => new Promise(resolve => {
+MILESTONES = """([withMap, image]) => new Promise(resolve => {
   const marks = {};
   const tick = () => {
-    const img = document.querySelector('[data-testid=stImage] img');
+    const img = document.querySelector(image);
     const idle = document.querySelector('[data-testid=stApp][data-test-script-state=notRunning]');
     if (marks.interactive === undefined && idle && img && img.complete && img.naturalWidth > 0
         && document.querySelector('input[type=range]')) marks.interactive = performance.now();
@@ -71,7 +71,7 @@ def percentile(values: list[float], q: float) -> float:
 def time_ready(page, url: str, with_map: bool) -> dict[str, float]:
     """Seconds from navigation start until interactive and (with_map) until the map is drawn."""
     page.goto(url, wait_until="commit")
-    marks = page.evaluate(MILESTONES, with_map)
+    marks = page.evaluate(MILESTONES, [with_map, DECODED_IMAGE])
     page.wait_for_selector(READY, timeout=60_000)
     return {f"{name}_s": ms / 1000 for name, ms in marks.items()}
 
@@ -81,12 +81,12 @@ def time_slider_steps(page, steps: int) -> list[float]:
     slider.focus()
     times = []
     for i in range(steps):
-        before = page.locator(IMAGE).first.get_attribute("src")
+        before = page.locator(DECODED_IMAGE).first.get_attribute("src")
         started = time.perf_counter()
         slider.press("ArrowRight" if (i // 20) % 2 == 0 else "ArrowLeft")
         page.wait_for_function(
-            "(old) => { const img = document.querySelector('[data-testid=stImage] img');"
-            " return img.src !== old && img.complete; }", arg=before, timeout=30_000)
+            "([old, image]) => { const img = document.querySelector(image);"
+            " return img.src !== old && img.complete; }", arg=[before, DECODED_IMAGE], timeout=30_000)
         times.append(time.perf_counter() - started)
         page.wait_for_selector(READY, timeout=30_000)
     return times

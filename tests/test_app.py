@@ -67,7 +67,7 @@ def _apply_moves_script():
     import streamlit as st
 
     from ui import state
-    from ui.latent_sliders import take_move
+    from ui.live_decoder import take_move
 
     moves = [{"seq": 1, "values": [0.5, -1, 2]}, {"seq": 1, "values": [1, 1, 1]}, {"seq": 2, "values": [1, "x", 0]},
              {"seq": 3, "values": [1.0, 2.0]}, {"seq": 4, "values": [True, 0, 0]}, "junk", {"seq": "5"},

@@ -10,7 +10,8 @@ import numpy as np
 import streamlit as st
 
 from ui import bundles, figures, state
-from ui.latent_sliders import latent_sliders, slider_rows, url_due
+from ui.inference import on_worker
+from ui.live_decoder import live_decoder_panel, slider_rows, url_due
 from vae.bundle import Bundle
 from vae.latent_tools import (
     InverseProjector,
@@ -25,7 +26,7 @@ from vae.latent_tools import (
 
 INVERSE_METHOD = InverseProjector.METHOD
 PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
-DISPLAY_SCALE = 8
+DISPLAY_SCALE = 4  # the selected point's original and reconstruction
 # Above this many points the map draws a fixed random sample; selection, neighbours and the
 # inverse projection still use every point. bench/map_scale.py, headless Chromium rendering WebGL
 # in software: a wheel zoom took ~100 ms with 10k points drawn, ~250 ms with 20k, ~500 ms with 70k.
@@ -158,24 +159,19 @@ def code_buttons(bundle: Bundle) -> None:
 
 @st.fragment
 def live_decoder(bundle: Bundle, projection: str) -> None:
-    """Sliders -> decode -> image, rerun alone (the map is not re-sent on a slider move).
+    """Sliders -> decode -> image and position, rerun alone (the map is not re-sent on a slider move).
 
-    Kept lean, because the browser draws the new image only once the whole fragment has arrived:
-    the decoded image, the position marker (an HTML overlay on a cached picture, so no second
-    image is encoded and fetched per step) and the sliders (one component, see ui/latent_sliders.py).
+    One component draws all of it (ui/live_decoder.py), so a step re-renders one element; the
+    picture of the map is made once per bundle and map, and only the marker moves.
     """
     informative, collapsed = order_dimensions(bundle.kl_per_dim)
     code = state.current_code(bundle.latent_dim)
-    image_column, map_column = st.columns(2)
-    with image_column:
-        st.image(decode_codes(bundle.model, code, DISPLAY_SCALE)[0], caption="decoded", width="stretch")
-    with map_column:
-        stamp = _stamp(bundle)
-        picture, bounds = _minimap(str(bundle.path), projection, stamp)
-        where = bundles.forward_projector(str(bundle.path), projection, stamp)(code)
-        st.html(figures.marked_picture_html(picture, bounds, where, "where this code lies on the map"))
-    with st.container(height=420):
-        latent_sliders(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim)
+    stamp = _stamp(bundle)
+    picture, bounds = _minimap(str(bundle.path), projection, stamp)
+    where = bundles.forward_projector(str(bundle.path), projection, stamp)(code)
+    live_decoder_panel(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim,
+                  figures.png_data_uri(on_worker(decode_codes, bundle.model, code)[0]), picture,
+                  figures.marker_position(bounds, where))
     if url_due():
         state.sync_url(bundle.name, st.session_state.get("selected"), code)
 
@@ -187,8 +183,8 @@ def selection_panel(bundle: Bundle) -> None:
         st.info("Select a point on the map to see its image, reconstruction, code and neighbours.")
         return
     st.subheader(f"Selected: {bundle.image_label(index)} · {bundle.class_names[bundle.labels[index]]}")
-    original = to_pixels(bundle.images[index : index + 1], DISPLAY_SCALE // 2)[0]
-    reconstruction = decode_codes(bundle.model, bundle.mu[index], DISPLAY_SCALE // 2)[0]
+    original = to_pixels(bundle.images[index : index + 1], DISPLAY_SCALE)[0]
+    reconstruction = decode_codes(bundle.model, bundle.mu[index], DISPLAY_SCALE)[0]
     columns = st.columns([1, 1, 3])
     columns[0].image(original, caption="original")
     columns[1].image(reconstruction, caption="reconstruction (mean code)")

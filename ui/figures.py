@@ -90,18 +90,12 @@ def png_data_uri(pixels: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode("ascii")
 
 
-def marked_picture_html(data_uri: str, bounds: tuple[float, float, float, float], point: np.ndarray,
-                        caption: str) -> str:
-    """HTML: the picture with a red cross at `point` (clamped to the edge), drawn by the browser."""
+def marker_position(bounds: tuple[float, float, float, float], point: np.ndarray) -> tuple[float, float]:
+    """Where `point` lies on the density picture, in percent from its left and top (clamped to the edge)."""
     x0, x1, y0, y1 = bounds
     left = float(np.clip((point[0] - x0) / (x1 - x0), 0, 1)) * 100
     top = float(np.clip((y1 - point[1]) / (y1 - y0), 0, 1)) * 100
-    cross = ("position:absolute;transform:translate(-50%,-50%);color:#dc0000;font:bold 22px/1 sans-serif;"
-             f"left:{left:.2f}%;top:{top:.2f}%")
-    return (f'<figure style="margin:0"><div style="position:relative;line-height:0">'
-            f'<img src="{data_uri}" style="width:100%;image-rendering:pixelated" alt="map density">'
-            f'<span class="position-marker" style="{cross}">✕</span></div>'
-            f'<figcaption style="text-align:center;font-size:14px;color:#808495">{caption}</figcaption></figure>')
+    return round(left, 2), round(top, 2)
 
 
 def image_grid(pixels: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:

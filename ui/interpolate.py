@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from ui import bundles, figures, state
+from ui.inference import on_worker
 from vae.bundle import Bundle
 from vae.generative import class_centroid, lerp, slerp
 from vae.latent_tools import decode_codes
@@ -105,4 +106,4 @@ def live_t(bundle: Bundle, a: np.ndarray, b: np.ndarray, method: str) -> None:
     """A t slider that decodes between the endpoints as it moves (reruns alone)."""
     t = st.slider("t (0 = A, 1 = B)", 0.0, 1.0, 0.5, step=0.01, key="interp_t")
     code = (slerp if method == "slerp" else lerp)(a, b, t)
-    st.image(decode_codes(bundle.model, code, 8)[0], caption=f"{method} at t = {t:.2f}", width=224)
+    st.image(on_worker(decode_codes, bundle.model, code, 8)[0], caption=f"{method} at t = {t:.2f}", width=224)

@@ -19,6 +19,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
+# The explorer's live-decoder image, or the reference apps' st.image (the first on the page).
+DECODED_IMAGE = "img.decoded, [data-testid=stImage] img"
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ from .conftest import wait_ready
 from .harness import ROOT, click_map_point, free_port, start_app
 
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
+DECODED = "img.decoded"  # the live decoder's image
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def map_lengths(page) -> list[int]:
 
 
 def decoded_src(page) -> str:
-    return page.locator("[data-testid=stImage] img").first.get_attribute("src")
+    return page.locator(DECODED).get_attribute("src")
 
 
 def slider_values(page) -> list[str]:
@@ -91,7 +92,7 @@ def test_slider_step_changes_the_decoded_image(page, app_url, screenshots):
     slider.focus()
     for _ in range(10):
         slider.press("ArrowRight")
-    page.wait_for_function("(old) => document.querySelector('[data-testid=stImage] img').src !== old",
+    page.wait_for_function("(old) => document.querySelector('img.decoded').src !== old",
                            arg=before, timeout=10_000)
     # Ten quick steps, at most one in flight at a time: the last one must reach the code (and the URL).
     dim = int(slider.get_attribute("data-dim"))

@@ -124,5 +124,7 @@ def test_loading_an_upload_into_the_sliders_opens_explore(page, app_url):
     page.get_by_role("button", name="Load this code into the sliders").click()
     page.get_by_text("Explore the latent space").wait_for(timeout=30_000)
     page.get_by_text("Code from your image drawing.png").wait_for(timeout=30_000)
-    values = page.get_by_role("slider").evaluate_all("els => els.map(e => Number(e.value))")
-    assert any(v != 0 for v in values)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('input[type=range]'))"
+                           ".some(e => Number(e.value) !== 0)", timeout=10_000)
+    wait_ready(page)
+    assert page.locator("[data-testid=stException]").count() == 0

@@ -1,11 +1,12 @@
-"""Every latent slider in one browser component, so a slider step re-renders only the decoded image.
+"""The Explore page's live decoder as one browser component: decoded image, position, sliders.
 
-Sixteen `st.slider`s cost the browser ~80 ms of React work per step (bench/ui_latency.py); plain
-range inputs in one Streamlit v2 component (no iframe) cost a fraction of that. The component
-sends `{"seq", "values"}` when the user moves a slider; Python answers with the current code and
-the last `seq` it applied (see components/latent_sliders.js for the handshake). The URL follows a
-slider gesture once it settles, not every step: writing the query string re-renders the whole app
-in the browser (~12 ms a step here) and pushes a history entry.
+As Streamlit elements, sixteen `st.slider`s, an `st.image` and an `st.html` cost the browser
+~50 ms of React work per slider step (bench/ui_latency.py); as plain DOM in one Streamlit v2
+component (no iframe) a step re-renders that one element. The component sends `{"seq", "values"}`
+when the user moves a slider; Python answers with the image, the current code and the last `seq`
+it applied (see components/live_decoder.js for the handshake). The URL follows a slider gesture
+once it settles, not every step: writing the query string re-renders the whole app in the browser
+(~12 ms a step here) and pushes a history entry.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ import streamlit as st
 from ui import state
 
 HERE = Path(__file__).parent / "components"
-KEY = "latent-sliders"
+KEY = "live-decoder"
 SEQ_KEY = "slider_seq"
 URL_PENDING_KEY = "slider_url_pending"
 STEP = 0.05
 
 _component = st.components.v2.component(
-    "vae_lab.latent_sliders",
-    js=(HERE / "latent_sliders.js").read_text(),
-    css=(HERE / "latent_sliders.css").read_text(),
+    "vae_lab.live_decoder",
+    js=(HERE / "live_decoder.js").read_text(),
+    css=(HERE / "live_decoder.css").read_text(),
     isolate_styles=False,  # plain DOM: page-wide queries and accessibility roles reach the inputs
 )
 
@@ -67,13 +68,16 @@ def _on_move(latent_dim: int) -> None:
     take_move((st.session_state.get(KEY) or {}).get("code"), latent_dim)
 
 
-def latent_sliders(slider_rows: list[dict], latent_dim: int) -> None:
-    """Draw the sliders at the current code (moves reach `take_move` before the rerun)."""
+def live_decoder_panel(slider_rows: list[dict], latent_dim: int, image_uri: str, picture_uri: str,
+                       marker: tuple[float, float]) -> None:
+    """Draw the decoded image, the position picture with its marker (percent from left and top) and
+    the sliders at the current code; moves reach `take_move` before the rerun."""
     code = state.current_code(latent_dim)
     _component(
         key=KEY,
-        data={"rows": slider_rows, "values": [round(float(v), 4) for v in code], "seq": st.session_state.get(SEQ_KEY, 0),
-              "limit": state.SLIDER_LIMIT, "step": STEP, "url_pending": not url_due()},
+        data={"rows": slider_rows, "values": [round(float(v), 4) for v in code],
+              "seq": st.session_state.get(SEQ_KEY, 0), "limit": state.SLIDER_LIMIT, "step": STEP,
+              "url_pending": not url_due(), "image": image_uri, "picture": picture_uri, "marker": list(marker)},
         default={"code": None},
         on_code_change=partial(_on_move, latent_dim),
         on_settled_change=_on_settled,

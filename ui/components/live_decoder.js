@@ -1,0 +1,148 @@
+// The Explore page's live decoder in one component: the decoded image, where its code lies on the
+// map, and a slider per latent dimension, as plain DOM. A slider step then re-renders this
+// component alone, not sixteen React sliders, an image element and an HTML element.
+//
+// Python sends {rows, values, seq, limit, step, image, picture, marker, url_pending}; a move sends
+// {seq, values} as the state value "code". At most one move is in flight: the next goes once Python
+// has answered (its data.seq caught up), so dragging never queues reruns, and Python's values
+// replace the thumbs only when it has seen every move (so a late answer never snaps a thumb back).
+// SETTLE_MS after the last answer the trigger "settled" tells Python to write the code into the
+// URL: once per gesture, because a URL change re-renders the whole app and adds a history entry.
+const RETRY_MS = 1000;
+const SETTLE_MS = 400;
+
+function figure(className, caption, ...content) {
+  const element = document.createElement("figure");
+  element.className = className;
+  const text = document.createElement("figcaption");
+  text.textContent = caption;
+  element.append(...content, text);
+  return element;
+}
+
+function buildPictures(root) {
+  const decoded = document.createElement("img");
+  decoded.className = "decoded";
+  decoded.alt = "decoded image";
+  const density = document.createElement("img");
+  density.alt = "map density";
+  const marker = document.createElement("span");
+  marker.className = "position-marker";
+  marker.textContent = "✕";
+  const map = document.createElement("div");
+  map.className = "ld-map";
+  map.append(density, marker);
+  const row = document.createElement("div");
+  row.className = "ld-pictures";
+  row.append(figure("ld-decoded", "decoded", decoded), figure("ld-where", "where this code lies on the map", map));
+  root.append(row);
+  Object.assign(root, { decoded, density, marker });
+}
+
+function buildSliders(root, data) {
+  root.sliders.innerHTML = "";
+  root.inputs = [];
+  const addRow = (parent, row) => {
+    const wrapper = document.createElement("div");
+    wrapper.className = "ld-row";
+    const label = document.createElement("label");
+    const name = document.createElement("span");
+    name.textContent = row.label;
+    const shown = document.createElement("output");
+    const input = document.createElement("input");
+    Object.assign(input, { type: "range", min: -data.limit, max: data.limit, step: data.step });
+    input.dataset.dim = row.dim;
+    input.setAttribute("aria-label", row.label);
+    input.addEventListener("input", () => {
+      clearTimeout(root.settle);
+      shown.textContent = Number(input.value).toFixed(2);
+      root.dirty = true;
+      send(root);
+    });
+    input.shown = shown;
+    label.append(name, shown);
+    wrapper.append(label, input);
+    parent.append(wrapper);
+    root.inputs.push(input);
+  };
+  const informative = data.rows.filter((r) => !r.collapsed);
+  const collapsed = data.rows.filter((r) => r.collapsed);
+  informative.forEach((row) => addRow(root.sliders, row));
+  if (collapsed.length) {
+    const details = document.createElement("details");
+    const summary = document.createElement("summary");
+    summary.textContent = `${collapsed.length} collapsed dimension(s), KL ≈ 0: they change nothing`;
+    details.append(summary);
+    collapsed.forEach((row) => addRow(details, row));
+    root.sliders.append(details);
+  }
+}
+
+function send(root) {
+  if (!root.dirty) return;
+  const now = performance.now();
+  if (root.inFlight && now - root.sentAt < RETRY_MS) {
+    clearTimeout(root.retry);
+    root.retry = setTimeout(() => send(root), RETRY_MS);
+    return;
+  }
+  const values = new Array(root.inputs.length);
+  root.inputs.forEach((input) => { values[Number(input.dataset.dim)] = Number(input.value); });
+  root.seq += 1;
+  root.dirty = false;
+  root.inFlight = true;
+  root.sentAt = now;
+  root.setStateValue("code", { seq: root.seq, values });
+}
+
+function showPictures(root, data) {
+  if (root.decoded.dataset.uri !== data.image) {
+    root.decoded.dataset.uri = data.image;
+    root.decoded.src = data.image;
+  }
+  if (root.density.dataset.uri !== data.picture) {
+    root.density.dataset.uri = data.picture;
+    root.density.src = data.picture;
+  }
+  root.marker.style.left = `${data.marker[0]}%`;
+  root.marker.style.top = `${data.marker[1]}%`;
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  let root = parentElement.querySelector(".live-decoder");
+  if (!root) {
+    root = document.createElement("div");
+    root.className = "live-decoder";
+    root.seq = 0;
+    buildPictures(root);
+    root.sliders = document.createElement("div");
+    root.sliders.className = "ld-sliders";
+    root.append(root.sliders);
+    parentElement.append(root);
+  }
+  const layout = JSON.stringify([data.rows, data.limit, data.step]);
+  if (root.layout !== layout) {
+    root.layout = layout;
+    buildSliders(root, data);
+  }
+  root.setStateValue = setStateValue;
+  root.setTriggerValue = setTriggerValue;
+  root.seq = Math.max(root.seq, data.seq);
+  showPictures(root, data);
+  if (data.seq < root.seq) return; // Python has not seen the latest move yet
+  root.inFlight = false;
+  if (root.dirty) {
+    send(root);
+    return;
+  }
+  root.inputs.forEach((input) => {
+    const value = data.values[Number(input.dataset.dim)];
+    if (Number(input.value) !== value) input.value = value;
+    input.shown.textContent = value.toFixed(2);
+  });
+  if (data.url_pending) {
+    clearTimeout(root.settle);
+    root.settle = setTimeout(() => root.setTriggerValue("settled", root.seq), SETTLE_MS);
+  }
+}
