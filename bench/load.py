@@ -3,7 +3,8 @@
 One Streamlit server on the shipped models. First a single session moves a slider for --seconds,
 then --sessions sessions do the same at once, each one a separate browser context (a separate
 Streamlit session). Each step is an arrow key on the first slider, timed until the new decoded
-image has loaded, followed by --think-ms of pause, as a person dragging would. Errors are steps
+image has loaded (the page reports it, see ARM_NEXT_IMAGE: polling ten pages would load the
+machine itself), followed by --think-ms of pause, as a person dragging would. Errors are steps
 that time out and exceptions shown on a page. The server's resident memory is sampled throughout:
 the model is cached once per process, so extra sessions must not add a model's worth each.
 Prints a table and writes bench/results/load.json.
@@ -27,17 +28,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.harness import (  # noqa: E402
+    ARM_NEXT_IMAGE,
     CHROMIUM,
     CHROMIUM_FLAGS,
     DECODED_IMAGE,
+    NEXT_IMAGE,
     READY,
     free_port,
     start_app,
 )
 from vae.cli_output import format_table  # noqa: E402
-
-NEW_IMAGE = ("([old, image]) => { const img = document.querySelector(image);"
-             " return img && img.src !== old && img.complete; }")
 
 
 def rss_mb(pid: int) -> float:
@@ -96,12 +96,11 @@ async def drive(page, seconds: float, think_s: float) -> dict:
     latencies, errors, step = [], 0, 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        before = await page.locator(DECODED_IMAGE).first.get_attribute("src")
+        await page.evaluate(ARM_NEXT_IMAGE, DECODED_IMAGE)
         started = time.perf_counter()
         await slider.press("ArrowRight" if (step // 20) % 2 == 0 else "ArrowLeft")
         try:
-            # Interval polling: "raf" polling would make every page render 60 frames a second.
-            await page.wait_for_function(NEW_IMAGE, arg=[before, DECODED_IMAGE], timeout=15_000, polling=10)
+            await asyncio.wait_for(page.evaluate(NEXT_IMAGE), timeout=15)
             latencies.append(time.perf_counter() - started)
         except Exception:  # a step that never shows its image counts as an error
             errors += 1

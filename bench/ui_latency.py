@@ -4,9 +4,10 @@ Three apps, each on a fresh server (--rounds times, interleaved; medians reporte
 (a slider in a fragment rendering an image), the same plus one 3-point Plotly chart (what Plotly's
 JavaScript alone costs), and the explorer. For each: time from navigation until interactive
 (script idle, first image loaded, sliders drawn) and until its map is drawn, and slider step ->
-new image loaded (p50/p95 over --steps steps, spread over the rounds), started after the same
---settle-ms pause in every app, so that they are timed in steady state rather than while the
-browser still finishes the first load (Plotly's drawing, for the apps with a map). For
+new image loaded as the page reports it (p50/p95 over --steps steps, spread over the rounds),
+started after the same --settle-ms pause in every app, so that they are timed in steady state
+rather than while the browser still finishes the first load (Plotly's drawing, for the apps with
+a map). For
 the explorer also map click -> sliders updated, uploads on the Your image page (a 4000x3000 JPEG
 until its reconstruction shows, a non-image until its message shows), and the inverse
 projection's own cost. All apps run in the same invocation, one after the other, on the same
@@ -30,9 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.harness import (  # noqa: E402
+    ARM_NEXT_IMAGE,
     CHROMIUM,
     CHROMIUM_FLAGS,
     DECODED_IMAGE,
+    NEXT_IMAGE,
     READY,
     free_port,
     photo_jpeg,
@@ -81,12 +84,10 @@ def time_slider_steps(page, steps: int) -> list[float]:
     slider.focus()
     times = []
     for i in range(steps):
-        before = page.locator(DECODED_IMAGE).first.get_attribute("src")
+        page.evaluate(ARM_NEXT_IMAGE, DECODED_IMAGE)
         started = time.perf_counter()
         slider.press("ArrowRight" if (i // 20) % 2 == 0 else "ArrowLeft")
-        page.wait_for_function(
-            "([old, image]) => { const img = document.querySelector(image);"
-            " return img.src !== old && img.complete; }", arg=[before, DECODED_IMAGE], timeout=30_000)
+        page.evaluate(NEXT_IMAGE)
         times.append(time.perf_counter() - started)
         page.wait_for_selector(READY, timeout=30_000)
     return times

@@ -169,9 +169,9 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
     stamp = _stamp(bundle)
     picture, bounds = _minimap(str(bundle.path), projection, stamp)
     where = bundles.forward_projector(str(bundle.path), projection, stamp)(code)
-    live_decoder_panel(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim,
-                  figures.png_data_uri(on_worker(decode_codes, bundle.model, code)[0]), picture,
-                  figures.marker_position(bounds, where))
+    image = figures.png_data_uri(on_worker(decode_codes, bundle.model, code)[0])
+    live_decoder_panel(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim, image, picture,
+                       figures.marker_position(bounds, where))
     if url_due():
         state.sync_url(bundle.name, st.session_state.get("selected"), code)
 

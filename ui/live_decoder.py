@@ -1,12 +1,12 @@
 """The Explore page's live decoder as one browser component: decoded image, position, sliders.
 
-As Streamlit elements, sixteen `st.slider`s, an `st.image` and an `st.html` cost the browser
-~50 ms of React work per slider step (bench/ui_latency.py); as plain DOM in one Streamlit v2
-component (no iframe) a step re-renders that one element. The component sends `{"seq", "values"}`
-when the user moves a slider; Python answers with the image, the current code and the last `seq`
-it applied (see components/live_decoder.js for the handshake). The URL follows a slider gesture
-once it settles, not every step: writing the query string re-renders the whole app in the browser
-(~12 ms a step here) and pushes a history entry.
+As Streamlit elements, sixteen `st.slider`s, an `st.image` and an `st.html` kept the browser's
+main thread busy ~80 ms per slider step; as plain DOM in one Streamlit v2 component (no iframe) a
+step re-renders that one element, ~30 ms (a one-slider Streamlit app: ~20 ms; Chrome traces).
+The component sends `{"seq", "values"}` when the user moves a slider; Python answers with the
+image, the current code and the last `seq` it applied (see components/live_decoder.js for the
+handshake). The URL follows a slider gesture once it settles, not every step: writing the query
+string re-renders the whole app in the browser (~12 ms a step here) and pushes a history entry.
 """
 
 from __future__ import annotations
@@ -68,14 +68,14 @@ def _on_move(latent_dim: int) -> None:
     take_move((st.session_state.get(KEY) or {}).get("code"), latent_dim)
 
 
-def live_decoder_panel(slider_rows: list[dict], latent_dim: int, image_uri: str, picture_uri: str,
+def live_decoder_panel(rows: list[dict], latent_dim: int, image_uri: str, picture_uri: str,
                        marker: tuple[float, float]) -> None:
     """Draw the decoded image, the position picture with its marker (percent from left and top) and
     the sliders at the current code; moves reach `take_move` before the rerun."""
     code = state.current_code(latent_dim)
     _component(
         key=KEY,
-        data={"rows": slider_rows, "values": [round(float(v), 4) for v in code],
+        data={"rows": rows, "values": [round(float(v), 4) for v in code],
               "seq": st.session_state.get(SEQ_KEY, 0), "limit": state.SLIDER_LIMIT, "step": STEP,
               "url_pending": not url_due(), "image": image_uri, "picture": picture_uri, "marker": list(marker)},
         default={"code": None},

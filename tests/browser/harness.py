@@ -21,6 +21,26 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
 # The explorer's live-decoder image, or the reference apps' st.image (the first on the page).
 DECODED_IMAGE = "img.decoded, [data-testid=stImage] img"
+# Arm a promise, `window.nextImage`, that resolves once the page shows a decoded image other than
+# the current one, fully loaded: the page reports it itself (a MutationObserver and load events),
+# so timing a step needs no polling, which would cost every open page CPU time.
+ARM_NEXT_IMAGE = """(selector) => {
+  const old = document.querySelector(selector)?.src;
+  window.nextImage = new Promise(resolve => {
+    const check = () => {
+      const img = document.querySelector(selector);
+      if (img && img.src !== old && img.complete && img.naturalWidth > 0) {
+        observer.disconnect();
+        document.removeEventListener('load', check, true);
+        resolve(performance.now());
+      }
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+    document.addEventListener('load', check, true);
+  });
+}"""
+NEXT_IMAGE = "() => window.nextImage"
 
 
 def free_port() -> int:
