@@ -9,7 +9,10 @@ that time out and exceptions shown on a page. The server's resident memory is sa
 the model is cached once per process, so extra sessions must not add a model's worth each.
 Prints a table and writes bench/results/load.json.
 
-    .venv/bin/python bench/load.py [--sessions 10] [--seconds 60] [--think-ms 250]
+    .venv/bin/python bench/load.py [--sessions 10] [--seconds 60] [--think-ms 250] [--script app.py]
+
+With --script bench/trivial_app.py the same load runs against the one-slider reference app, which
+shows how much of the slowdown under load is this machine's browsers rather than the explorer.
 """
 
 from __future__ import annotations
@@ -79,12 +82,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-async def open_session(browser, url: str, viewport: tuple[int, int]):
+async def open_session(browser, url: str, viewport: tuple[int, int], with_map: bool):
     context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = await context.new_page()
     await page.goto(url)
-    await page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData?.length > 1",
-                                 timeout=120_000)
+    await page.wait_for_selector(DECODED_IMAGE, timeout=120_000)
+    if with_map:
+        await page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData?.length > 1",
+                                     timeout=120_000)
     await page.wait_for_selector(READY, timeout=120_000)
     return context, page
 
@@ -111,8 +116,8 @@ async def drive(page, seconds: float, think_s: float) -> dict:
 
 
 async def phase(browser, url: str, server_pid: int, sessions: int, seconds: float, think_s: float,
-                viewport: tuple[int, int]) -> dict:
-    opened = await asyncio.gather(*(open_session(browser, url, viewport) for _ in range(sessions)))
+                viewport: tuple[int, int], with_map: bool) -> dict:
+    opened = await asyncio.gather(*(open_session(browser, url, viewport, with_map) for _ in range(sessions)))
     server_before, machine_before, started = cpu_seconds(server_pid), machine_busy_seconds(), time.monotonic()
     results = await asyncio.gather(*(drive(page, seconds, think_s) for _, page in opened))
     wall = time.monotonic() - started
@@ -134,7 +139,7 @@ async def run(args: argparse.Namespace) -> dict:
     from playwright.async_api import async_playwright
 
     port = free_port()
-    server = start_app(port)
+    server = start_app(port, args.script)
     sampler = RssSampler(server.pid)
     sampler.start()
     try:
@@ -143,9 +148,11 @@ async def run(args: argparse.Namespace) -> dict:
             url = f"http://127.0.0.1:{port}/"
             idle_rss = rss_mb(server.pid)
             viewport = tuple(int(v) for v in args.viewport.split("x"))
-            single = await phase(browser, url, server.pid, 1, args.seconds, args.think_ms / 1000, viewport)
+            with_map = args.script == "app.py"
+            single = await phase(browser, url, server.pid, 1, args.seconds, args.think_ms / 1000, viewport, with_map)
             single_rss = sampler.last
-            many = await phase(browser, url, server.pid, args.sessions, args.seconds, args.think_ms / 1000, viewport)
+            many = await phase(browser, url, server.pid, args.sessions, args.seconds, args.think_ms / 1000, viewport,
+                               with_map)
             await browser.close()
     finally:
         sampler.running = False
@@ -160,6 +167,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think-ms", type=float, default=250)
+    parser.add_argument("--script", default="app.py",
+                        help="the app to load: app.py (the explorer) or bench/trivial_app.py, the reference")
     parser.add_argument("--viewport", default="1500x1100", help="each browser window, WIDTHxHEIGHT")
     args = parser.parse_args()
     result = asyncio.run(run(args))
@@ -173,7 +182,8 @@ def main() -> None:
     print(f"p95 with {args.sessions} sessions / p95 alone: {ratio:.2f}x (target <= 2), errors: {many['errors']}")
     print(f"server RSS: idle {rss['idle']:.0f} MB, after one session {rss['after_single']:.0f} MB, "
           f"peak with {args.sessions} sessions {rss['peak']:.0f} MB")
-    out = ROOT / "bench" / "results" / "load.json"
+    name = "load.json" if args.script == "app.py" else f"load-{Path(args.script).stem}.json"
+    out = ROOT / "bench" / "results" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({**result, "p95_ratio": ratio, "args": vars(args)}, indent=2))
     print(f"wrote {out}")
