@@ -110,7 +110,9 @@ def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(p
     click_map_point(page, 1234, lambda timeout: selected.wait_for(timeout=timeout))
     wait_ready(page)
     assert slider_values(page) != before
-    assert page.get_by_text("original").count() and page.get_by_text("reconstruction").count()
+    # The images (and their captions) may be drawn a moment after the script state says idle.
+    page.get_by_text("original", exact=True).wait_for(timeout=10_000)
+    page.get_by_text("reconstruction (mean code)").wait_for(timeout=10_000)
     assert "idx=" in page.url
     page.screenshot(path=str(screenshots / "explore-selected.png"), full_page=True)
 
