@@ -198,6 +198,15 @@ def test_interpolate_page_renders_every_frame_for_lerp_and_slerp(checkpoints):
     assert any("12 frames" in label for label in labels) and any("PNG" in label for label in labels)
 
 
+def test_an_endpoint_index_typed_in_is_kept(checkpoints):
+    at = run_page("interpolate.py")
+    at.number_input(key="interp_A_index").set_value(5).run()
+    at.number_input(key="interp_B_index").set_value(9).run()
+    assert not at.exception
+    assert at.number_input(key="interp_A_index").value == 5
+    assert any("from test #5" in c.value and "to test #9" in c.value for c in at.caption)
+
+
 def test_interpolate_endpoints_from_class_centroids_and_the_current_code(checkpoints):
     at = run_page("interpolate.py")
     at.radio(key="interp_A_source").set_value("class centroid").run()

@@ -50,8 +50,11 @@ def endpoint(bundle: Bundle, name: str, default_index: int) -> Endpoint:
     """Widgets for one endpoint and the code they pick."""
     source = st.radio(f"Endpoint {name}", SOURCES, key=f"interp_{name}_source", horizontal=True)
     if source == "test index":
-        index = int(st.number_input(f"{name}: image index", 0, len(bundle.mu) - 1, default_index,
-                                    key=f"interp_{name}_index"))
+        key = f"interp_{name}_index"
+        # Set here, not as the widget's default (a map click sets it too), and kept in range when
+        # another bundle has fewer test images.
+        st.session_state[key] = min(int(st.session_state.get(key, default_index)), len(bundle.mu) - 1)
+        index = int(st.number_input(f"{name}: image index", 0, len(bundle.mu) - 1, key=key))
         label = f"{bundle.image_label(index)} · {bundle.class_names[bundle.labels[index]]}"
         return Endpoint(label, bundle.mu[index], index)
     if source == "class centroid":
