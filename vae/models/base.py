@@ -79,6 +79,13 @@ class VAE(nn.Module):
         """Return (B, C, H, W) logits of the pixel means."""
         raise NotImplementedError
 
+    def decoder_layers(self) -> list[nn.Module]:
+        """The decoder as a flat list of layers that, applied in order to z, give `decode_logits(z)`.
+
+        The browser decodes slider moves itself from this list (see vae/decoder_export.py).
+        """
+        raise NotImplementedError
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters (mu, logvar) for images in [0, 1]."""
         mu, logvar = self._encode_params(x).chunk(2, dim=-1)

@@ -78,6 +78,9 @@ class ConvVAE(VAE):
     def _encode_params(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
+    def decoder_layers(self) -> list[nn.Module]:
+        return [*self.decoder_dense, nn.Unflatten(1, self.feature_shape), *self.decoder_conv]
+
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         features = self.decoder_dense(z).view(-1, *self.feature_shape)
         return self.decoder_conv(features)

@@ -48,5 +48,8 @@ class MLPVAE(VAE):
     def _encode_params(self, x: torch.Tensor) -> torch.Tensor:
         return self.to_params(self.encoder(x.flatten(1)))  # (B, 2D)
 
+    def decoder_layers(self) -> list[nn.Module]:
+        return [*self.decoder, self.to_logits, nn.Unflatten(1, self.config.input_shape)]
+
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         return self.to_logits(self.decoder(z)).view(-1, *self.config.input_shape)
