@@ -83,6 +83,34 @@ def test_slider_moves_apply_once_in_order_and_malformed_ones_are_dropped():
     assert at.session_state["final"] == [0.0, 0.0, 3.0]  # clipped to the slider range
 
 
+def _settled_move_script():
+    import streamlit as st
+
+    from ui.live_decoder import take_move, url_due
+
+    take_move({"seq": 1, "values": [0.5, 0, 0]}, 3)
+    st.session_state["url_due_after_step"] = url_due()
+    take_move({"seq": 2, "values": [1, 0, 0], "settled": True}, 3)
+    st.session_state["url_due_after_settled_move"] = url_due()
+
+
+def test_a_move_the_browser_decoded_reaches_the_url_at_once():
+    at = AppTest.from_function(_settled_move_script).run()
+    assert not at.exception
+    assert at.session_state["url_due_after_step"] is False  # a server-decoded step waits for "settled"
+    assert at.session_state["url_due_after_settled_move"] is True
+
+
+def test_the_browser_decoder_is_sent_once_when_asked_for(checkpoints):
+    at = run_page("explore.py")
+    data = slider_data(at)
+    assert isinstance(data["local_id"], str) and data["local"] is None
+    at.session_state["local_decoder_wanted"] = data["local_id"]
+    data = slider_data(at.run())
+    assert data["local"]["id"] == data["local_id"] and data["local"]["decoder"]["ops"][-1]["op"] == "sigmoid"
+    assert slider_data(at.run())["local"] is None
+
+
 def test_zero_and_random_buttons_set_the_sliders(checkpoints):
     at = run_page("explore.py")
     random_button = next(b for b in at.button if b.label == "Random (prior)")

@@ -11,7 +11,7 @@ import streamlit as st
 
 from ui import bundles, figures, state
 from ui.inference import on_worker
-from ui.live_decoder import live_decoder_panel, slider_rows, url_due
+from ui.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
 from vae.bundle import Bundle
 from vae.latent_tools import (
     InverseProjector,
@@ -138,6 +138,12 @@ def _minimap(path: str, projection: str, stamp: tuple) -> tuple[str, tuple]:
     return figures.png_data_uri(raster), bounds
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _local_decoder(path: str, projection: str, stamp: tuple, bounds: tuple) -> dict | None:
+    """The browser's own decoder and placement for a bundle and map (built once, sent on request)."""
+    return local_payload(bundles.get_bundle(Path(path)), projection, bounds)
+
+
 def _reset(bundle: Bundle, how: str) -> None:
     if how == "zero":
         state.set_code(np.zeros(bundle.latent_dim), "origin")
@@ -162,7 +168,9 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
     """Sliders -> decode -> image and position, rerun alone (the map is not re-sent on a slider move).
 
     One component draws all of it (ui/live_decoder.py), so a step re-renders one element; the
-    picture of the map is made once per bundle and map, and only the marker moves.
+    picture of the map is made once per bundle and map, and only the marker moves. Once the
+    browser has the decoder (it asks when the sliders are first touched), steps decode there and
+    this runs once per settled gesture.
     """
     informative, collapsed = order_dimensions(bundle.kl_per_dim)
     code = state.current_code(bundle.latent_dim)
@@ -171,7 +179,8 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
     where = bundles.forward_projector(str(bundle.path), projection, stamp)(code)
     image = figures.png_data_uri(on_worker(decode_codes, bundle.model, code)[0])
     live_decoder_panel(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim, image, picture,
-                       figures.marker_position(bounds, where))
+                       figures.marker_position(bounds, where),
+                       _local_decoder(str(bundle.path), projection, stamp, tuple(bounds)))
     if url_due():
         state.sync_url(bundle.name, st.session_state.get("selected"), code)
 

@@ -5,12 +5,17 @@ main thread busy ~80 ms per slider step; as plain DOM in one Streamlit v2 compon
 step re-renders that one element, ~30 ms (a one-slider Streamlit app: ~20 ms; Chrome traces).
 The component sends `{"seq", "values"}` when the user moves a slider; Python answers with the
 image, the current code and the last `seq` it applied (see components/live_decoder.js for the
-handshake). The URL follows a slider gesture once it settles, not every step: writing the query
-string re-renders the whole app in the browser (~12 ms a step here) and pushes a history entry.
+handshake). Once the browser has asked for `local_payload` it decodes steps itself and sends one
+move per gesture, marked settled. The URL follows a slider gesture once it settles, not every
+step: writing the query string re-renders the whole app in the browser (~12 ms a step here) and
+pushes a history entry.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import logging
 from functools import partial
 from pathlib import Path
 
@@ -18,16 +23,25 @@ import numpy as np
 import streamlit as st
 
 from ui import state
+from vae.bundle import Bundle
+from vae.decoder_export import UnsupportedLayer, export_decoder
+from vae.latent_tools import display_subset
+
+log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent / "components"
 KEY = "live-decoder"
 SEQ_KEY = "slider_seq"
 URL_PENDING_KEY = "slider_url_pending"
+LOCAL_WANTED_KEY = "local_decoder_wanted"
 STEP = 0.05
+# The browser places a code on a UMAP map by its nearest codes; above this many it gets a fixed
+# sample (the marker moves a little when the server's exact placement arrives at the gesture's end).
+LOCAL_PLACE_LIMIT = 20_000
 
 _component = st.components.v2.component(
     "vae_lab.live_decoder",
-    js=(HERE / "live_decoder.js").read_text(),
+    js=(HERE / "local_decoder.js").read_text() + (HERE / "live_decoder.js").read_text(),
     css=(HERE / "live_decoder.css").read_text(),
     isolate_styles=False,  # plain DOM: page-wide queries and accessibility roles reach the inputs
 )
@@ -50,7 +64,8 @@ def take_move(payload: object, latent_dim: int) -> bool:
     if code is None:
         return False
     st.session_state[SEQ_KEY] = seq
-    st.session_state[URL_PENDING_KEY] = True
+    # A move the browser decoded itself comes once its gesture has settled: the URL may take it now.
+    st.session_state[URL_PENDING_KEY] = payload.get("settled") is not True
     state.set_code(code)
     return True
 
@@ -64,21 +79,59 @@ def _on_settled() -> None:
     st.session_state[URL_PENDING_KEY] = False
 
 
+def _on_want_local() -> None:
+    st.session_state[LOCAL_WANTED_KEY] = (st.session_state.get(KEY) or {}).get("want_local")
+
+
+def _base64(array: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()).decode()
+
+
+def local_payload(bundle: Bundle, projection: str, bounds: tuple[float, float, float, float]) -> dict | None:
+    """What the browser needs to decode and place codes itself, or None where it cannot.
+
+    The decoder program (vae/decoder_export.py) and the map placement of `ForwardProjector`:
+    linear for PCA, the code itself for a 2-D latent, else the k nearest codes' positions.
+    """
+    try:
+        decoder = export_decoder(bundle.model).to_json("float16")
+    except UnsupportedLayer as error:
+        log.info("%s decodes on the server only: %s", bundle.name, error)
+        return None
+    arrays = bundle.projections[projection]
+    if arrays.get("components") is not None:
+        place = {"kind": "pca", "components": np.asarray(arrays["components"], float).tolist(),
+                 "mean": np.asarray(arrays["mean"], float).tolist()}
+    elif bundle.latent_dim == 2:
+        place = {"kind": "latent"}
+    else:
+        keep = display_subset(len(bundle.mu), LOCAL_PLACE_LIMIT)
+        place = {"kind": "neighbours", "k": 8, "dim": bundle.latent_dim, "dtype": "float16",
+                 "codes": _base64(bundle.mu[keep], "float16"), "xy": _base64(arrays["xy"][keep], "float32")}
+    digest = hashlib.sha256(f"{decoder['id']}|{projection}|{place}|{bounds}".encode()).hexdigest()[:16]
+    return {"id": digest, "decoder": decoder, "projection": place, "bounds": [float(b) for b in bounds]}
+
+
 def _on_move(latent_dim: int) -> None:
     take_move((st.session_state.get(KEY) or {}).get("code"), latent_dim)
 
 
 def live_decoder_panel(rows: list[dict], latent_dim: int, image_uri: str, picture_uri: str,
-                       marker: tuple[float, float]) -> None:
+                       marker: tuple[float, float], local: dict | None = None) -> None:
     """Draw the decoded image, the position picture with its marker (percent from left and top) and
-    the sliders at the current code; moves reach `take_move` before the rerun."""
+    the sliders at the current code; moves reach `take_move` before the rerun. `local` (see
+    `local_payload`) is sent once the browser asks for it, not on every run: it is ~2 MB."""
     code = state.current_code(latent_dim)
+    local_id = local["id"] if local else None
+    send_local = local_id is not None and st.session_state.pop(LOCAL_WANTED_KEY, None) == local_id
     _component(
         key=KEY,
         data={"rows": rows, "values": [round(float(v), 4) for v in code],
               "seq": st.session_state.get(SEQ_KEY, 0), "limit": state.SLIDER_LIMIT, "step": STEP,
-              "url_pending": not url_due(), "image": image_uri, "picture": picture_uri, "marker": list(marker)},
+              "url_pending": not url_due(), "image": image_uri, "picture": picture_uri, "marker": list(marker),
+              "local_id": local_id, "local": local if send_local else None},
         default={"code": None},
         on_code_change=partial(_on_move, latent_dim),
         on_settled_change=_on_settled,
+        on_want_local_change=_on_want_local,
     )

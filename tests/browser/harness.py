@@ -41,6 +41,8 @@ ARM_NEXT_IMAGE = """(selector) => {
   });
 }"""
 NEXT_IMAGE = "() => window.nextImage"
+# The explorer's live decoder once the browser has its decoder (asked for when a slider gets focus).
+BROWSER_DECODER = ".live-decoder[data-decoder=browser]"
 
 
 def free_port() -> int:

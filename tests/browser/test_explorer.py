@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import shutil
 import time
 
+import numpy as np
 import pytest
+from PIL import Image
+
+from vae.bundle import load_bundle
+from vae.latent_tools import decode_codes
 
 from .conftest import wait_ready
 from .harness import ROOT, click_map_point, free_port, start_app
@@ -101,6 +108,38 @@ def test_slider_step_changes_the_decoded_image(page, app_url, screenshots):
     wait_ready(page)
     assert slider_values(page)[0] == "0.5"
     page.screenshot(path=str(screenshots / "explore-slider.png"), full_page=True)
+
+
+def test_the_browser_decodes_slider_steps_as_the_server_does(page, app_url, screenshots):
+    open_explorer(page, app_url)
+    slider = page.get_by_role("slider").first
+    slider.focus()  # the first touch asks for the decoder
+    page.wait_for_selector(".live-decoder[data-decoder=browser]", timeout=20_000)
+    wait_ready(page)
+    moves_sent = "() => document.querySelector('.live-decoder').seq"
+    sent_before = page.evaluate(moves_sent)
+    for _ in range(3):
+        slider.press("ArrowRight")
+    # Decoded here, synchronously, with no move sent to the server until the gesture settles.
+    local_src, values = decoded_src(page), page.evaluate(  # collapsed dimensions' sliders included
+        "() => Array.from(document.querySelectorAll('.live-decoder input[type=range]'),"
+        " e => [Number(e.dataset.dim), Number(e.value)])")
+    assert page.evaluate(moves_sent) == sent_before
+    bundle = load_bundle(SHIPPED)
+    code = np.zeros(bundle.latent_dim, dtype=np.float32)
+    for dim, value in values:
+        code[dim] = value
+    assert len(values) == bundle.latent_dim and code.any()
+    expected = decode_codes(bundle.model, code)[0].astype(int)
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(local_src.split(",", 1)[1]))).convert("L"), dtype=int)
+    assert shown.shape == expected.shape
+    assert np.abs(shown - expected).max() <= 1  # float16 weights: at most one grey level apart
+    # Once settled, one move carries the code to the server, and the URL takes it.
+    dim = int(slider.get_attribute("data-dim"))
+    page.wait_for_function("(dim) => new URLSearchParams(location.search).get('z')?.split(',')[dim] === '0.150'",
+                           arg=dim, timeout=10_000)
+    assert page.evaluate(moves_sent) == sent_before + 1
+    page.screenshot(path=str(screenshots / "explore-browser-decoded.png"), full_page=True)
 
 
 def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(page, app_url, screenshots):

@@ -8,8 +8,15 @@
 // replace the thumbs only when it has seen every move (so a late answer never snaps a thumb back).
 // SETTLE_MS after the last answer the trigger "settled" tells Python to write the code into the
 // URL: once per gesture, because a URL change re-renders the whole app and adds a history entry.
+//
+// Where the browser can decode (local_decoder.js; Python sends the decoder once, when the sliders
+// are first touched, as a trigger "want_local" asks), a step decodes here and no move goes to
+// Python until the gesture settles: then one move, marked settled, sets the code and the URL.
 const RETRY_MS = 1000;
 const SETTLE_MS = 400;
+const ASK_AGAIN_MS = 5000;
+const localDecoders = new Map(); // payload id -> {decode, place}, kept across re-mounts
+const unusable = new Set(); // payload ids this browser failed to load
 
 function figure(className, caption, ...content) {
   const element = document.createElement("figure");
@@ -57,7 +64,12 @@ function buildSliders(root, data) {
       clearTimeout(root.settle);
       shown.textContent = Number(input.value).toFixed(2);
       root.dirty = true;
-      send(root);
+      if (root.local) {
+        decodeHere(root);
+        root.settle = setTimeout(() => send(root, true), SETTLE_MS);
+      } else {
+        send(root);
+      }
     });
     input.shown = shown;
     label.append(name, shown);
@@ -78,21 +90,42 @@ function buildSliders(root, data) {
   }
 }
 
-function send(root) {
+function currentValues(root) {
+  const values = new Array(root.inputs.length);
+  root.inputs.forEach((input) => { values[Number(input.dataset.dim)] = Number(input.value); });
+  return values;
+}
+
+function decodeHere(root) {
+  const values = currentValues(root);
+  root.decoded.src = root.local.decode(values);
+  delete root.decoded.dataset.uri;
+  const [left, top] = root.local.place(values);
+  root.marker.style.left = `${left}%`;
+  root.marker.style.top = `${top}%`;
+}
+
+function askForLocalDecoder(root) {
+  const id = root.localId;
+  if (!id || localDecoders.has(id) || unusable.has(id)) return;
+  if (performance.now() - (root.askedAt ?? -Infinity) < ASK_AGAIN_MS) return; // an answer may be on its way
+  root.askedAt = performance.now();
+  root.setTriggerValue("want_local", id);
+}
+
+function send(root, settled = false) {
   if (!root.dirty) return;
   const now = performance.now();
   if (root.inFlight && now - root.sentAt < RETRY_MS) {
     clearTimeout(root.retry);
-    root.retry = setTimeout(() => send(root), RETRY_MS);
+    root.retry = setTimeout(() => send(root, settled), RETRY_MS);
     return;
   }
-  const values = new Array(root.inputs.length);
-  root.inputs.forEach((input) => { values[Number(input.dataset.dim)] = Number(input.value); });
   root.seq += 1;
   root.dirty = false;
   root.inFlight = true;
   root.sentAt = now;
-  root.setStateValue("code", { seq: root.seq, values });
+  root.setStateValue("code", { seq: root.seq, values: currentValues(root), settled });
 }
 
 function showPictures(root, data) {
@@ -118,6 +151,8 @@ export default function (component) {
     buildPictures(root);
     root.sliders = document.createElement("div");
     root.sliders.className = "ld-sliders";
+    root.sliders.addEventListener("focusin", () => askForLocalDecoder(root));
+    root.sliders.addEventListener("pointerover", () => askForLocalDecoder(root));
     root.append(root.sliders);
     parentElement.append(root);
   }
@@ -129,11 +164,23 @@ export default function (component) {
   root.setStateValue = setStateValue;
   root.setTriggerValue = setTriggerValue;
   root.seq = Math.max(root.seq, data.seq);
-  showPictures(root, data);
-  if (data.seq < root.seq) return; // Python has not seen the latest move yet
+  if (data.local && !localDecoders.has(data.local.id)) {
+    try {
+      localDecoders.set(data.local.id, buildLocalDecoder(data.local));
+    } catch (error) { // the server path still works: say why in the console, and ask no more
+      console.warn("VAE Lab: decoding on the server, the browser could not load the decoder:", error);
+      unusable.add(data.local.id);
+    }
+  }
+  root.localId = data.local_id;
+  root.local = localDecoders.get(data.local_id);
+  root.dataset.decoder = root.local ? "browser" : "server";
+  const stale = data.seq < root.seq; // Python has not seen the latest move yet
+  if (!(root.local && (stale || root.dirty))) showPictures(root, data); // never over a newer local image
+  if (stale) return;
   root.inFlight = false;
   if (root.dirty) {
-    send(root);
+    if (!root.local) send(root); // decoding here, the gesture's settle timer sends it
     return;
   }
   root.inputs.forEach((input) => {
