@@ -4,12 +4,16 @@ One Streamlit server on the shipped models. First a single session moves a slide
 then --sessions sessions do the same at once, each one a separate browser context (a separate
 Streamlit session). Each step is an arrow key on the first slider, timed until the new decoded
 image has loaded (the page reports it, see ARM_NEXT_IMAGE: polling ten pages would load the
-machine itself), followed by --think-ms of pause, as a person dragging would. Errors are steps
-that time out and exceptions shown on a page. The server's resident memory is sampled throughout:
+machine itself), followed by --think-ms of pause, as a person dragging would; every 20 steps the
+slider turns round after --gesture-pause-ms, long enough for the gesture to settle, so the
+explorer sends each gesture's code to the server (its one server round trip per gesture: the
+browser decodes the steps itself once a slider has had focus, and timing starts after that).
+Errors are steps that time out and exceptions shown on a page. The server's resident memory is sampled throughout:
 the model is cached once per process, so extra sessions must not add a model's worth each.
 Prints a table and writes bench/results/load.json.
 
-    .venv/bin/python bench/load.py [--sessions 10] [--seconds 60] [--think-ms 250] [--script app.py]
+    .venv/bin/python bench/load.py [--sessions 10] [--seconds 60] [--think-ms 250] [--gesture-pause-ms 1500]
+                                   [--script app.py]
 
 With --script bench/trivial_app.py the same load runs against the one-slider reference app, which
 shows how much of the slowdown under load is this machine's browsers rather than the explorer.
@@ -32,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.browser.harness import (  # noqa: E402
     ARM_NEXT_IMAGE,
+    BROWSER_DECODER,
     CHROMIUM,
     CHROMIUM_FLAGS,
     DECODED_IMAGE,
@@ -94,32 +99,37 @@ async def open_session(browser, url: str, viewport: tuple[int, int], with_map: b
     return context, page
 
 
-async def drive(page, seconds: float, think_s: float) -> dict:
+async def drive(page, seconds: float, think_s: float, gesture_pause_s: float) -> dict:
     """Step the first slider back and forth for `seconds`; latency of each step, and errors."""
     slider = page.get_by_role("slider").first
     await slider.focus()
+    if await page.locator(".live-decoder").count():
+        await page.wait_for_selector(BROWSER_DECODER, timeout=60_000)
     latencies, errors, step = [], 0, 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         await page.evaluate(ARM_NEXT_IMAGE, DECODED_IMAGE)
         started = time.perf_counter()
-        await slider.press("ArrowRight" if (step // 20) % 2 == 0 else "ArrowLeft")
+        # To the focused slider, as a person's key press goes: a locator's press would first find
+        # the slider by its accessibility role, walking the page's whole tree in the browser each step.
+        await page.keyboard.press("ArrowRight" if (step // 20) % 2 == 0 else "ArrowLeft")
         try:
             await asyncio.wait_for(page.evaluate(NEXT_IMAGE), timeout=15)
             latencies.append(time.perf_counter() - started)
         except Exception:  # a step that never shows its image counts as an error
             errors += 1
         step += 1
-        await asyncio.sleep(think_s)
+        await asyncio.sleep(gesture_pause_s if step % 20 == 0 else think_s)
     errors += await page.locator("[data-testid=stException]").count()
     return {"latencies": latencies, "errors": errors}
 
 
-async def phase(browser, url: str, server_pid: int, sessions: int, seconds: float, think_s: float,
+async def phase(browser, url: str, server_pid: int, sessions: int, args: argparse.Namespace,
                 viewport: tuple[int, int], with_map: bool) -> dict:
     opened = await asyncio.gather(*(open_session(browser, url, viewport, with_map) for _ in range(sessions)))
     server_before, machine_before, started = cpu_seconds(server_pid), machine_busy_seconds(), time.monotonic()
-    results = await asyncio.gather(*(drive(page, seconds, think_s) for _, page in opened))
+    results = await asyncio.gather(*(drive(page, args.seconds, args.think_ms / 1000, args.gesture_pause_ms / 1000)
+                                     for _, page in opened))
     wall = time.monotonic() - started
     server_cpu = (cpu_seconds(server_pid) - server_before) / wall
     machine_cpu = (machine_busy_seconds() - machine_before) / wall
@@ -129,7 +139,7 @@ async def phase(browser, url: str, server_pid: int, sessions: int, seconds: floa
     return {
         "sessions": sessions, "steps": len(latencies), "errors": sum(r["errors"] for r in results),
         "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
-        "p95_ms": 1000 * percentile(latencies, 0.95), "steps_per_s": len(latencies) / seconds,
+        "p95_ms": 1000 * percentile(latencies, 0.95), "steps_per_s": len(latencies) / args.seconds,
         "server_cpu_cores": server_cpu, "machine_cpu_cores": machine_cpu, "cores": os.cpu_count(),
         "latencies_s": latencies,
     }
@@ -149,10 +159,9 @@ async def run(args: argparse.Namespace) -> dict:
             idle_rss = rss_mb(server.pid)
             viewport = tuple(int(v) for v in args.viewport.split("x"))
             with_map = args.script == "app.py"
-            single = await phase(browser, url, server.pid, 1, args.seconds, args.think_ms / 1000, viewport, with_map)
+            single = await phase(browser, url, server.pid, 1, args, viewport, with_map)
             single_rss = sampler.last
-            many = await phase(browser, url, server.pid, args.sessions, args.seconds, args.think_ms / 1000, viewport,
-                               with_map)
+            many = await phase(browser, url, server.pid, args.sessions, args, viewport, with_map)
             await browser.close()
     finally:
         sampler.running = False
@@ -167,6 +176,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think-ms", type=float, default=250)
+    parser.add_argument("--gesture-pause-ms", type=float, default=1500, help="pause every 20 steps")
     parser.add_argument("--script", default="app.py",
                         help="the app to load: app.py (the explorer) or bench/trivial_app.py, the reference")
     parser.add_argument("--viewport", default="1500x1100", help="each browser window, WIDTHxHEIGHT")
