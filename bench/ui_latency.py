@@ -95,7 +95,7 @@ def time_slider_steps(page, steps: int) -> tuple[list[float], float | None]:
     for i in range(steps):
         page.evaluate(ARM_NEXT_IMAGE, DECODED_IMAGE)
         started = time.perf_counter()
-        slider.press("ArrowRight" if (i // 20) % 2 == 0 else "ArrowLeft")
+        page.keyboard.press("ArrowRight" if (i // 20) % 2 == 0 else "ArrowLeft")  # to the focused slider
         page.evaluate(NEXT_IMAGE)
         times.append(time.perf_counter() - started)
         page.wait_for_selector(READY, timeout=30_000)
