@@ -96,6 +96,8 @@ def upload(page, name: str, mime: str, data: bytes) -> None:
 
 def point_on_screen(page, index: int) -> tuple[float, float]:
     """Page coordinates of the `index`-th drawn point of the map (trace 1 of the first Plotly chart)."""
+    # Right after a rerun the chart can be missing for a moment (bench/map_scale.py met it once).
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData?.[1]", timeout=30_000)
     return tuple(page.evaluate("""(i) => {
         const gd = document.querySelector('.js-plotly-plot');
         const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
