@@ -12,8 +12,8 @@ Errors are steps that time out and exceptions shown on a page. The server's resi
 the model is cached once per process, so extra sessions must not add a model's worth each.
 Prints a table and writes bench/results/load.json.
 
-    .venv/bin/python bench/load.py [--sessions 10] [--seconds 60] [--think-ms 250] [--gesture-pause-ms 1500]
-                                   [--script app.py]
+    .venv/bin/python -m bench.load [--sessions 10] [--seconds 60] [--think-ms 250] [--gesture-pause-ms 1500]
+                                   [--script bench/trivial_app.py]
 
 With --script bench/trivial_app.py the same load runs against the one-slider reference app, which
 shows how much of the slowdown under load is this machine's browsers rather than the explorer.
@@ -26,15 +26,11 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.browser.harness import (  # noqa: E402
+from harness.browser import (
     ARM_NEXT_IMAGE,
     BROWSER_DECODER,
     CHROMIUM,
@@ -45,7 +41,9 @@ from tests.browser.harness import (  # noqa: E402
     free_port,
     start_app,
 )
-from vae.cli_output import format_table  # noqa: E402
+from vae.cli.tables import format_table
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def rss_mb(pid: int) -> float:
@@ -158,7 +156,7 @@ async def run(args: argparse.Namespace) -> dict:
             url = f"http://127.0.0.1:{port}/"
             idle_rss = rss_mb(server.pid)
             viewport = tuple(int(v) for v in args.viewport.split("x"))
-            with_map = args.script == "app.py"
+            with_map = args.script is None
             single = await phase(browser, url, server.pid, 1, args, viewport, with_map)
             single_rss = sampler.last
             many = await phase(browser, url, server.pid, args.sessions, args, viewport, with_map)
@@ -177,8 +175,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think-ms", type=float, default=250)
     parser.add_argument("--gesture-pause-ms", type=float, default=1500, help="pause every 20 steps")
-    parser.add_argument("--script", default="app.py",
-                        help="the app to load: app.py (the explorer) or bench/trivial_app.py, the reference")
+    parser.add_argument("--script", help="another app to load instead of the explorer: bench/trivial_app.py, "
+                                           "the reference")
     parser.add_argument("--viewport", default="1500x1100", help="each browser window, WIDTHxHEIGHT")
     args = parser.parse_args()
     result = asyncio.run(run(args))
@@ -192,7 +190,7 @@ def main() -> None:
     print(f"p95 with {args.sessions} sessions / p95 alone: {ratio:.2f}x (target <= 2), errors: {many['errors']}")
     print(f"server RSS: idle {rss['idle']:.0f} MB, after one session {rss['after_single']:.0f} MB, "
           f"peak with {args.sessions} sessions {rss['peak']:.0f} MB")
-    name = "load.json" if args.script == "app.py" else f"load-{Path(args.script).stem}.json"
+    name = "load.json" if args.script is None else f"load-{Path(args.script).stem}.json"
     out = ROOT / "bench" / "results" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({**result, "p95_ratio": ratio, "args": vars(args)}, indent=2))

@@ -7,7 +7,7 @@ until Plotly has redrawn (p50), a click on a point until the sliders change (p50
 step until the new image (p50; decoded in the browser, with the marker placed among up to 20k
 codes). Prints a table and writes bench/results/map_scale.json.
 
-    .venv/bin/python bench/map_scale.py [--repeats 9]
+    .venv/bin/python -m bench.map_scale [--repeats 9]
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.browser.harness import (  # noqa: E402
+from harness.browser import (
     BROWSER_DECODER,
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -34,10 +31,12 @@ from tests.browser.harness import (  # noqa: E402
     start_app,
     time_map_click,
 )
-from ui import figures  # noqa: E402
-from vae.bundle import load_bundle  # noqa: E402
-from vae.cli_output import format_table  # noqa: E402
-from vae.latent_tools import display_subset  # noqa: E402
+from ui import figures
+from vae.bundle import load_bundle
+from vae.cli.tables import format_table
+from vae.latent.selection import display_subset
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS = ROOT / "bench" / "results"
 BIG = RESULTS / "maps" / "fashion-mnist-70k"
@@ -47,7 +46,7 @@ MAP_DRAWN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[1]?._l
 
 def build_big_bundle() -> Path:
     if not (BIG / "config.json").exists():
-        subprocess.run([sys.executable, "-m", "vae.train", "--dataset", "fashion-mnist", "--preset", "classic",
+        subprocess.run([sys.executable, "-m", "vae.cli", "train", "--dataset", "fashion-mnist", "--preset", "classic",
                         "--epochs", "3", "--device", "cpu", "--no-umap", "--live-map", "0", "--map-images", "all",
                         "--out", str(BIG), "--overwrite"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                        env={**os.environ, "TQDM_DISABLE": "1"})

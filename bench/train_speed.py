@@ -5,7 +5,7 @@ Measures, in one run on the same machine:
   2. the project's Trainer, a full 10-epoch run, with test -ELBO at the end.
 Prints a table and writes bench/results/train_speed.json.
 
-    .venv/bin/python bench/train_speed.py [--epochs 10] [--baseline-steps 300]
+    .venv/bin/python -m bench.train_speed [--epochs 10] [--baseline-steps 300]
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -23,13 +22,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import ToTensor
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from vae.cli_output import format_table  # noqa: E402
-from vae.data import load_dataset  # noqa: E402
-from vae.losses import vae_loss  # noqa: E402
-from vae.models import PRESETS, build_model, config_from_dict  # noqa: E402
-from vae.training import TrainConfig, Trainer  # noqa: E402
+from vae.cli.tables import format_table
+from vae.data import load_dataset
+from vae.losses import vae_loss
+from vae.models import PRESETS, build_model, config_from_dict
+from vae.training import TrainConfig, Trainer
 
 REFERENCE = {"images_per_s": 3700, "test_neg_elbo": 244.35}  # pytorch/examples, measured here
 

@@ -14,7 +14,7 @@ until its reconstruction shows, a non-image until its message shows), and the in
 projection's own cost. All apps run in the same invocation, one after the other, on the same
 machine. Prints a table and writes bench/results/ui_latency.json.
 
-    .venv/bin/python bench/ui_latency.py [--rounds 5] [--steps 60] [--clicks 10] [--uploads 5] [--settle-ms 1000]
+    .venv/bin/python -m bench.ui_latency [--rounds 5] [--steps 60] [--clicks 10] [--uploads 5] [--settle-ms 1000]
 """
 
 from __future__ import annotations
@@ -22,16 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.browser.harness import (  # noqa: E402
+from harness.browser import (
     ARM_NEXT_IMAGE,
     BROWSER_DECODER,
     CHROMIUM,
@@ -45,9 +41,11 @@ from tests.browser.harness import (  # noqa: E402
     time_map_click,
     upload,
 )
-from vae.bundle import load_bundle  # noqa: E402
-from vae.cli_output import format_table  # noqa: E402
-from vae.latent_tools import InverseProjector  # noqa: E402
+from vae.bundle import load_bundle
+from vae.cli.tables import format_table
+from vae.latent.placement import InverseProjector
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Milliseconds from navigation start until the page is interactive (script idle, first image loaded,
 # a slider drawn) and until a Plotly chart has drawn its points, polled on every animation frame.
@@ -187,7 +185,7 @@ def measure(browser, script: str, with_map: bool, settle_ms: int, steps: int = 0
 APPS = {  # name: (script, has a map)
     "trivial app": ("bench/trivial_app.py", False),
     "trivial + Plotly chart": ("bench/plotly_baseline_app.py", True),
-    "explorer": ("app.py", True),
+    "explorer": (None, True),  # the app itself, as `vae-lab serve` starts it
 }
 
 
@@ -199,7 +197,7 @@ def measure_all(browser, rounds: int, steps: int, clicks: int, uploads: int, set
     for round_ in range(rounds):
         last = round_ == rounds - 1
         for name, (script, with_map) in APPS.items():
-            extras = last and script == "app.py"
+            extras = last and script is None
             runs[name].append(measure(browser, script, with_map, settle_ms, per_round, clicks if extras else 0,
                                       uploads if extras else 0))
     apps = {}

@@ -4,7 +4,7 @@ Every variant runs in its own new Python process, because numba compiles UMAP's 
 per process and that compilation, not the fit, dominates here. Prints a table and writes
 bench/results/umap_speed.json.
 
-    .venv/bin/python bench/umap_speed.py [checkpoints/fashion-mnist-conv-z16] [--repeats 1]
+    .venv/bin/python -m bench.umap_speed [checkpoints/fashion-mnist-conv-z16] [--repeats 1]
 """
 
 from __future__ import annotations
@@ -18,23 +18,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from vae.cli.tables import format_table
 
-from vae.cli_output import format_table  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 VARIANTS = {
     "umap default (spectral init, pynndescent)": "default",
     "init=pca": "pca-init",
     "init=pca + exact kNN precomputed (sklearn)": "precomputed",
-    "vae.projection.umap_2d (what bundles use)": "library",
+    "vae.latent.projection.umap_2d (what bundles use)": "library",
 }
 
 CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
-sys.path.insert(0, sys.argv[3])
 codes = np.load(sys.argv[1])["mu"]
 variant = sys.argv[2]
 import umap
@@ -44,11 +42,11 @@ if variant == "default":
 elif variant == "pca-init":
     xy = umap.UMAP(random_state=0, init="pca").fit_transform(codes)
 elif variant == "precomputed":
-    from vae.projection import exact_knn
+    from vae.latent.projection import exact_knn
     knn = exact_knn(codes, 15)
     xy = umap.UMAP(random_state=0, init="pca", precomputed_knn=knn).fit_transform(codes)
 else:
-    from vae.projection import umap_2d
+    from vae.latent.projection import umap_2d
     xy = umap_2d(codes, seed=0)["xy"]
 t2 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "fit_s": t2 - t1, "total_s": t2 - t0, "n": len(codes)}))
@@ -56,8 +54,8 @@ print(json.dumps({"import_s": t1 - t0, "fit_s": t2 - t1, "total_s": t2 - t0, "n"
 
 
 def run_variant(latents: Path, variant: str, env: dict) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(latents), variant, str(ROOT)],
-                         capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(latents), variant],
+                         capture_output=True, text=True, env=env, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -8,26 +8,30 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vae.catalog import scan
+from vae.bundle import BundleError, load_bundle
+from vae.bundle.catalog import scan
 
 from .conftest import ROOT
 
 
 @pytest.fixture()
 def checkpoints(tmp_path, tiny_bundle, monkeypatch):
-    """A checkpoints folder with one good bundle and one whose weights are corrupt."""
+    """A checkpoints folder with one good bundle, one whose weights are corrupt (same size) and one
+    whose weights are truncated."""
     folder = tmp_path / "extra"
     folder.mkdir()
-    shutil.copytree(tiny_bundle, folder / "good")
-    shutil.copytree(tiny_bundle, folder / "broken")
+    for name in ("good", "broken", "truncated"):
+        shutil.copytree(tiny_bundle, folder / name)
     weights = folder / "broken" / "model.safetensors"
     weights.write_bytes(b"\x00" * weights.stat().st_size)
+    weights = folder / "truncated" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(folder))
     return folder
 
 
 def run_page(name: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app_pages" / name), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / name), default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.session_state["bundle_choice"] = "good"
@@ -44,10 +48,24 @@ def slider_values(at: AppTest) -> list[float]:
     return slider_data(at)["values"]
 
 
-def test_catalog_lists_the_corrupt_bundle_with_its_reason(checkpoints):
+def test_catalog_lists_from_config_json_and_opening_checks_the_weights(checkpoints):
     entries = {e.path.name: e for e in scan([checkpoints])}
-    assert entries["good"].valid and not entries["broken"].valid
-    assert any("model.safetensors" in p for p in entries["broken"].problems)
+    assert entries["good"].valid and not entries["truncated"].valid
+    assert any("model.safetensors" in p and "truncated" in p for p in entries["truncated"].problems)
+    assert entries["broken"].valid  # same size: only the checksum, when it is opened, finds it
+    with pytest.raises(BundleError, match="model.safetensors: checksum"):
+        load_bundle(checkpoints / "broken")
+
+
+def test_choosing_a_bundle_that_fails_its_checks_shows_why(checkpoints):
+    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=60)
+    at.session_state["bundle_choice"] = "broken"
+    at.run()
+    assert not at.exception
+    assert any("Cannot open broken" in e.value for e in at.sidebar.error)
+    assert at.sidebar.expander[0].label.startswith("2 invalid bundle")
+    assert any("checksum" in c.value for c in at.sidebar.caption)
+    assert not at.get("plotly_chart")
 
 
 def test_explore_page_shows_sliders_image_and_map(checkpoints):
@@ -146,8 +164,8 @@ def test_model_card_page(checkpoints):
 
 def test_no_valid_bundle_gives_a_message_not_a_crash(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(tmp_path))
-    at = AppTest.from_file(str(ROOT / "app_pages" / "explore.py"), default_timeout=60)
-    monkeypatch.setattr("ui.bundles.ROOT", tmp_path)
+    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=60)
+    monkeypatch.setattr("ui.bundles.DEFAULT_DIR", tmp_path)
     at.run()
     assert not at.exception and at.sidebar.error
 
@@ -161,7 +179,7 @@ def train_dir(tmp_path, monkeypatch):
 
 
 def train_page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=60).run()
+    return AppTest.from_file(str(ROOT / "ui" / "app_pages" / "train.py"), default_timeout=60).run()
 
 
 def start_button(at: AppTest):
@@ -188,7 +206,7 @@ def test_a_path_traversal_name_is_refused_next_to_the_field(train_dir):
 
 def test_out_of_bounds_values_are_refused_next_to_their_fields(train_dir):
     at = train_page()
-    at.number_input(key="train_kl_warmup").set_value(50.0)
+    at.number_input(key="train_kl_warmup_epochs").set_value(50.0)
     at.number_input(key="train_epochs").set_value(5)
     start_button(at).click().run()
     assert any("longer than training" in e.value for e in at.error)
@@ -196,7 +214,7 @@ def test_out_of_bounds_values_are_refused_next_to_their_fields(train_dir):
 
 
 def test_start_from_a_second_tab_is_refused_while_a_job_runs(train_dir):
-    from vae.jobs import JobRegistry, TrainRequest
+    from vae.training.jobs import JobRegistry, TrainRequest
 
     other_tab = train_page()  # loaded before the job started: its Start button is enabled
     jobs = JobRegistry(train_dir)
@@ -244,7 +262,7 @@ def test_interpolate_endpoints_from_class_centroids_and_the_current_code(checkpo
 
 
 def app_at(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60)
     at.session_state["bundle_choice"] = "good"
     at.run()
     return at.switch_page(page).run()

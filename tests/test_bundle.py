@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from vae.bundle import (
-    BundleError,
-    _file_record,
-    add_projection,
-    load_bundle,
-    read_config,
-    update_config,
-)
+from vae.bundle import BundleError, add_projection, load_bundle, read_config, update_config
+from vae.bundle.write import _file_record
 
 
 def rewrite_manifest(bundle: Path, name: str) -> None:

@@ -15,7 +15,7 @@ from vae.training import read_events
 
 from .conftest import ROOT
 
-TRAIN = [sys.executable, "-m", "vae.train", "--dataset", "synthetic", "--arch", "mlp",
+TRAIN = [sys.executable, "-m", "vae.cli", "train", "--dataset", "synthetic", "--arch", "mlp",
          "--latent-dim", "3", "--hidden", "32", "--batch-size", "64", "--no-umap"]
 
 
@@ -80,7 +80,7 @@ def test_existing_bundle_is_not_overwritten_by_default(tiny_bundle):
 
 
 def test_missing_dataset_is_a_clear_error_not_a_traceback(tmp_path):
-    result = run([sys.executable, "-m", "vae.train", "--dataset", f"folder:{tmp_path}/none",
+    result = run([sys.executable, "-m", "vae.cli", "train", "--dataset", f"folder:{tmp_path}/none",
                   "--out", str(tmp_path / "x")])
     assert result.returncode == 2 and "is not a folder" in result.stderr
     assert "Traceback" not in result.stderr
@@ -92,7 +92,7 @@ def test_bad_hyperparameter_is_a_clear_error(tmp_path):
 
 
 def test_evaluate_cli_records_iwae_in_the_model_card(tiny_bundle):
-    result = run([sys.executable, "-m", "vae.evaluate", str(tiny_bundle), "--iwae-k", "50",
+    result = run([sys.executable, "-m", "vae.cli", "evaluate", str(tiny_bundle), "--iwae-k", "50",
                   "--iwae-images", "20"])
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tiny_bundle / "config.json").read_text())["metrics"]
@@ -103,7 +103,7 @@ def test_evaluate_cli_records_iwae_in_the_model_card(tiny_bundle):
 
 def test_evaluate_cli_reports_a_broken_bundle_clearly(tiny_bundle):
     (tiny_bundle / "latents.npz").write_bytes(b"junk")
-    result = run([sys.executable, "-m", "vae.evaluate", str(tiny_bundle)])
+    result = run([sys.executable, "-m", "vae.cli", "evaluate", str(tiny_bundle)])
     assert result.returncode == 2 and "latents.npz" in result.stderr
     assert "Traceback" not in result.stderr
 

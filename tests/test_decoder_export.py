@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vae.decoder_export import UnsupportedLayer, export_decoder
 from vae.models import ConvConfig, MLPConfig, build_model
+from vae.models.decoder_export import UnsupportedLayer, export_decoder
 
 CONFIGS = [
     MLPConfig(),

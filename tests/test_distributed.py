@@ -21,7 +21,7 @@ def run(command: list[str]) -> subprocess.CompletedProcess:
 
 def test_two_gloo_workers_write_one_bundle_as_good_as_a_single_process(tmp_path):
     ddp = run([str(TORCHRUN if TORCHRUN.exists() else shutil.which("torchrun")), "--standalone",
-               "--nproc_per_node", "2", "-m", "vae.train", *ARGS, "--out", str(tmp_path / "ddp")])
+               "--nproc_per_node", "2", "-m", "vae.cli", "train", *ARGS, "--out", str(tmp_path / "ddp")])
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert "rank 0 of 2" in ddp.stderr and "rank 1 of 2" in ddp.stderr
     assert ddp.stdout.count("bundle written") == 1
@@ -31,7 +31,7 @@ def test_two_gloo_workers_write_one_bundle_as_good_as_a_single_process(tmp_path)
     assert history[-1]["train_neg_elbo"] < history[0]["train_neg_elbo"] - 50
     starts = [e for e in read_events(tmp_path / "ddp" / "events.jsonl") if e["event"] == "train_start"]
     assert len(starts) == 1 and starts[0]["world_size"] == 2  # rank 0 alone writes events
-    single = run([sys.executable, "-m", "vae.train", *ARGS, "--out", str(tmp_path / "single")])
+    single = run([sys.executable, "-m", "vae.cli", "train", *ARGS, "--out", str(tmp_path / "single")])
     assert single.returncode == 0, single.stderr[-3000:]
     single_elbo = load_bundle(tmp_path / "single").config["metrics"]["test_neg_elbo"]
     assert abs(bundle.config["metrics"]["test_neg_elbo"] - single_elbo) < 2.0

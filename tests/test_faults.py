@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vae.bundle import CONFIG, BundleError, _file_record, load_bundle, write_bundle
+from vae.bundle import CONFIG, BundleError, load_bundle, write_bundle
+from vae.bundle.write import _file_record
 from vae.data import make_synthetic
 from vae.data.images import MAX_PIXELS, ImageInputError, load_image
 from vae.training import read_events
@@ -174,7 +175,7 @@ def test_the_cli_reports_a_full_disk_and_leaves_the_old_bundle(small_disk, synth
                        bundle_meta(synthetic, result))
     before = snapshot(out)
     fill(small_disk, leave_bytes=96 * 1024)
-    run = subprocess.run([sys.executable, "-m", "vae.train", "--dataset", "synthetic", "--arch", "mlp",
+    run = subprocess.run([sys.executable, "-m", "vae.cli", "train", "--dataset", "synthetic", "--arch", "mlp",
                           "--latent-dim", "4", "--hidden", "64", "--epochs", "1", "--no-umap", "--live-map", "0",
                           "--overwrite", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 1, run.stderr[-2000:]

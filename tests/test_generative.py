@@ -8,18 +8,11 @@ import torch
 from PIL import Image
 
 from vae.data.images import ImageInputError, load_image
-from vae.generative import (
-    attribute_direction,
-    class_centroid,
-    complete,
-    interpolate,
-    lerp,
-    prior_codes,
-    slerp,
-    traversal_codes,
-)
+from vae.latent.attributes import attribute_direction, class_centroid
+from vae.latent.paths import lerp, path_codes, slerp, traversal_codes
 from vae.media import gif_bytes, interpolation_gif, png_bytes, there_and_back
 from vae.models import MLPConfig, build_model
+from vae.models.inference import complete, prior_codes
 
 rng = np.random.default_rng(0)
 
@@ -61,13 +54,13 @@ def test_slerp_degenerate_cases_fall_back_to_lerp(a, b):
 @pytest.mark.parametrize("method", ["lerp", "slerp"])
 def test_interpolate_gives_steps_codes_between_the_ends(method):
     a, b = rng.standard_normal(5), rng.standard_normal(5)
-    codes = interpolate(a, b, 7, method)
+    codes = path_codes(a, b, 7, method)
     assert codes.shape == (7, 5) and codes.dtype == np.float32
     assert np.allclose(codes[0], a, atol=1e-6) and np.allclose(codes[-1], b, atol=1e-6)
     with pytest.raises(ValueError):
-        interpolate(a, b, 1, method)
+        path_codes(a, b, 1, method)
     with pytest.raises(ValueError):
-        interpolate(a, b, 5, "cubic")
+        path_codes(a, b, 5, "cubic")
 
 
 def test_traversal_grid_shape_and_values():

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from vae.bundle import BundleError, load_bundle
-from vae.jobs import Job, JobRefused, JobRegistry, TrainRequest, outcome, process_alive, run_directory
 from vae.training import read_events
+from vae.training.jobs import Job, JobRefused, JobRegistry, TrainRequest, outcome, process_alive, run_directory
 from vae.training.progress import summarize_events
 
 
@@ -53,12 +53,12 @@ def test_existing_folder_is_refused_and_left_alone(tmp_path):
 
 
 def test_validation_names_each_bad_field(tmp_path):
-    bad = TrainRequest(name="ok", latent_dim=0, beta=-1, epochs=2, kl_warmup=5, batch_size=10**6, lr=5.0,
+    bad = TrainRequest(name="ok", latent_dim=0, beta=-1, epochs=2, kl_warmup_epochs=5, batch_size=10**6, lr=5.0,
                        seed=-3, device="tpu", arch="rnn", dataset="imagenet")
     errors = bad.validate(tmp_path)
-    assert set(errors) == {"latent_dim", "beta", "kl_warmup", "batch_size", "lr", "seed", "device", "arch",
+    assert set(errors) == {"latent_dim", "beta", "kl_warmup_epochs", "batch_size", "lr", "seed", "device", "arch",
                            "dataset"}
-    assert "longer than training" in errors["kl_warmup"]
+    assert "longer than training" in errors["kl_warmup_epochs"]
     assert TrainRequest(name="fine").validate(tmp_path) == {}
     assert "whole number" in TrainRequest(name="f", epochs=2.5).validate(tmp_path)["epochs"]
 

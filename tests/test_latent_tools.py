@@ -4,19 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from vae.latent_tools import (
-    ForwardProjector,
-    InverseProjector,
-    decode_codes,
-    display_subset,
-    nearest_neighbours,
-    order_dimensions,
-    points_in_box,
-    points_in_polygon,
-    to_pixels,
-)
+from vae.latent.attributes import order_dimensions
+from vae.latent.placement import ForwardProjector, InverseProjector, nearest_neighbours
+from vae.latent.projection import pca_2d
+from vae.latent.selection import display_subset, points_in_box, points_in_polygon
+from vae.media import to_pixels
 from vae.models import MLPConfig, build_model
-from vae.projection import pca_2d
+from vae.models.inference import decode
 
 
 @pytest.fixture()
@@ -81,9 +75,9 @@ def test_pixels_are_upscaled_nearest_neighbour():
     assert colour.shape == (2, 4, 4, 3) and colour.max() == 255
 
 
-def test_decode_codes_gives_display_pixels():
+def test_decode_gives_display_pixels():
     model = build_model(MLPConfig(latent_dim=3, hidden=(8,))).eval()
-    pixels = decode_codes(model, np.zeros(3), scale=4)
+    pixels = decode(model, np.zeros(3), scale=4)
     assert pixels.shape == (1, 112, 112) and pixels.dtype == np.uint8
 
 
@@ -91,7 +85,7 @@ def test_pca_2d_explains_the_dominant_axis():
     rng = np.random.default_rng(0)
     codes = rng.normal(size=(400, 3)) * np.array([10.0, 1.0, 0.1])
     pca = pca_2d(codes)
-    assert pca["explained_variance_ratio"][0] > 0.95
+    assert pca["xy"][:, 0].var() > 50 * pca["xy"][:, 1].var()
     assert np.allclose(np.abs(pca["components"][0]), [1, 0, 0], atol=0.05)
 
 

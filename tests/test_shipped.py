@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from vae.bundle import load_bundle
-from vae.catalog import candidate_dirs
+from vae.bundle.catalog import candidate_dirs
 from vae.data import datasets
 
 from .conftest import ROOT

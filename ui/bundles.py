@@ -1,4 +1,8 @@
-"""Bundle discovery and loading for the pages: cached once per server, shared by all sessions."""
+"""Bundle discovery and loading for the pages: cached once per server, shared by all sessions.
+
+The sidebar lists bundles from their config.json alone (cheap); the chosen one is verified and
+loaded once, and a bundle that fails to load is listed with the invalid ones from then on.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,14 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 import torch
 from plotly.colors import qualitative
 
 from ui import state
-from vae.bundle import Bundle, load_bundle
-from vae.catalog import BundleEntry, checkpoint_dirs, fingerprint, scan
-from vae.latent_tools import ForwardProjector, InverseProjector
+from vae.bundle import Bundle, BundleError, load_bundle
+from vae.bundle.catalog import BundleEntry, candidate_dirs, checkpoint_dirs, fingerprint, scan
+from vae.latent.placement import ForwardProjector, InverseProjector
 
 # The app runs many tiny forward passes (one image, a few codes) for many sessions at once: one
 # intra-op thread each beats a thread pool whose spin-waits fight the browser and other sessions
@@ -23,12 +26,15 @@ from vae.latent_tools import ForwardProjector, InverseProjector
 # with one, in the server while Chromium rendered).
 torch.set_num_threads(1)
 
+# A source checkout (or an editable install) has its shipped bundles beside the package; an installed
+# package lists ./checkpoints of the folder it is started from.
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = ROOT / "checkpoints" if (ROOT / "checkpoints").is_dir() else Path("checkpoints")
 DEFAULT_BUNDLE = "fashion-mnist-conv-z16"
 
 
 def extra_dirs_from_argv(argv: list[str] | None = None) -> list[str]:
-    """`streamlit run app.py -- --checkpoints DIR [--checkpoints DIR2]`."""
+    """`vae-lab serve --checkpoints DIR [--checkpoints DIR2]` (the app sees them after `--`)."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--checkpoints", action="append", default=[])
     known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
@@ -40,11 +46,11 @@ TRAIN_DIR_VAR = "VAE_LAB_TRAIN_DIR"
 
 def train_dir() -> Path:
     """Where the Train page creates new bundles: checkpoints/, or $VAE_LAB_TRAIN_DIR."""
-    return Path(os.environ.get(TRAIN_DIR_VAR) or ROOT / "checkpoints")
+    return Path(os.environ.get(TRAIN_DIR_VAR) or DEFAULT_DIR)
 
 
 def search_dirs() -> list[Path]:
-    return checkpoint_dirs([*extra_dirs_from_argv(), train_dir()], default=ROOT / "checkpoints")
+    return checkpoint_dirs([*extra_dirs_from_argv(), train_dir()], default=DEFAULT_DIR)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -53,23 +59,37 @@ def _scan_cached(dirs: tuple[str, ...], stamp: tuple) -> list[BundleEntry]:
 
 
 def list_bundles() -> list[BundleEntry]:
-    """All bundles with their validity; rescanned only when a file under the folders changes."""
+    """All bundles, listed from their config.json; rescanned only when a file under the folders changes."""
     dirs = search_dirs()
-    return _scan_cached(tuple(str(d) for d in dirs), fingerprint(dirs))
+    stamps = tuple((str(p), fingerprint(p)) for root in dirs for p in candidate_dirs(root))
+    return _scan_cached(tuple(str(d) for d in dirs), stamps)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
-def _load_cached(path: str, stamp: tuple) -> Bundle:
-    return load_bundle(path)
+def _open(path: str, stamp: tuple) -> Bundle | BundleError:
+    """The verified bundle, or why it cannot be used (kept, so a broken bundle is checked once)."""
+    try:
+        return load_bundle(path)
+    except BundleError as exc:
+        return exc
+
+
+def open_bundle(path: Path) -> Bundle | BundleError:
+    """The loaded bundle or its error, once per server process (keyed by path and file times)."""
+    return _open(str(path), fingerprint(path))
 
 
 def get_bundle(path: Path) -> Bundle:
-    """The loaded bundle, once per server process (keyed by path and file times)."""
-    return _load_cached(str(path), fingerprint_of(path))
+    """The loaded bundle of a path that opened before (the pages' caches below); BundleError otherwise."""
+    opened = open_bundle(path)
+    if isinstance(opened, BundleError):
+        raise opened
+    return opened
 
 
-def fingerprint_of(path: Path) -> tuple:
-    return tuple((f.name, f.stat().st_mtime_ns) for f in sorted(path.iterdir()) if f.is_file())
+def stamp(bundle: Bundle) -> tuple:
+    """The cache key part that changes when the bundle's files do."""
+    return fingerprint(bundle.path)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -86,7 +106,7 @@ def forward_projector(path: str, projection: str, stamp: tuple) -> ForwardProjec
 
 
 def select_bundle() -> Bundle | None:
-    """Sidebar selector over valid bundles (invalid ones listed, greyed, with the reason)."""
+    """Sidebar selector over the listed bundles; invalid ones are listed, greyed, with the reason."""
     entries = list_bundles()
     valid = [e for e in entries if e.valid]
     invalid = [e for e in entries if not e.valid]
@@ -105,12 +125,17 @@ def select_bundle() -> Bundle | None:
             st.session_state["bundle_choice"] = wanted
         labels = {e.path.name: f"{e.path.name} ({e.title})" for e in valid}
         choice = st.selectbox("Model", names, key="bundle_choice", format_func=labels.get)
+        chosen = next(e for e in valid if e.path.name == choice)
+        opened = open_bundle(chosen.path)
+        if isinstance(opened, BundleError):
+            st.error(f"Cannot open {choice}: it failed its checks (listed below). Choose another model.")
+            invalid.append(BundleEntry(chosen.path, False, tuple(opened.problems)))
         _show_invalid(invalid)
     if st.session_state.get("bundle") != choice:
         st.session_state["bundle"] = choice
         for key in [k for k in st.session_state if k in state.BUNDLE_KEYS]:
             del st.session_state[key]
-    return get_bundle(next(e.path for e in valid if e.path.name == choice))
+    return None if isinstance(opened, BundleError) else opened
 
 
 def _show_invalid(invalid: list[BundleEntry]) -> None:
@@ -127,8 +152,3 @@ def class_colours(n: int) -> list[str]:
     """A qualitative palette (Plotly's D3 + Set3 ones) long enough for n classes."""
     palette = qualitative.D3 + qualitative.Set3
     return [palette[i % len(palette)] for i in range(n)]
-
-
-def labels_text(bundle: Bundle) -> np.ndarray:
-    names = np.array(bundle.class_names, dtype=object)
-    return names[bundle.labels]

@@ -13,16 +13,11 @@ from ui import bundles, figures, state
 from ui.inference import on_worker
 from ui.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
 from vae.bundle import Bundle
-from vae.latent_tools import (
-    InverseProjector,
-    decode_codes,
-    display_subset,
-    nearest_neighbours,
-    order_dimensions,
-    points_in_box,
-    points_in_polygon,
-    to_pixels,
-)
+from vae.latent.attributes import order_dimensions
+from vae.latent.placement import InverseProjector, nearest_neighbours
+from vae.latent.selection import display_subset, points_in_box, points_in_polygon
+from vae.media import to_pixels
+from vae.models.inference import decode
 
 INVERSE_METHOD = InverseProjector.METHOD
 PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
@@ -32,10 +27,6 @@ DISPLAY_SCALE = 4  # the selected point's original and reconstruction
 # in software: a wheel zoom took ~100 ms with 10k points drawn, ~250 ms with 20k, ~500 ms with 70k.
 # A browser with a GPU draws far more: raise VAE_LAB_MAX_DRAWN there.
 MAX_DRAWN = int(os.environ.get("VAE_LAB_MAX_DRAWN", "10000"))
-
-
-def _stamp(bundle: Bundle) -> tuple:
-    return bundles.fingerprint_of(bundle.path)
 
 
 def restore_from_url(bundle: Bundle) -> None:
@@ -98,7 +89,7 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
         target = (float(points[0]["x"]), float(points[0]["y"]))
     else:
         return
-    inverse = bundles.inverse_projector(str(bundle.path), projection, _stamp(bundle))
+    inverse = bundles.inverse_projector(str(bundle.path), projection, bundles.stamp(bundle))
     code, how = inverse(target)
     state.set_code(code, f"map position ({target[0]:.2f}, {target[1]:.2f}) by {how}")
 
@@ -120,7 +111,8 @@ def draw_map(bundle: Bundle, projection: str) -> None:
     key = _map_key(bundle, projection)
     selected = st.session_state.get("selected")
     code = state.current_code(bundle.latent_dim)
-    marker = bundles.forward_projector(str(bundle.path), projection, _stamp(bundle))(code) if code.any() else None
+    project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
+    marker = project(code) if code.any() else None
     drawn = display_subset(len(xy), MAX_DRAWN, keep=selected)
     fig = figures.latent_map(xy, bundle.labels, bundle.class_names,
                              bundles.class_colours(len(bundle.class_names)), selected, marker, drawn=drawn)
@@ -174,10 +166,10 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
     """
     informative, collapsed = order_dimensions(bundle.kl_per_dim)
     code = state.current_code(bundle.latent_dim)
-    stamp = _stamp(bundle)
+    stamp = bundles.stamp(bundle)
     picture, bounds = _minimap(str(bundle.path), projection, stamp)
     where = bundles.forward_projector(str(bundle.path), projection, stamp)(code)
-    image = figures.png_data_uri(on_worker(decode_codes, bundle.model, code)[0])
+    image = figures.png_data_uri(on_worker(decode, bundle.model, code)[0])
     live_decoder_panel(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim, image, picture,
                        figures.marker_position(bounds, where),
                        _local_decoder(str(bundle.path), projection, stamp, tuple(bounds)))
@@ -193,7 +185,7 @@ def selection_panel(bundle: Bundle) -> None:
         return
     st.subheader(f"Selected: {bundle.image_label(index)} · {bundle.class_names[bundle.labels[index]]}")
     original = to_pixels(bundle.images[index : index + 1], DISPLAY_SCALE)[0]
-    reconstruction = decode_codes(bundle.model, bundle.mu[index], DISPLAY_SCALE)[0]
+    reconstruction = decode(bundle.model, bundle.mu[index], DISPLAY_SCALE)[0]
     columns = st.columns([1, 1, 3])
     columns[0].image(original, caption="original")
     columns[1].image(reconstruction, caption="reconstruction (mean code)")

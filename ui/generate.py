@@ -6,18 +6,13 @@ import numpy as np
 import streamlit as st
 
 from ui import figures, state
+from ui.navigation import open_in_explorer
 from vae.bundle import Bundle
-from vae.generative import attribute_direction, prior_codes, traversal_codes
-from vae.latent_tools import decode_codes, order_dimensions
+from vae.latent.attributes import attribute_direction, order_dimensions
+from vae.latent.paths import traversal_codes
+from vae.models.inference import decode, prior_codes
 
-EXPLORE_PAGE = "app_pages/explore.py"
 N_SAMPLES, SAMPLE_COLUMNS = 16, 8
-
-
-def load_and_explore(bundle: Bundle, code: np.ndarray, source: str) -> None:
-    """Make `code` the current code and show it in the Explore page's sliders."""
-    state.set_code(code, source)
-    st.switch_page(EXPLORE_PAGE, query_params={"bundle": bundle.name})
 
 
 def _reseed() -> None:
@@ -32,13 +27,13 @@ def prior_samples(bundle: Bundle) -> None:
     right.button("New samples", on_click=_reseed, width="stretch", icon=":material/casino:")
     seed = st.session_state.get("prior_seed", 0)
     codes = prior_codes(N_SAMPLES, bundle.latent_dim, temperature, seed)
-    pixels = decode_codes(bundle.model, codes, 4)
+    pixels = decode(bundle.model, codes, 4)
     for row in range(0, N_SAMPLES, SAMPLE_COLUMNS):
         columns = st.columns(SAMPLE_COLUMNS)
         for i, column in zip(range(row, row + SAMPLE_COLUMNS), columns, strict=True):
             column.image(pixels[i], width="stretch")
             if column.button("Load", key=f"load-sample-{i}", width="stretch", help="load into the sliders"):
-                load_and_explore(bundle, codes[i], f"prior sample {i + 1} (T = {temperature:.2f}, seed {seed})")
+                open_in_explorer(bundle.name, codes[i], f"prior sample {i + 1} (T = {temperature:.2f}, seed {seed})")
     st.caption(f"{N_SAMPLES} samples, seed {seed}. **Load** puts a sample's code into the Explore sliders.")
 
 
@@ -55,7 +50,7 @@ def traversals(bundle: Bundle) -> None:
     code = state.current_code(bundle.latent_dim)
     dims = informative[:k]
     grid = traversal_codes(code, dims, steps)  # (k, steps, D)
-    pixels = decode_codes(bundle.model, grid.reshape(-1, bundle.latent_dim), 3)
+    pixels = decode(bundle.model, grid.reshape(-1, bundle.latent_dim), 3)
     pixels = pixels.reshape(k, steps, *pixels.shape[1:])  # (k, steps, H, W[, 3])
     st.caption(f"From the current code ({st.session_state.get('code_source') or 'sliders'}); "
                f"columns go from −3 to +3 in {steps} steps.")
@@ -96,8 +91,8 @@ def _attribute_slider(bundle: Bundle, direction: np.ndarray, name: str) -> None:
     code = state.current_code(bundle.latent_dim)
     moved = code + alpha * direction
     before, after = st.columns(2)
-    before.image(decode_codes(bundle.model, code, 6)[0], caption="current code", width=168)
-    after.image(decode_codes(bundle.model, moved, 6)[0], caption=f"current code + {alpha:.2f} × direction",
+    before.image(decode(bundle.model, code, 6)[0], caption="current code", width=168)
+    after.image(decode(bundle.model, moved, 6)[0], caption=f"current code + {alpha:.2f} × direction",
                 width=168)
     if st.button("Load the moved code into the sliders", key="attribute-apply"):
-        load_and_explore(bundle, moved, f"current code + {alpha:.2f} × ({name})")
+        open_in_explorer(bundle.name, moved, f"current code + {alpha:.2f} × ({name})")

@@ -11,9 +11,10 @@ import streamlit as st
 from ui import bundles, figures, state
 from ui.inference import on_worker
 from vae.bundle import Bundle
-from vae.generative import class_centroid, lerp, slerp
-from vae.latent_tools import decode_codes
+from vae.latent.attributes import class_centroid
+from vae.latent.paths import lerp, slerp
 from vae.media import interpolation_gif, png_bytes
+from vae.models.inference import decode
 
 SOURCES = ("test index", "class centroid", "selected point", "current code")
 METHOD_LABELS = {"lerp": "linear (lerp)", "slerp": "spherical (slerp)"}
@@ -73,7 +74,7 @@ def endpoint(bundle: Bundle, name: str, default_index: int) -> Endpoint:
 
 def path_map(bundle: Bundle, projection: str, codes: np.ndarray, a: Endpoint, b: Endpoint) -> None:
     """The latent map with the path through the projected intermediate codes."""
-    project = bundles.forward_projector(str(bundle.path), projection, bundles.fingerprint_of(bundle.path))
+    project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
     path = np.array([project(c) for c in codes])  # (steps, 2)
     fig = figures.latent_map(bundle.projections[projection]["xy"], bundle.labels, bundle.class_names,
                              bundles.class_colours(len(bundle.class_names)), height=520)
@@ -87,12 +88,12 @@ def path_map(bundle: Bundle, projection: str, codes: np.ndarray, a: Endpoint, b:
 
 def strip(bundle: Bundle, codes: np.ndarray, method: str, names: tuple[str, str]) -> None:
     """Every frame of the path, and PNG/GIF downloads of it."""
-    frames = decode_codes(bundle.model, codes, FRAME_SCALE)
+    frames = decode(bundle.model, codes, FRAME_SCALE)
     ts = np.linspace(0, 1, len(codes))
     with st.container(key="interp-strip", horizontal=True, gap="small"):
         for frame, t in zip(frames, ts, strict=True):
             st.image(frame, caption=f"t={t:.2f}", width=frame.shape[1])
-    big = decode_codes(bundle.model, codes, DOWNLOAD_SCALE)
+    big = decode(bundle.model, codes, DOWNLOAD_SCALE)
     stem = f"{bundle.name}-{method}-{len(codes)}"
     left, right = st.columns(2)
     left.download_button("Download the strip (PNG)", png_bytes(figures.image_grid(big, columns=len(big))),
@@ -109,4 +110,4 @@ def live_t(bundle: Bundle, a: np.ndarray, b: np.ndarray, method: str) -> None:
     """A t slider that decodes between the endpoints as it moves (reruns alone)."""
     t = st.slider("t (0 = A, 1 = B)", 0.0, 1.0, 0.5, step=0.01, key="interp_t")
     code = (slerp if method == "slerp" else lerp)(a, b, t)
-    st.image(on_worker(decode_codes, bundle.model, code, 8)[0], caption=f"{method} at t = {t:.2f}", width=224)
+    st.image(on_worker(decode, bundle.model, code, 8)[0], caption=f"{method} at t = {t:.2f}", width=224)

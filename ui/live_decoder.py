@@ -24,8 +24,8 @@ import streamlit as st
 
 from ui import state
 from vae.bundle import Bundle
-from vae.decoder_export import UnsupportedLayer, export_decoder
-from vae.latent_tools import display_subset
+from vae.latent.selection import display_subset
+from vae.models.decoder_export import UnsupportedLayer, export_decoder
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _base64(array: np.ndarray, dtype: str) -> str:
 def local_payload(bundle: Bundle, projection: str, bounds: tuple[float, float, float, float]) -> dict | None:
     """What the browser needs to decode and place codes itself, or None where it cannot.
 
-    The decoder program (vae/decoder_export.py) and the map placement of `ForwardProjector`:
+    The decoder program (vae/models/decoder_export.py) and the map placement of `ForwardProjector`:
     linear for PCA, the code itself for a 2-D latent, else the k nearest codes' positions.
     """
     try:

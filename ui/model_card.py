@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import torch
 
 from ui import figures
 from vae.bundle import Bundle
-from vae.latent_tools import decode_codes, reconstruct_images, to_pixels
+from vae.media import to_pixels
+from vae.models.inference import reconstruct, sample
 
 METRIC_LABELS = {
     "test_neg_elbo": "test −ELBO", "test_recon": "reconstruction", "test_kl": "KL",
@@ -58,8 +58,7 @@ def curves(bundle: Bundle) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _prior_samples(path: str, _bundle: Bundle, n: int, seed: int) -> np.ndarray:
-    z = torch.randn(n, _bundle.latent_dim, generator=torch.Generator().manual_seed(seed)).numpy()
-    return decode_codes(_bundle.model, z, 3)
+    return sample(_bundle.model, n, seed=seed, scale=3)
 
 
 def pictures(bundle: Bundle) -> None:
@@ -67,7 +66,7 @@ def pictures(bundle: Bundle) -> None:
     with left:
         st.subheader("Originals and reconstructions")
         originals = to_pixels(bundle.images[:12], 3)
-        reconstructions = reconstruct_images(bundle.model, bundle.images[:12], 3)
+        reconstructions = reconstruct(bundle.model, bundle.images[:12], 3)
         st.image(figures.image_grid(np.concatenate([originals, reconstructions]), columns=12),
                  caption="top: test images · bottom: reconstructions")
         st.subheader("Samples from the prior")

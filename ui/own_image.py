@@ -6,11 +6,11 @@ import numpy as np
 import streamlit as st
 
 from ui import bundles, figures
-from ui.generate import load_and_explore
+from ui.navigation import open_in_explorer
 from vae.bundle import Bundle
 from vae.data.images import MAX_FILE_BYTES, ImageInputError, load_image
-from vae.generative import complete, encode_mean
-from vae.latent_tools import decode_codes, to_pixels
+from vae.media import to_pixels
+from vae.models import inference
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "webp"]
 SCALE = 6
@@ -43,17 +43,17 @@ def image_source(bundle: Bundle) -> tuple[np.ndarray, str] | None:
 
 def encode(bundle: Bundle, pixels: np.ndarray, name: str, projection: str) -> None:
     """What the model makes of the image: its code, reconstruction, and place on the map."""
-    code = encode_mean(bundle.model, pixels[None])[0]
+    code = inference.encode(bundle.model, pixels[None])[0][0]
     shown, map_column = st.columns([2, 3])
     with shown:
         left, right = st.columns(2)
         left.image(to_pixels(pixels[None], SCALE)[0], caption="model input", width="stretch")
-        right.image(decode_codes(bundle.model, code, SCALE)[0], caption="reconstruction", width="stretch")
+        right.image(inference.decode(bundle.model, code, SCALE)[0], caption="reconstruction", width="stretch")
         st.code("  ".join(f"z{d}={v:+.2f}" for d, v in enumerate(code)), language=None, wrap_lines=True)
         if st.button("Load this code into the sliders", type="primary", key="own-load"):
-            load_and_explore(bundle, code, f"your image {name}")
+            open_in_explorer(bundle.name, code, f"your image {name}")
     with map_column:
-        project = bundles.forward_projector(str(bundle.path), projection, bundles.fingerprint_of(bundle.path))
+        project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
         fig = figures.latent_map(bundle.projections[projection]["xy"], bundle.labels, bundle.class_names,
                                  bundles.class_colours(len(bundle.class_names)), marker=project(code), height=420)
         st.plotly_chart(fig, key="own-map", config={"displaylogo": False})
@@ -70,7 +70,7 @@ def completion(bundle: Bundle, pixels: np.ndarray) -> None:
     mask = np.zeros((height, width), dtype=bool)
     mask[rows[0]:rows[1], cols[0]:cols[1]] = True
     masked = np.where(mask, np.uint8(128), pixels)
-    completed = complete(bundle.model, pixels, mask, iterations)
+    completed = inference.complete(bundle.model, pixels, mask, iterations)
     before, erased, after = st.columns(3)
     before.image(to_pixels(pixels[None], SCALE)[0], caption="before", width="stretch")
     erased.image(to_pixels(masked[None], SCALE)[0], caption=f"erased ({int(mask.sum())} pixels, grey)",

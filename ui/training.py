@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
 from ui import bundles, figures
+from ui.navigation import open_in_explorer
 from vae.device import available_devices
-from vae.jobs import BOUNDS, Job, JobRefused, JobRegistry, TrainRequest, dataset_choices
 from vae.models import REGISTRY
-from vae.training import read_events
+from vae.training.events import EVENTS_FILE, read_events
+from vae.training.jobs import Job, JobRefused, JobRegistry, TrainRequest, dataset_choices
 from vae.training.live_map import read_live_map
+from vae.training.options import FORM_OPTIONS, OPTIONS, Option
 from vae.training.progress import RunProgress, summarize_events
 
 POLL_S = 1.0
 FORCE_STOP_AFTER_S = 20
-FIELDS = ("name", "dataset", "arch", "latent_dim", "beta", "kl_warmup", "epochs", "batch_size", "lr",
-          "seed", "device")
+FIELDS = [option.name for option in FORM_OPTIONS]  # the form is generated from the training options
 
 
 def registry() -> JobRegistry:
     """The job registry of the app's own checkpoints folder (shared by every tab and user)."""
     return JobRegistry(bundles.train_dir())
-
-
-def devices() -> list[str]:
-    return [d for d in available_devices() if d != "auto"]
 
 
 def _request_from_state() -> TrainRequest:
@@ -37,12 +35,12 @@ def _submit(jobs: JobRegistry) -> None:
     """Form callback: validate, then start; problems are shown next to their fields."""
     st.session_state.pop("train_refused", None)
     request = _request_from_state()
-    errors = request.validate(jobs.root, devices())
+    errors = request.validate(jobs.root, available_devices())
     st.session_state["train_errors"] = errors
     if errors:
         return
     try:
-        jobs.start(request, devices())
+        jobs.start(request, available_devices())
     except JobRefused as exc:
         st.session_state["train_refused"] = str(exc)
 
@@ -53,38 +51,49 @@ def _field_error(name: str) -> None:
         st.error(message, icon=":material/error:")
 
 
-def _number(label: str, name: str, default: float, step: float, fmt: str | None = None, help: str | None = None):
-    low, high = BOUNDS[name]
-    st.number_input(label, min_value=low, max_value=high, value=default, step=step, format=fmt,
-                    key=f"train_{name}", help=help)
-    _field_error(name)
+def _choices(option: Option) -> tuple[list[str], Callable[[str], str] | None]:
+    """A select option's choices and how to show them (datasets say whether they need a download)."""
+    if option.name == "dataset":
+        offline = dict(dataset_choices())
+        return list(offline), lambda n: f"{n} · {'on this machine' if offline[n] else 'needs a download'}"
+    if option.name == "device":
+        return available_devices(), None
+    return list(option.choices or ()), None
+
+
+def _field(option: Option) -> None:
+    """The widget of one option: text, a select box or a number input within the option's bounds."""
+    key = f"train_{option.name}"
+    if option.name == "name":
+        st.text_input(option.label, key=key, help="the folder created under checkpoints/")
+    elif option.bounds is None:
+        choices, show = _choices(option)
+        st.selectbox(option.label, choices, index=choices.index(option.default), key=key,
+                     format_func=show or str)
+    else:
+        low, high = option.bounds
+        # latent_dim defaults to the architecture's own size; the form shows the default model's.
+        default = option.default if option.default is not None else REGISTRY[OPTIONS["arch"].default][0]().latent_dim
+        st.number_input(option.label, min_value=low, max_value=high, value=default, step=option.step,
+                        format=option.fmt, key=key, help=option.help)
+    _field_error(option.name)
 
 
 def form(jobs: JobRegistry, job: Job | None) -> None:
     """The settings form; Start launches the training CLI in its own process."""
     st.session_state.setdefault("train_name", time.strftime("my-vae-%Y%m%d-%H%M%S"))
-    choices = dataset_choices()
-    offline = {name: ok for name, ok in choices}
+    numbers = [o for o in FORM_OPTIONS if o.bounds is not None]
     with st.form("train-form", border=True):
-        st.selectbox("Dataset", [name for name, _ in choices], key="train_dataset",
-                     format_func=lambda n: f"{n} · {'on this machine' if offline[n] else 'needs a download'}")
-        _field_error("dataset")
-        st.selectbox("Architecture", list(REGISTRY), index=list(REGISTRY).index("conv"), key="train_arch")
-        _field_error("arch")
+        for option in FORM_OPTIONS:
+            if option.bounds is None and option.name != "name":
+                _field(option)
         left, right = st.columns(2)
-        with left:
-            _number("Latent size", "latent_dim", 16, 1)
-            _number("β (KL weight)", "beta", 1.0, 0.1, "%.2f")
-            _number("Epochs", "epochs", 10, 1)
-            _number("Learning rate", "lr", 1e-3, 1e-4, "%.5f")
-        with right:
-            _number("KL warm-up (epochs)", "kl_warmup", 0.0, 0.5, "%.1f")
-            _number("Batch size", "batch_size", 128, 16)
-            _number("Seed", "seed", 0, 1)
-            st.selectbox("Device", devices(), key="train_device")
-            _field_error("device")
-        st.text_input("Bundle name", key="train_name", help="the folder created under checkpoints/")
-        _field_error("name")
+        half = (len(numbers) + 1) // 2
+        for column, part in ((left, numbers[:half]), (right, numbers[half:])):
+            with column:
+                for option in part:
+                    _field(option)
+        _field(OPTIONS["name"])
         st.form_submit_button("Start training", type="primary", on_click=_submit, args=(jobs,),
                               disabled=job is not None and job.running, use_container_width=True)
     refused = st.session_state.get("train_refused")
@@ -120,7 +129,7 @@ def _status_message(job: Job) -> None:
 def _open_bundle(job: Job) -> None:
     if job.bundle and st.button("Open in the explorer", type="primary", key=f"open-{job.id}"):
         st.session_state["bundle"] = job.name
-        st.switch_page("app_pages/explore.py", query_params={"bundle": job.name})
+        open_in_explorer(job.name)
 
 
 def _panel(jobs: JobRegistry, was_running: bool) -> None:
@@ -130,7 +139,7 @@ def _panel(jobs: JobRegistry, was_running: bool) -> None:
         return
     if job.running != was_running:
         st.rerun()  # the job started or ended: redraw the page (form, polling) as a whole
-    progress = summarize_events(read_events(job.out_path / "events.jsonl"))
+    progress = summarize_events(read_events(job.out_path / EVENTS_FILE))
     st.subheader(f"Job · {job.name}")
     st.caption(f"{job.status} · started {time.strftime('%H:%M:%S', time.localtime(job.started))} · "
                f"{progress.device or job.request.get('device', '')} · pid {job.pid} · {job.out}")

@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 
 from vae.losses import iwae_log_likelihood, kl_per_dim, reconstruction_nll
 from vae.models.base import VAE
+from vae.models.inference import batches, model_device
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al.: Cov_x(E_q[z_d]) > 0.01
-
-
-def batches(images: torch.Tensor, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:
-    """Float [0, 1] batches of a uint8 tensor, moved to `device`."""
-    for start in range(0, len(images), batch_size):
-        yield images[start : start + batch_size].to(device).float().div_(255)
-
-
-def _device(model: VAE) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
-def encode_images(
-    model: VAE, images: np.ndarray | torch.Tensor, batch_size: int = 1000
-) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances, float32 (N, D) each."""
-    model.eval()
-    images = torch.as_tensor(images)
-    mus, logvars = [], []
-    for x in batches(images, batch_size, _device(model)):
-        mu, logvar = model.encode(x)
-        mus.append(mu.float().cpu())
-        logvars.append(logvar.float().cpu())
-    return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
 
 
 @torch.no_grad()
@@ -50,7 +24,7 @@ def evaluate(
     """Single-sample test -ELBO (as the classic example reports it), its terms, KL per dim, active units."""
     model.eval()
     images = torch.as_tensor(images)
-    device = _device(model)
+    device = model_device(model)
     generator = torch.Generator(device=device).manual_seed(seed)
     recon_sum = kl_sum = 0.0
     kl_dims = torch.zeros(model.latent_dim, dtype=torch.float64)
@@ -92,7 +66,7 @@ def iwae_estimate(
     """
     model.eval()
     images = torch.as_tensor(images)[:n_images]
-    device = _device(model)
+    device = model_device(model)
     generator = torch.Generator(device=device).manual_seed(seed)
     values = [
         iwae_log_likelihood(model, x, k, likelihood=likelihood, sigma=sigma, generator=generator).cpu()

@@ -1,13 +1,25 @@
-"""Pictures for downloads: a PNG strip of frames and a there-and-back animated GIF."""
+"""Pictures: model output as display pixels, PNG strips and a there-and-back animated GIF for downloads."""
 
 from __future__ import annotations
 
 import io
 
 import numpy as np
+import torch
 from PIL import Image
 
 TIMELINE_PX = 3
+
+
+def to_pixels(images: np.ndarray | torch.Tensor, scale: int = 1) -> np.ndarray:
+    """(N, C, H, W) uint8 or [0, 1] floats -> (N, H*scale, W*scale[, 3]) uint8, nearest-neighbour."""
+    array = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8)
+    array = array.transpose(0, 2, 3, 1)  # (N, H, W, C)
+    if scale > 1:
+        array = array.repeat(scale, axis=1).repeat(scale, axis=2)
+    return array[..., 0] if array.shape[-1] == 1 else array
 
 
 def _image(pixels: np.ndarray) -> Image.Image:

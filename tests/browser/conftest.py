@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT
+from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT
 
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (scripts/system-packages.sh installs it)",

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from harness.browser import ROOT, click_map_point, free_port, start_app
 from vae.bundle import load_bundle
-from vae.latent_tools import decode_codes
+from vae.models.inference import decode
 
 from .conftest import wait_ready
-from .harness import ROOT, click_map_point, free_port, start_app
 
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
 DECODED = "img.decoded"  # the live decoder's image
@@ -130,7 +130,7 @@ def test_the_browser_decodes_slider_steps_as_the_server_does(page, app_url, scre
     for dim, value in values:
         code[dim] = value
     assert len(values) == bundle.latent_dim and code.any()
-    expected = decode_codes(bundle.model, code)[0].astype(int)
+    expected = decode(bundle.model, code)[0].astype(int)
     shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(local_src.split(",", 1)[1]))).convert("L"), dtype=int)
     assert shown.shape == expected.shape
     assert np.abs(shown - expected).max() <= 1  # float16 weights: at most one grey level apart

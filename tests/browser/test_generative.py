@@ -7,8 +7,9 @@ import io
 import pytest
 from PIL import Image
 
+from harness.browser import click_map_point, free_port, photo_jpeg, start_app, upload
+
 from .conftest import wait_ready
-from .harness import click_map_point, free_port, photo_jpeg, start_app, upload
 
 STRIP = ".st-key-interp-strip [data-testid=stImage]"
 

@@ -7,11 +7,10 @@ import pytest
 import torch
 from torch import nn
 
+from harness.browser import ROOT
 from tests.test_decoder_export import CONFIGS
-from vae.decoder_export import export_decoder
 from vae.models import ConvConfig, build_model
-
-from .harness import ROOT
+from vae.models.decoder_export import export_decoder
 
 SCRIPT = (ROOT / "ui" / "components" / "local_decoder.js").read_text()
 
@@ -58,7 +57,7 @@ def test_browser_places_codes_where_the_server_does(page, projection):
     from ui import figures
     from ui.live_decoder import local_payload
     from vae.bundle import load_bundle
-    from vae.latent_tools import ForwardProjector
+    from vae.latent.placement import ForwardProjector
 
     bundle = load_bundle(ROOT / "checkpoints" / "fashion-mnist-conv-z16")
     arrays = bundle.projections[projection]

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.browser import ROOT, free_port, start_app
 from vae.bundle import BundleError, load_bundle
-from vae.catalog import candidate_dirs
+from vae.bundle.catalog import candidate_dirs
 from vae.data import is_available_offline
-from vae.jobs import process_alive
+from vae.training.jobs import process_alive
 
 from .conftest import wait_ready
-from .harness import ROOT, free_port, start_app
 
 
 @pytest.fixture(scope="module")

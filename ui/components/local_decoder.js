@@ -1,4 +1,4 @@
-// Decoding in the browser: runs the decoder program of vae/decoder_export.py and places a code on
+// Decoding in the browser: runs the decoder program of vae/models/decoder_export.py and places a code on
 // the map as ui/live_decoder.py's `local_payload` describes, so a slider step needs no server
 // round trip. Plain loops over Float32Arrays: the shipped 16-D conv decoder takes a few ms.
 
@@ -81,7 +81,7 @@ function correlate(x, cIn, cOut, taps, weight, n) {
   return out;
 }
 
-// PyTorch Conv2d, stride 1 (vae/decoder_export.py refuses others): weight (out, in, kh, kw).
+// PyTorch Conv2d, stride 1 (vae/models/decoder_export.py refuses others): weight (out, in, kh, kw).
 function conv2d(x, w, b, op) {
   const [cIn] = op.in_shape, [cOut, hOut, wOut] = op.out_shape;
   const [kh, kw] = op.kernel, [ph, pw] = op.padding;
@@ -176,7 +176,7 @@ function buildDecoder(program) {
   return (code) => steps.reduce((x, step) => step(x), Float32Array.from(code));
 }
 
-// A function from a code to its map position [x, y], as vae.latent_tools.ForwardProjector does it.
+// A function from a code to its map position [x, y], as vae.latent.placement.ForwardProjector does it.
 function buildPlacer(projection) {
   if (projection.kind === "latent") return (code) => [code[0], code[1]];
   if (projection.kind === "pca") {
@@ -206,7 +206,7 @@ function buildPlacer(projection) {
   };
 }
 
-// Pixels as the server makes them (vae.latent_tools.to_pixels): floor(clip(v) * 255 + 0.5).
+// Pixels as the server makes them (vae.media.to_pixels): floor(clip(v) * 255 + 0.5).
 function toDataUri(image, [channels, height, width], canvas) {
   canvas.width = width;
   canvas.height = height;

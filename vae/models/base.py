@@ -8,6 +8,8 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 from torch import nn
 
+LATENT_DIM_BOUNDS = (1, 512)  # what every model accepts; the training options take it from here
+
 
 class VAEOutput(NamedTuple):
     """What `forward` returns: decoder logits and the posterior parameters."""
@@ -53,8 +55,9 @@ class ModelConfig:
         channels, height, width = self.input_shape
         if channels not in (1, 3) or not (8 <= height <= 256 and 8 <= width <= 256):
             raise ValueError(f"input_shape {self.input_shape} unsupported (1 or 3 channels, 8-256 px)")
-        if not 1 <= self.latent_dim <= 512:
-            raise ValueError(f"latent_dim must be 1..512, got {self.latent_dim}")
+        low, high = LATENT_DIM_BOUNDS
+        if not low <= self.latent_dim <= high:
+            raise ValueError(f"latent_dim must be {low}..{high}, got {self.latent_dim}")
 
 
 class VAE(nn.Module):
@@ -102,18 +105,3 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar)
         return VAEOutput(self.decode_logits(z), mu, logvar, z)
-
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
-        """Decode the posterior mean (or a posterior sample) of x."""
-        mu, logvar = self.encode(x)
-        return self.decode(self.reparameterize(mu, logvar) if sample else mu)
-
-    @torch.no_grad()
-    def sample(
-        self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """n images decoded from z ~ N(0, temperature^2 I)."""
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator, device=device) * temperature
-        return self.decode(z)

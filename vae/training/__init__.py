@@ -1,7 +1,8 @@
-"""Training loop, its configuration and callbacks."""
+"""Training: options, configuration, the Trainer and its callbacks, events, runs and jobs."""
 
-from vae.training.callbacks import Callback, EventLog, read_events
+from vae.training.callbacks import Callback
 from vae.training.config import TrainConfig
+from vae.training.events import EventLog, read_events
 from vae.training.trainer import Trainer, TrainResult, lr_at
 
 __all__ = ["Callback", "EventLog", "TrainConfig", "TrainResult", "Trainer", "lr_at", "read_events"]

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
 
-from vae.evaluation import encode_images
-from vae.projection import pca_2d
+from vae.latent.projection import pca_2d
+from vae.models.inference import encode
 from vae.training.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class LiveLatentMap(Callback):
         self.previous: np.ndarray | None = None
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
-        mu, _ = encode_images(trainer.model, self.images)
+        mu, _ = encode(trainer.model, self.images)
         trainer.model.train()
         xy = mu[:, :2] if mu.shape[1] <= 2 else pca_2d(mu)["xy"]
         xy = align(self.previous, np.asarray(xy, dtype=np.float64))

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vae.training import events as ev
+
 PHASES = {
-    "run_start": "starting",
-    "train_start": "training", "step_end": "training", "eval_end": "training", "epoch_end": "training",
-    "train_end": "saving the bundle", "bundle_saved": "saving the bundle",
-    "projection_start": "computing the UMAP map", "projection_saved": "computing the UMAP map",
-    "run_end": "finished",
+    ev.RUN_START: "starting",
+    ev.TRAIN_START: "training", ev.STEP_END: "training", ev.EVAL_END: "training", ev.EPOCH_END: "training",
+    ev.TRAIN_END: "saving the bundle", ev.BUNDLE_SAVED: "saving the bundle",
+    ev.PROJECTION_START: "computing the UMAP map", ev.PROJECTION_SAVED: "computing the UMAP map",
+    ev.RUN_END: "finished",
 }
 
 
@@ -47,20 +49,20 @@ def summarize_events(events: list[dict[str, Any]]) -> RunProgress:
     for event in events:
         kind = event.get("event")
         progress.phase = PHASES.get(kind, progress.phase)
-        if kind == "run_start":
+        if kind == ev.RUN_START:
             progress.class_names = list(event.get("dataset", {}).get("class_names", []))
-        elif kind == "train_start":
+        elif kind == ev.TRAIN_START:
             progress.device = str(event.get("device", ""))
             progress.epochs = int(event.get("epochs", 0))
             progress.total_steps = int(event.get("total_steps", 0))
             progress.steps_per_epoch = int(event.get("steps_per_epoch", 0))
-        elif kind == "step_end":
+        elif kind == ev.STEP_END:
             progress.steps.append(event)
             progress.epoch, progress.step = int(event["epoch"]), int(event["step"])
             progress.global_step = int(event["global_step"])
             progress.images_per_s = float(event.get("images_per_s", 0.0))
             progress.eta_s = event.get("eta_s")
-        elif kind == "epoch_end":
+        elif kind == ev.EPOCH_END:
             progress.history.append(event)
     if progress.phase == "finished":
         progress.eta_s = 0.0

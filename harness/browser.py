@@ -1,4 +1,4 @@
-"""Start a Streamlit server and find Chromium: shared by the browser tests and bench/."""
+"""Start a Streamlit server and find Chromium: shared by the browser tests and bench/ (dev only, not shipped)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -51,16 +51,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(port: int, script: str = "app.py", env: dict | None = None, args: list[str] | None = None):
-    """Start the app as run.sh does (other scripts with `streamlit run`); wait until it answers."""
+def start_app(port: int, script: str | None = None, env: dict | None = None, args: list[str] | None = None,
+              command: list | None = None, cwd: Path = ROOT):
+    """Start the explorer as run.sh does (`vae-lab serve`, or `command`, with `args` such as --checkpoints
+    DIR), or another app `script` with `streamlit run` (`args` after `--`); wait until it answers."""
     log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)  # noqa: SIM115
-    launch = ["-m", "ui.serve"] if script == "app.py" else ["-m", "streamlit", "run", script]
-    proc = subprocess.Popen(
-        [sys.executable, *launch, "--server.port", str(port),
-         "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false", *(["--", *args] if args else [])],
-        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
-    )
+    options = ["--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
+               "--browser.gatherUsageStats", "false"]
+    if script is None:
+        argv = [*(command or [sys.executable, "-m", "vae.cli", "serve"]), *options, *(args or [])]
+    else:
+        argv = [sys.executable, "-m", "streamlit", "run", script, *options, *(["--", *args] if args else [])]
+    proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -1,4 +1,9 @@
-"""Find bundles in checkpoint directories and say, for each, whether it loads and why not."""
+"""Find bundles in checkpoint directories cheaply: each is listed from its config.json alone.
+
+Listing never opens weights or arrays and computes no checksum: it parses `config.json` and
+compares the files it lists with `stat` (missing, truncated). Opening a bundle (`load_bundle`)
+verifies everything, once, when a user picks it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vae.bundle import CONFIG, BundleError, load_bundle
+from vae.bundle.format import CONFIG, BundleError
+from vae.bundle.read import file_problems, read_config
 
 ENV_VAR = "VAE_LAB_CHECKPOINTS"
 
@@ -45,16 +51,17 @@ def candidate_dirs(root: Path) -> list[Path]:
 
 
 def inspect(path: Path) -> BundleEntry:
-    """Fully validate one directory (checksums, shapes); never raises."""
+    """List one directory from its config.json and the sizes of its files; never raises."""
     try:
-        bundle = load_bundle(path)
+        card = read_config(path)
     except BundleError as exc:
         return BundleEntry(path, False, tuple(exc.problems))
-    except Exception as exc:  # a loader bug must not take the app down with it
+    except Exception as exc:  # an unreadable folder must not take the app down with it
         return BundleEntry(path, False, (f"unexpected error: {type(exc).__name__}: {exc}",))
-    card = bundle.config
-    title = f"{card['model']['arch']} z{bundle.latent_dim} · {card['dataset']['name']}"
-    return BundleEntry(path, True, (), title)
+    problems = file_problems(path, card, checksums=False)
+    model, dataset = card["model"], card["dataset"]
+    title = f"{model.get('arch', '?')} z{model.get('latent_dim', '?')} · {dataset.get('name', '?')}"
+    return BundleEntry(path, not problems, tuple(problems), title)
 
 
 def is_bundle_dir(path: Path) -> bool:
@@ -68,13 +75,16 @@ def scan(dirs: list[Path]) -> list[BundleEntry]:
     return sorted(entries, key=lambda e: (not e.valid, e.label))
 
 
-def fingerprint(dirs: list[Path]) -> tuple:
-    """Changes whenever a bundle is added, removed or rewritten (for caching `scan`)."""
+def fingerprint(path: Path) -> tuple:
+    """Name, time and size of each file of a bundle (or run) directory: changes when any is rewritten.
+
+    `stat` only, so it is cheap enough to key the listing's and the loaded bundles' caches on.
+    """
+    if not path.is_dir():
+        return ()
     stamps = []
-    for root in dirs:
-        for path in candidate_dirs(root):
-            for file in sorted(path.iterdir()) if path.is_dir() else []:
-                if file.is_file() and not file.name.startswith(".") and file.name != "events.jsonl":
-                    stat = file.stat()
-                    stamps.append((str(file), stat.st_mtime_ns, stat.st_size))
+    for file in sorted(path.iterdir()):
+        if file.is_file() and not file.name.startswith("."):
+            stat = file.stat()
+            stamps.append((file.name, stat.st_mtime_ns, stat.st_size))
     return tuple(stamps)

@@ -1,6 +1,6 @@
-"""Command line: evaluate a bundle on its own stored test images (no dataset needed).
+"""Evaluate a bundle on its own stored test images (no dataset needed).
 
-    python -m vae.evaluate checkpoints/fashion-mnist-conv-z16 --iwae-k 1000
+    vae-lab evaluate checkpoints/fashion-mnist-conv-z16 --iwae-k 1000
 
 Prints test -ELBO, reconstruction, KL, active units and an IWAE-k estimate of -log p(x),
 and records them in the bundle's config.json (unless --no-write).
@@ -9,27 +9,27 @@ and records them in the bundle's config.json (unless --no-write).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 
-from vae.bundle import BundleError, load_bundle, update_config
-from vae.cli_output import format_table
+from vae.bundle import CONFIG, BundleError, load_bundle, update_config
+from vae.cli.tables import format_table
 from vae.evaluation import evaluate, iwae_estimate
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    p = argparse.ArgumentParser(prog="python -m vae.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("bundle")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bundle", help="the bundle directory")
     p.add_argument("--iwae-k", type=int, default=1000, help="importance samples per image (0 skips, max 5000)")
     p.add_argument("--iwae-images", type=int, default=1000, help="test images used for the IWAE estimate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-write", action="store_true", help="do not record the metrics in config.json")
-    args = p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, print a table, record the metrics; 2 for bad arguments or an unusable bundle."""
     if not 0 <= args.iwae_k <= 5000 or args.iwae_images < 1:
-        p.error("--iwae-k must be 0..5000 and --iwae-images at least 1")
+        print("error: --iwae-k must be 0..5000 and --iwae-images at least 1", file=sys.stderr)
+        return 2
     try:
         bundle = load_bundle(args.bundle)
     except BundleError as exc:
@@ -48,9 +48,5 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(["metric (nats per image)", "value"], rows))
     if not args.no_write:
         update_config(bundle.path, {"metrics": {**bundle.config.get("metrics", {}), **result}})
-        print(f"recorded in {bundle.path / 'config.json'}")
+        print(f"recorded in {bundle.path / CONFIG}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

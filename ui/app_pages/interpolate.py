@@ -3,8 +3,7 @@
 import streamlit as st
 
 from ui import bundles, explorer, interpolate
-from vae.generative import INTERPOLATIONS
-from vae.generative import interpolate as path_codes
+from vae.latent.paths import INTERPOLATIONS, path_codes
 
 bundle = bundles.select_bundle()
 if bundle is None:

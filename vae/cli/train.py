@@ -1,8 +1,8 @@
-"""Command line: train a VAE and write a bundle.
+"""Train a VAE and write a bundle.
 
-    python -m vae.train --dataset fashion-mnist --arch conv --latent-dim 16 --epochs 30 \
+    vae-lab train --dataset fashion-mnist --arch conv --latent-dim 16 --epochs 30 \\
         --out checkpoints/fashion-conv-z16
-    torchrun --standalone --nproc_per_node 2 -m vae.train ...   # data parallel, one bundle
+    torchrun --standalone --nproc_per_node 2 -m vae.cli train ...   # data parallel, one bundle
 
 Exit status: 0 completed, 130 cancelled (SIGINT/SIGTERM; the last completed epoch is saved),
 1 failed (NaN loss, out of memory, disk full, ...), 2 bad arguments or data.
@@ -11,28 +11,29 @@ Exit status: 0 completed, 130 cancelled (SIGINT/SIGTERM; the last completed epoc
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import traceback
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from vae.bundle import add_projection, load_bundle, write_bundle
-from vae.cli_output import format_table
+from vae.bundle import CONFIG, add_projection, write_bundle
+from vae.cli.tables import format_table
 from vae.data import DataFileError, DatasetNotFoundError, ImageDataset, load_dataset
 from vae.device import resolve_device
-from vae.models import PRESETS, REGISTRY, build_model, config_from_dict
+from vae.latent.projection import umap_2d
+from vae.models import PRESETS, build_model, config_from_dict
 from vae.models.conv import ACTIVATIONS
-from vae.projection import umap_2d
-from vae.training import Callback, EventLog, TrainConfig, Trainer, TrainResult
+from vae.models.inference import encode
+from vae.training import Callback, EventLog, TrainConfig, Trainer, TrainResult, options
+from vae.training import events as ev
 from vae.training.distributed import DistContext, init_from_env
 from vae.training.live_map import LiveLatentMap
 
-log = logging.getLogger("vae.train")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
@@ -56,40 +57,24 @@ class TqdmProgress(Callback):
         self.bar.close()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    defaults = TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m vae.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="fashion-mnist",
-                   help="fashion-mnist, mnist, kmnist, cifar10, synthetic or folder:<path>")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The training options (vae/training/options.py), then those of the data, model and bundle."""
+    options.add_to_parser(p)
     p.add_argument("--data-dir", help="folder with the dataset's files (searched first)")
     p.add_argument("--image-size", type=int, default=28, help="folder datasets: resize to this square size")
     p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="folder datasets: 1 grey, 3 colour")
-    p.add_argument("--arch", choices=sorted(REGISTRY), default="conv")
     p.add_argument("--preset", choices=sorted(PRESETS), help="named model config (sets --arch)")
-    p.add_argument("--latent-dim", type=int, help="latent size (default: the architecture's)")
     p.add_argument("--hidden", type=int, nargs="+", help="mlp: hidden sizes; conv: one dense size")
     p.add_argument("--full-res-channels", type=int, help="conv: channels of a full-resolution decoder stage")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), help="conv: activation (default relu)")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=defaults.lr_schedule)
-    p.add_argument("--beta", type=float, default=defaults.beta)
-    p.add_argument("--kl-warmup", type=float, default=defaults.kl_warmup_epochs, help="epochs of linear KL warm-up")
-    p.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default=defaults.likelihood)
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
     p.add_argument("--out", type=Path, help="bundle directory (default checkpoints/<dataset>-<arch>-z<D>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA is always written)")
-    p.add_argument("--name", help="display name stored in the bundle (default: the folder name)")
     p.add_argument("--map-images", choices=("test", "all"), default="test",
                    help="images encoded into the bundle's map: the test set, or train + test (70k for "
                         "Fashion-MNIST; a bundle of ~60 MB)")
     p.add_argument("--live-map", type=int, default=2000, metavar="N",
                    help="re-encode N test images after each epoch into <out>/live_map.npz (0: off)")
-    return p
 
 
 def model_config_from_args(args: argparse.Namespace, input_shape: tuple[int, int, int]) -> dict[str, Any]:
@@ -115,10 +100,7 @@ def summary_table(history: list[dict[str, Any]]) -> str:
 
 def _prepare(args: argparse.Namespace) -> tuple[TrainConfig, ImageDataset, dict[str, Any]]:
     """Validate settings and load the data; ValueError and dataset errors carry the user's message."""
-    train_config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
-        beta=args.beta, kl_warmup_epochs=args.kl_warmup, likelihood=args.likelihood,
-        seed=args.seed, device=args.device)
+    train_config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     train_config.validate()
     dataset = load_dataset(args.dataset, args.data_dir, shape=(args.channels, args.image_size, args.image_size))
     return train_config, dataset, model_config_from_args(args, dataset.input_shape)
@@ -151,18 +133,18 @@ def _save(args: argparse.Namespace, out: Path, model: torch.nn.Module, dataset: 
     if args.map_images == "all":
         images = np.concatenate([dataset.test_images, dataset.train_images])
         labels = np.concatenate([dataset.test_labels, dataset.train_labels])
-    write_bundle(out, model, images, labels, meta)
-    events.write("bundle_saved", {"path": str(out), "status": meta["status"]})
+    mu, logvar = encode(model, images)  # (N, D) each: the bundle's codes, and the UMAP map's input
+    write_bundle(out, model, images, labels, meta, codes=(mu, logvar))
+    events.write(ev.BUNDLE_SAVED, {"path": str(out), "status": meta["status"]})
     print(f"bundle written: {out} ({meta['status']})")
     if not args.no_umap and model.latent_dim > 2:
-        events.write("projection_start", {"name": "umap"})
-        add_projection(out, "umap", umap_2d(load_bundle(out).mu, seed=args.seed))
-        events.write("projection_saved", {"name": "umap"})
+        events.write(ev.PROJECTION_START, {"name": "umap"})
+        add_projection(out, "umap", umap_2d(mu, seed=args.seed))
+        events.write(ev.PROJECTION_SAVED, {"name": "umap"})
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Load the data, train, and on the main process write events and the bundle."""
     try:
         train_config, dataset, model_dict = _prepare(args)
         dist = init_from_env(args.device)
@@ -182,16 +164,16 @@ def _train(args: argparse.Namespace, train_config: TrainConfig, dataset: ImageDa
     """Train, and on the main process write events and the bundle."""
     main_process = dist is None or dist.is_main
     out = args.out or Path("checkpoints") / f"{dataset.name}-{model_dict['arch']}-z{model_dict['latent_dim']}"
-    if main_process and (out / "config.json").exists() and not args.overwrite:
+    if main_process and (out / CONFIG).exists() and not args.overwrite:
         print(f"error: {out} already holds a bundle; pass --overwrite or choose another --out", file=sys.stderr)
         return EXIT_USAGE
     callbacks: list[Callback] = []
     events = None
     if main_process:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "events.jsonl").unlink(missing_ok=True)
-        events = EventLog(out / "events.jsonl")
-        events.write("run_start", {"name": args.name or out.name, "model": model_dict,
+        (out / ev.EVENTS_FILE).unlink(missing_ok=True)
+        events = EventLog(out / ev.EVENTS_FILE)
+        events.write(ev.RUN_START, {"name": args.name or out.name, "model": model_dict,
                                    "dataset": {"name": dataset.name, "class_names": dataset.class_names}})
         callbacks = [events, TqdmProgress()]
         if args.live_map > 0:
@@ -207,7 +189,7 @@ def _train(args: argparse.Namespace, train_config: TrainConfig, dataset: ImageDa
         result = trainer.fit()
     except Exception as exc:  # out of memory, device errors: report them as a failed run
         if events:
-            events.write("train_end", {"status": "failed", "message": f"{type(exc).__name__}: {exc}",
+            events.write(ev.TRAIN_END, {"status": "failed", "message": f"{type(exc).__name__}: {exc}",
                                        "epochs_completed": 0})
         traceback.print_exc()
         return EXIT_FAILED
@@ -233,10 +215,6 @@ def _train(args: argparse.Namespace, train_config: TrainConfig, dataset: ImageDa
             status, message = "failed", f"could not save the bundle to {out}: {exc.strerror or exc}"
             print(f"error: {message}", file=sys.stderr)
             exit_code = EXIT_FAILED
-    events.write("run_end", {"status": status, "message": message, "bundle": bundle})
+    events.write(ev.RUN_END, {"status": status, "message": message, "bundle": bundle})
     events.close()
     return exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

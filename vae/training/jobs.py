@@ -1,7 +1,7 @@
 """Training jobs started from the UI: one at a time per checkpoints folder, in their own process.
 
-A job is the project's own training CLI (`python -m vae.train`) run in a new process session,
-writing into `<root>/<name>/`. Its state lives in `<root>/.jobs/current.json`, so any tab, any
+A job is the project's own training CLI (`vae-lab train`, started as `python -m vae.cli train`) run
+in a new process session, writing into `<root>/<name>/`. Its state lives in `<root>/.jobs/current.json`, so any tab, any
 page reload and any server process sees the same job. Whether it still runs is read from the
 operating system, never trusted from the file: a job whose process is gone without having
 written its final event is marked failed (killed, crashed, or its server restarted).
@@ -22,83 +22,61 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any
 
 from vae.data import dataset_names, is_available_offline
-from vae.models import REGISTRY
-from vae.training import read_events
+from vae.device import available_devices
+from vae.training import events as ev
+from vae.training import options
+from vae.training.events import read_events
+from vae.training.options import FORM_OPTIONS
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 JOBS_DIR = ".jobs"
 STATE_FILE = "current.json"
 LOG_FILE = "train.log"
-EVENTS_FILE = "events.jsonl"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 FINAL_STATUSES = ("completed", "cancelled", "failed")
-
-# Bounds the UI offers; the CLI accepts wider ones.
-BOUNDS: dict[str, tuple[float, float]] = {
-    "latent_dim": (1, 128), "beta": (0.0, 100.0), "kl_warmup": (0.0, 1000.0), "epochs": (1, 1000),
-    "batch_size": (8, 4096), "lr": (1e-6, 0.1), "seed": (0, 2**31 - 1),
-}
-
 
 class JobRefused(RuntimeError):
     """A job that cannot start now (another one runs, or the request is invalid)."""
 
 
-@dataclass
-class TrainRequest:
+class _RequestChecks:
     """What a user asks for on the Train page; `validate` gives one message per bad field."""
-
-    name: str
-    dataset: str = "fashion-mnist"
-    arch: str = "conv"
-    latent_dim: int = 16
-    beta: float = 1.0
-    kl_warmup: float = 0.0
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "cpu"
 
     def validate(self, root: Path, devices: list[str] | None = None) -> dict[str, str]:
         """Field name -> problem, empty when the request can start."""
-        errors: dict[str, str] = {}
+        values = asdict(self)
+        errors = options.problems(values)
         try:
-            run_directory(root, self.name)
+            run_directory(root, values.pop("name"))
         except ValueError as exc:
             errors["name"] = str(exc)
         if self.dataset not in dataset_names() and not self.dataset.startswith("folder:"):
             errors["dataset"] = f"unknown dataset {self.dataset!r}"
-        if self.arch not in REGISTRY:
-            errors["arch"] = f"unknown architecture {self.arch!r}; known: {', '.join(REGISTRY)}"
-        for name, (low, high) in BOUNDS.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-                errors[name] = f"must be between {low:g} and {high:g}"
-            elif isinstance(low, int) and not float(value).is_integer():
-                errors[name] = "must be a whole number"
-        if "kl_warmup" not in errors and "epochs" not in errors and self.kl_warmup > self.epochs:
-            errors["kl_warmup"] = f"warm-up ({self.kl_warmup:g} epochs) is longer than training ({self.epochs})"
-        if self.device not in (devices or ["cpu"]):
+        if "kl_warmup_epochs" not in errors and "epochs" not in errors and self.kl_warmup_epochs > self.epochs:
+            errors["kl_warmup_epochs"] = (f"warm-up ({self.kl_warmup_epochs:g} epochs) is longer than training "
+                                          f"({self.epochs})")
+        if self.device not in (devices or available_devices()):
             errors["device"] = f"device {self.device!r} is not available here"
         return errors
 
     def argv(self, out: Path) -> list[str]:
         """The training command line (same interpreter, same project)."""
-        return [
-            sys.executable, "-m", "vae.train", "--dataset", self.dataset, "--arch", self.arch,
-            "--latent-dim", str(int(self.latent_dim)), "--beta", repr(float(self.beta)),
-            "--kl-warmup", repr(float(self.kl_warmup)), "--epochs", str(int(self.epochs)),
-            "--batch-size", str(int(self.batch_size)), "--lr", repr(float(self.lr)),
-            "--seed", str(int(self.seed)), "--device", self.device, "--name", self.name, "--out", str(out),
-        ]
+        return [sys.executable, "-m", "vae.cli", "train", *options.command_line(asdict(self)), "--out", str(out)]
+
+
+# The request holds the Train form's options with their defaults; `name` has none (it must be given).
+TrainRequest = make_dataclass(
+    "TrainRequest",
+    [("name", str)] + [(o.name, o.type | None, field(default=o.default)) for o in FORM_OPTIONS if o.name != "name"],
+    bases=(_RequestChecks,),
+)
 
 
 def run_directory(root: Path, name: str) -> Path:
@@ -131,7 +109,6 @@ class Job:
     cancel_requested: float | None = None
     ended: float | None = None
     bundle: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -173,15 +150,15 @@ def process_alive(pid: int, start: str = "") -> bool:
 def outcome(events: list[dict[str, Any]], cancel_requested: bool, log_tail: str) -> tuple[str, str, str | None]:
     """(status, message, bundle path) of a finished run, from its events and log."""
     by_name = {e.get("event"): e for e in events}
-    if "run_end" in by_name:
-        end = by_name["run_end"]
+    if ev.RUN_END in by_name:
+        end = by_name[ev.RUN_END]
         return str(end.get("status", "failed")), str(end.get("message", "")), end.get("bundle")
-    if "bundle_saved" in by_name:
-        saved = by_name["bundle_saved"]
+    if ev.BUNDLE_SAVED in by_name:
+        saved = by_name[ev.BUNDLE_SAVED]
         status = saved.get("status", "completed")
         return status, "the bundle was saved, but its UMAP map was not finished (PCA map only)", saved.get("path")
-    if "train_end" in by_name and by_name["train_end"].get("status") == "failed":
-        return "failed", str(by_name["train_end"].get("message", "training failed")), None
+    if ev.TRAIN_END in by_name and by_name[ev.TRAIN_END].get("status") == "failed":
+        return "failed", str(by_name[ev.TRAIN_END].get("message", "training failed")), None
     if cancel_requested:
         return "cancelled", "cancelled before the first epoch completed; no bundle was written", None
     detail = log_tail.strip().splitlines()[-1] if log_tail.strip() else ""
@@ -237,7 +214,7 @@ class JobRegistry:
         """Finalise a job whose process has gone; call with the lock held."""
         if not job.running or process_alive(job.pid, job.pid_start):
             return job
-        events = read_events(job.out_path / EVENTS_FILE)
+        events = read_events(job.out_path / ev.EVENTS_FILE)
         status, message, bundle = outcome(events, job.cancel_requested is not None, tail(job.out_path / LOG_FILE))
         job.status, job.message, job.bundle, job.ended = status, message, bundle, time.time()
         self._write(job)

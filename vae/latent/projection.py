@@ -15,20 +15,17 @@ def pca_2d(codes: np.ndarray) -> dict[str, np.ndarray]:
     codes = np.asarray(codes, dtype=np.float64)
     mean = codes.mean(axis=0)
     centred = codes - mean
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
     components = vt[:2]  # (2, D)
     if components.shape[0] < 2:  # a 1-D latent: pad with a zero axis
         components = np.vstack([components, np.zeros_like(components)])
     # Fix each axis' sign so the same data always gives the same picture.
     signs = np.sign(components[np.arange(2), np.abs(components).argmax(axis=1)])
     components *= np.where(signs == 0, 1, signs)[:, None]
-    variance = singular**2
-    ratio = variance[:2] / variance.sum() if variance.sum() > 0 else np.zeros(2)
     return {
         "xy": (centred @ components.T).astype(np.float32),  # (N, 2)
         "components": components.astype(np.float32),
         "mean": mean.astype(np.float32),
-        "explained_variance_ratio": np.pad(ratio, (0, 2 - len(ratio))).astype(np.float32),
     }
 
 

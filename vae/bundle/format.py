@@ -1,0 +1,81 @@
+"""The bundle format: file names, limits, the error type and the loaded bundle. See docs/bundle.md.
+
+A bundle is one directory that holds everything the explorer needs. `config.json` carries the size
+and SHA-256 of every other file and is written last, so it is the commit record: a bundle without
+it, or whose files do not match it, never loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vae.models import VAE
+
+FORMAT = "vae-lab-bundle"
+FORMAT_VERSION = 1
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+LATENTS = "latents.npz"
+IMAGES = "test_images.npz"
+PROJECTION_PREFIX = "projection_"
+MAX_CONFIG_BYTES = 16 * 2**20
+MAX_FILE_BYTES = 1 * 2**30
+STATUSES = ("completed", "cancelled")
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be used; `problems` lists every reason, one per line."""
+
+    def __init__(self, path: str | Path, problems: list[str]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+@dataclass
+class Bundle:
+    """A loaded, validated bundle; arrays are NumPy, the model is on the CPU in eval mode."""
+
+    path: Path
+    config: dict[str, Any]
+    model: VAE
+    mu: np.ndarray  # (N, D) float32
+    logvar: np.ndarray  # (N, D) float32
+    labels: np.ndarray  # (N,) int64
+    kl_per_dim: np.ndarray  # (D,) float32
+    images: np.ndarray  # (N, C, H, W) uint8
+    projections: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.config["dataset"]["class_names"])
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.mu.shape[1])
+
+    def image_label(self, index: int) -> str:
+        """'test #i', or 'train #j' for the training images of a train + test map."""
+        n_test = int(self.config["dataset"].get("n_test", len(self.mu)))
+        if self.config["dataset"].get("map_images") == "train+test" and index >= n_test:
+            return f"train #{index - n_test}"
+        return f"test #{index}"
+
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

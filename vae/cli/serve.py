@@ -1,0 +1,31 @@
+"""Serve the explorer app (Streamlit); Streamlit's own options, such as --server.port, pass through.
+
+The app is the `ui` package, started as `python -m ui.serve`, which imports PyTorch and the pages'
+modules before the first visitor arrives. This process becomes that one (exec), so signals and
+the exit status are the server's; the library itself never imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+DEFAULTS = ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoints", action="append", default=[], metavar="DIR",
+                        help="a folder of bundles to list besides checkpoints/ (repeatable)")
+
+
+def command(args: argparse.Namespace, streamlit_options: list[str]) -> list[str]:
+    """The `python -m ui.serve` command line: defaults, the user's Streamlit options, the app's own."""
+    app_args = [arg for folder in args.checkpoints for arg in ("--checkpoints", os.path.abspath(folder))]
+    return [sys.executable, "-m", "ui.serve", *DEFAULTS, *streamlit_options, *(["--", *app_args] if app_args else [])]
+
+
+def run(args: argparse.Namespace, streamlit_options: list[str]) -> int:
+    argv = command(args, streamlit_options)
+    os.execv(argv[0], argv)
+    return 0  # not reached: exec replaced this process
