@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from vae.evaluation import evaluate
-from vae.losses import kl_weight, vae_loss
+from vae.losses import LossTerms, kl_weight, vae_loss
 from vae.models.base import VAE
 from vae.training.callbacks import Callback
 from vae.training.config import TrainConfig
@@ -45,6 +45,38 @@ class TrainResult:
             "epochs_completed": self.epochs_completed, "device": self.device,
             "elapsed_s": round(self.elapsed_s, 3),
         }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The shape of a run: steps per epoch and in all, KL warm-up steps, this worker's place."""
+
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    rank: int = 0
+    world: int = 1
+
+    @classmethod
+    def of(cls, n_train: int, cfg: TrainConfig, dist: DistContext | None) -> Plan:
+        rank, world = (dist.rank, dist.world_size) if dist else (0, 1)
+        # A last batch smaller than the number of workers would leave one of them empty: drop it.
+        steps_per_epoch = n_train // cfg.batch_size + (n_train % cfg.batch_size >= world)
+        return cls(steps_per_epoch, steps_per_epoch * cfg.epochs, round(cfg.kl_warmup_epochs * steps_per_epoch),
+                   rank, world)
+
+
+@dataclass
+class EpochOutcome:
+    """Where an epoch's training ended: epoch-so-far means over every worker, and why it stopped."""
+
+    started: float = 0.0
+    loss: float = 0.0
+    recon: float = 0.0
+    kl: float = 0.0
+    seen: int = 0  # images, all workers together
+    stopped: bool = False
+    failed: str = ""  # the message of a NaN loss
 
 
 def lr_at(step: int, total_steps: int, base_lr: float, schedule: str) -> float:
@@ -111,99 +143,121 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Run all epochs (or until stopped); never raises for NaN or a stop request.
 
-        Under torchrun every worker walks the same shuffled order and takes its slice of each
-        global batch, so a step sees the same images as one process with the same batch size.
+        Each epoch is `train_epoch` (optimiser steps) then `end_epoch` (evaluation, history, the
+        weights kept); `_finish` says how it ended and restores the last completed epoch.
         """
         cfg = self.config
-        rank, world = (self.dist.rank, self.dist.world_size) if self.dist else (0, 1)
-        n_train = len(self.train_images)
-        # A last batch smaller than the number of workers would leave one of them empty: drop it.
-        steps_per_epoch = n_train // cfg.batch_size + (n_train % cfg.batch_size >= world)
-        total_steps = steps_per_epoch * cfg.epochs
-        warmup_steps = round(cfg.kl_warmup_epochs * steps_per_epoch)
-        optimizer = make_optimizer(self.model, cfg.lr, self.device)
-        generator = torch.Generator().manual_seed(cfg.seed)
-        if world > 1:
-            torch.manual_seed(cfg.seed + rank)  # the same shuffle everywhere, different sampling noise
+        self.plan = Plan.of(len(self.train_images), cfg, self.dist)
+        self.optimizer = make_optimizer(self.model, cfg.lr, self.device)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        if self.plan.world > 1:
+            torch.manual_seed(cfg.seed + self.plan.rank)  # the same shuffle everywhere, different sampling noise
+        self.global_step = 0
         history: list[dict[str, Any]] = []
         last_state: dict[str, torch.Tensor] | None = None
         started = time.monotonic()
         self._emit("on_train_start", {
-            "epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
-            "n_train": n_train, "n_test": len(self.test_images), "device": str(self.device),
-            "world_size": world, "train_config": cfg.to_dict(),
+            "epochs": cfg.epochs, "steps_per_epoch": self.plan.steps_per_epoch,
+            "total_steps": self.plan.total_steps, "n_train": len(self.train_images),
+            "n_test": len(self.test_images), "device": str(self.device), "world_size": self.plan.world,
+            "train_config": cfg.to_dict(),
         })
-        status, message = "completed", f"trained {cfg.epochs} epochs"
-        global_step, stop = 0, False
+        outcome = EpochOutcome()
         for epoch in range(1, cfg.epochs + 1):
-            self.model.train()
-            order = torch.randperm(n_train, generator=generator).to(self.device)
-            sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, recon, kl (this worker)
-            epoch_start = time.monotonic()
-            seen = 0
-            for step in range(1, steps_per_epoch + 1):
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(global_step, total_steps, cfg.lr, cfg.lr_schedule)
-                batch = order[(step - 1) * cfg.batch_size : step * cfg.batch_size]
-                idx = batch[rank::world]
-                x = self.train_images[idx].float().div_(255)  # (B / world, C, H, W)
-                out = self.forward_model(x)
-                terms = vae_loss(out.logits, x, out.mu, out.logvar,
-                                 kl_weight(global_step, warmup_steps, cfg.beta),
-                                 cfg.likelihood, cfg.gaussian_sigma)
-                optimizer.zero_grad(set_to_none=True)
-                # DDP averages gradients over workers; weighting by this worker's share of the
-                # batch makes that average the gradient of the whole batch's mean loss.
-                (terms.loss * (len(idx) * world / len(batch))).backward()
-                optimizer.step()
-                global_step += 1
-                seen += len(idx)
-                sums += torch.stack([terms.loss.detach(), terms.recon.detach(), terms.kl.detach()]).double() * len(idx)
-                # A lone process may stop at any step; workers only where they all compare notes.
-                sync = step % SYNC_EVERY == 0 or step == steps_per_epoch or (self.stop_reason and not self.dist)
-                if not sync:
-                    continue
-                loss, recon, kl, seen_all, stop = self._synced(sums, seen)
-                if not math.isfinite(loss):
-                    status = "failed"
-                    message = (f"loss became {loss} at epoch {epoch}, step {step}; try a lower "
-                               f"learning rate (now {cfg.lr}). Kept the last finite epoch.")
-                    break
-                rate = seen_all / max(time.monotonic() - epoch_start, 1e-9)
-                self._emit("on_step_end", {
-                    "epoch": epoch, "step": step, "steps_per_epoch": steps_per_epoch,
-                    "global_step": global_step, "total_steps": total_steps,
-                    "loss": loss, "recon": recon, "kl": kl, "lr": optimizer.param_groups[0]["lr"],
-                    "images_per_s": rate, "eta_s": (total_steps - global_step) * cfg.batch_size / rate,
-                })
-                stop = stop or bool(self.stop_reason and not self.dist)  # a callback may just have asked
-                if stop:
-                    break
-            if status == "failed" or stop:
+            outcome = self.train_epoch(epoch)
+            if outcome.failed or outcome.stopped:
                 break
-            train_time = time.monotonic() - epoch_start
-            test = evaluate(self.model, self.test_images, cfg.eval_batch_size,
-                            cfg.likelihood, cfg.gaussian_sigma, seed=cfg.seed)
-            self._emit("on_eval_end", {"epoch": epoch, **test})
-            record = {
-                "epoch": epoch, "train_loss": loss, "train_recon": recon, "train_kl": kl,
-                "train_neg_elbo": recon + kl, "test_neg_elbo": test["neg_elbo"],
-                "test_recon": test["recon"], "test_kl": test["kl"],
-                "active_units": test["active_units"], "images_per_s": seen_all / train_time,
-                "epoch_time_s": time.monotonic() - epoch_start,
-            }
-            history.append(record)
+            history.append(self.end_epoch(epoch, outcome))
             last_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
-            self._emit("on_epoch_end", {**record, "epochs": cfg.epochs, "kl_per_dim": test["kl_per_dim"]})
             # A stop asked for during evaluation is seen by all workers at the next sync.
             if self.stop_reason and not self.dist:
-                stop = True
+                outcome.stopped = True
                 break
-        if stop and status != "failed":
-            status = "cancelled"
-            message = f"stopped ({self.stop_reason}) after {len(history)} completed epochs"
-        result = TrainResult(status, message, len(history), history, last_state,
-                             str(self.device), time.monotonic() - started)
+        return self._finish(outcome, history, last_state, time.monotonic() - started)
+
+    def train_step(self, idx: torch.Tensor, batch_size: int) -> LossTerms:
+        """One optimiser step on this worker's images `idx` of a global batch of `batch_size`."""
+        cfg, plan = self.config, self.plan
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(self.global_step, plan.total_steps, cfg.lr, cfg.lr_schedule)
+        x = self.train_images[idx].float().div_(255)  # (B / world, C, H, W)
+        out = self.forward_model(x)
+        terms = vae_loss(out.logits, x, out.mu, out.logvar, kl_weight(self.global_step, plan.warmup_steps, cfg.beta),
+                         cfg.likelihood, cfg.gaussian_sigma)
+        self.optimizer.zero_grad(set_to_none=True)
+        # DDP averages gradients over workers; weighting by this worker's share of the batch makes
+        # that average the gradient of the whole batch's mean loss.
+        (terms.loss * (len(idx) * plan.world / batch_size)).backward()
+        self.optimizer.step()
+        self.global_step += 1
+        return terms
+
+    def train_epoch(self, epoch: int) -> EpochOutcome:
+        """One pass over the shuffled training set; stops early on a NaN loss or a stop request.
+
+        Under torchrun every worker walks the same shuffled order and takes its slice of each
+        global batch, so a step sees the same images as one process with the same batch size.
+        """
+        cfg, plan = self.config, self.plan
+        self.model.train()
+        order = torch.randperm(len(self.train_images), generator=self.generator).to(self.device)
+        sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, recon, kl (this worker)
+        outcome = EpochOutcome(started=time.monotonic())
+        seen = 0
+        for step in range(1, plan.steps_per_epoch + 1):
+            batch = order[(step - 1) * cfg.batch_size : step * cfg.batch_size]
+            idx = batch[plan.rank :: plan.world]
+            terms = self.train_step(idx, len(batch))
+            seen += len(idx)
+            sums += torch.stack([terms.loss.detach(), terms.recon.detach(), terms.kl.detach()]).double() * len(idx)
+            # A lone process may stop at any step; workers only where they all compare notes.
+            if step % SYNC_EVERY and step != plan.steps_per_epoch and not (self.stop_reason and not self.dist):
+                continue
+            outcome.loss, outcome.recon, outcome.kl, outcome.seen, outcome.stopped = self._synced(sums, seen)
+            if not math.isfinite(outcome.loss):
+                outcome.failed = (f"loss became {outcome.loss} at epoch {epoch}, step {step}; try a lower "
+                                  f"learning rate (now {cfg.lr}). Kept the last finite epoch.")
+                return outcome
+            rate = outcome.seen / max(time.monotonic() - outcome.started, 1e-9)
+            self._emit("on_step_end", {
+                "epoch": epoch, "step": step, "steps_per_epoch": plan.steps_per_epoch,
+                "global_step": self.global_step, "total_steps": plan.total_steps,
+                "loss": outcome.loss, "recon": outcome.recon, "kl": outcome.kl,
+                "lr": self.optimizer.param_groups[0]["lr"], "images_per_s": rate,
+                "eta_s": (plan.total_steps - self.global_step) * cfg.batch_size / rate,
+            })
+            # A callback may just have asked to stop.
+            outcome.stopped = outcome.stopped or bool(self.stop_reason and not self.dist)
+            if outcome.stopped:
+                return outcome
+        return outcome
+
+    def end_epoch(self, epoch: int, outcome: EpochOutcome) -> dict[str, Any]:
+        """Evaluate on the test set and make the epoch's history record (sent to the callbacks too)."""
+        cfg = self.config
+        train_time = time.monotonic() - outcome.started
+        test = evaluate(self.model, self.test_images, cfg.eval_batch_size, cfg.likelihood, cfg.gaussian_sigma,
+                        seed=cfg.seed)
+        self._emit("on_eval_end", {"epoch": epoch, **test})
+        record = {
+            "epoch": epoch, "train_loss": outcome.loss, "train_recon": outcome.recon, "train_kl": outcome.kl,
+            "train_neg_elbo": outcome.recon + outcome.kl, "test_neg_elbo": test["neg_elbo"],
+            "test_recon": test["recon"], "test_kl": test["kl"], "active_units": test["active_units"],
+            "images_per_s": outcome.seen / train_time, "epoch_time_s": time.monotonic() - outcome.started,
+        }
+        self._emit("on_epoch_end", {**record, "epochs": cfg.epochs, "kl_per_dim": test["kl_per_dim"]})
+        return record
+
+    def _finish(self, outcome: EpochOutcome, history: list[dict[str, Any]],
+                last_state: dict[str, torch.Tensor] | None, elapsed_s: float) -> TrainResult:
+        """How training ended; the model gets the weights of the last completed epoch back."""
+        if outcome.failed:
+            status, message = "failed", outcome.failed
+        elif outcome.stopped:
+            status, message = "cancelled", f"stopped ({self.stop_reason}) after {len(history)} completed epochs"
+        else:
+            status, message = "completed", f"trained {self.config.epochs} epochs"
+        result = TrainResult(status, message, len(history), history, last_state, str(self.device), elapsed_s)
         if last_state is not None:
             self.model.load_state_dict(last_state)
         self._emit("on_train_end", result.summary())
