@@ -1,0 +1,87 @@
+"""The package installs: a wheel of a clean copy of the tree goes into a fresh virtual environment outside
+the repository, and its `vae-lab` command, run from another folder, lists its sub-commands and serves
+the explorer on the shipped bundles.
+
+The wheel is built and installed without dependencies (PyTorch and the rest are not downloaded again):
+the fresh environment sees them through a `.pth` line naming this environment's site-packages, while
+`vae` and `ui` come from the wheel alone (checked). CI's scripts/check-install.sh does the same with a
+full `pip install .`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from harness.browser import READY, ROOT, free_port, start_app
+
+
+def clean_copy(target: Path) -> Path:
+    """The files git tracks (and untracked ones it does not ignore), as a clean clone of this tree has them."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    for name in listed:
+        source = ROOT / name
+        if name.startswith("checkpoints/") or not source.is_file():
+            continue
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target / name, follow_symlinks=False)
+    return target
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """bin/ of a fresh venv holding the wheel of a clean copy of the tree."""
+    tmp = tmp_path_factory.mktemp("install")
+    source = clean_copy(tmp / "clone")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp / "dist"), str(source)], check=True, cwd=tmp)
+    (wheel,) = (tmp / "dist").glob("vae_lab-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", str(tmp / "venv")], check=True)
+    bin_dir = tmp / "venv" / "bin"
+    subprocess.run([bin_dir / "python", "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
+    site = Path(subprocess.run([bin_dir / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    (site / "shared_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return bin_dir
+
+
+def test_the_wheel_holds_the_whole_app(installed, tmp_path):
+    where = subprocess.run([installed / "python", "-c", "import ui, vae; print(ui.__file__); print(vae.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout.split()
+    site = installed.parent / "lib"
+    assert all(Path(p).is_relative_to(site) for p in where), where
+    app = Path(where[0]).parent
+    for name in ("app.py", "app_pages/explore.py", "app_pages/train.py", "components/live_decoder.js",
+                 "components/local_decoder.js", "components/live_decoder.css", ".streamlit/config.toml"):
+        assert (app / name).is_file(), name
+    assert not (app.parent / "harness").exists() and not (app.parent / "tests").exists()
+
+
+def test_vae_lab_help_lists_the_sub_commands(installed, tmp_path):
+    out = subprocess.run([installed / "vae-lab", "--help"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    for command in ("serve", "train", "evaluate"):
+        assert command in out.stdout
+
+
+def test_vae_lab_serve_shows_the_explorer_on_a_checkpoints_folder(installed, tmp_path, browser):
+    port = free_port()
+    proc = start_app(port, args=["--checkpoints", str(ROOT / "checkpoints")], command=[installed / "vae-lab", "serve"],
+                     cwd=tmp_path)
+    try:
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector(READY, timeout=90_000)
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        page.wait_for_selector("img.decoded", timeout=30_000)
+        assert page.locator("[data-testid=stException]").count() == 0
+        assert "bundle=fashion-mnist-conv-z16" in page.url  # the shipped model, from the folder given
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
