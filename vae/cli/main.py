@@ -8,36 +8,45 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 
-from vae.cli import evaluate, serve, train
+# name: (module, summary). Only the chosen command's module is imported: `serve` starts the app at
+# once instead of first importing PyTorch for the training options it does not use.
+COMMANDS = {
+    "serve": ("vae.cli.serve", "serve the explorer app; Streamlit's own options (--server.port ...) pass through"),
+    "train": ("vae.cli.train", "train a VAE and write a bundle"),
+    "evaluate": ("vae.cli.evaluate", "evaluate a bundle on its own test images and record the metrics"),
+}
 
-COMMANDS = {"serve": serve, "train": train, "evaluate": evaluate}
 
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None):
+    """The parser, with the arguments of `command` (the others are listed by name and summary)."""
     parser = argparse.ArgumentParser(prog="vae-lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
-    for name, module in COMMANDS.items():
-        summary = module.__doc__.strip().splitlines()[0]
-        sub = commands.add_parser(name, help=summary, description=module.__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(sub)
-    return parser
+    module = None
+    for name, (path, summary) in COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name == command:
+            module = importlib.import_module(path)
+            sub.description = module.__doc__
+            module.add_arguments(sub)
+    return parser, module
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one sub-command; returns its exit status."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    parser = build_parser()
-    args, passed_on = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    if passed_on and args.command != "serve":  # only Streamlit's own options pass through
+    argv = sys.argv[1:] if argv is None else argv
+    parser, module = build_parser(next((a for a in argv if not a.startswith("-")), None))
+    args, passed_on = parser.parse_known_args(argv)
+    if args.command == "serve":  # Streamlit's own options pass through
+        return module.run(args, passed_on)
+    if passed_on:
         parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
-    if args.command == "serve":
-        return serve.run(args, passed_on)
-    return COMMANDS[args.command].run(args)
+    return module.run(args)
 
 
 if __name__ == "__main__":

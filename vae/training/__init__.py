@@ -1,4 +1,4 @@
-"""Training: options, configuration, the Trainer and its callbacks, events, runs and jobs."""
+"""Training: options, configuration, the Trainer and its callbacks, events, progress and jobs."""
 
 from vae.training.callbacks import Callback
 from vae.training.config import TrainConfig
