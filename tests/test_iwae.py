@@ -20,7 +20,7 @@ from vae.losses import iwae_log_likelihood
 from vae.models.base import VAE, ModelConfig
 
 SHAPE = (1, 8, 8)
-N_IMAGES = 200
+N_IMAGES = 100
 SHIFT, WIDEN = 0.5, 1.5  # q(z|x) = N(m + SHIFT s, (WIDEN s)^2) for the posterior's mean m and sd s
 GRID = torch.linspace(-12, 12, 4801, dtype=torch.float64)  # step 0.005; the posterior's sd is ~0.4
 
@@ -104,7 +104,7 @@ def test_the_quadrature_is_exact(problem):
 
 def test_iwae_with_one_sample_is_the_elbo_in_expectation(problem):
     model, x, _, elbo = problem
-    draws = torch.stack([iwae(model, x, k=1, seed=seed) for seed in range(5)])  # (5, B)
+    draws = torch.stack([iwae(model, x, k=1, seed=seed) for seed in range(10)])  # (10, B)
     difference, stderr = mean_and_stderr(draws.mean(0) - elbo)
     assert abs(difference) < 4 * stderr and stderr < 0.05, (difference, stderr)
 
