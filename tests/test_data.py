@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import http.server
+import struct
 import threading
 from pathlib import Path
 
@@ -39,6 +40,27 @@ def test_idx_round_trip_for_gzip_and_raw_files(tmp_path, gz):
     assert images.shape == (20, 1, 28, 28) and images.dtype == np.uint8
     assert np.array_equal(images[:, 0], arrays["train-images-idx3-ubyte"])
     assert np.array_equal(labels, arrays["train-labels-idx1-ubyte"])
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_files_written_by_hand_read_as_the_format_says(tmp_path, gz):
+    """Bytes laid out from the IDX description with struct alone, not by the project's writer."""
+    n, rows, cols = 260, 5, 4  # 260 = 0x0104: both bytes of the count matter; rows != columns
+    pixels = bytes((7 * i + 3) % 256 for i in range(n * rows * cols))
+    images = struct.pack(">BBBB", 0, 0, 0x08, 3) + struct.pack(">III", n, rows, cols) + pixels
+    labels = bytes([0, 0, 0x08, 1]) + struct.pack(">I", n) + bytes(i % 10 for i in range(n))
+    suffix = ".gz" if gz else ""
+    for name, data in (("images", images), ("labels", labels)):
+        (tmp_path / f"{name}{suffix}").write_bytes(gzip.compress(data) if gz else data)
+    got = read_idx_images(tmp_path / f"images{suffix}")
+    assert got.shape == (n, 1, rows, cols) and got.dtype == np.uint8
+    image, row, col = 259, 3, 1  # row-major: image, then row, then column
+    assert got[image, 0, row, col] == pixels[(image * rows + row) * cols + col]
+    assert got.tobytes() == pixels
+    assert read_idx_labels(tmp_path / f"labels{suffix}").tolist() == [i % 10 for i in range(n)]
+    # The project's writer lays out the very same bytes.
+    write_idx(tmp_path / "written", got[:, 0], compress=False)
+    assert (tmp_path / "written").read_bytes() == images
 
 
 def test_truncated_idx_names_the_file(tmp_path):

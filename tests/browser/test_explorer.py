@@ -12,7 +12,10 @@ import pytest
 from PIL import Image
 
 from harness.browser import ROOT, click_map_point, free_port, start_app
+from ui.live_decoder import STEP
+from ui.state import SLIDER_LIMIT
 from vae.bundle import load_bundle
+from vae.latent.placement import InverseProjector
 from vae.models.inference import decode
 
 from .conftest import wait_ready
@@ -55,23 +58,46 @@ def slider_values(page) -> list[str]:
     return page.get_by_role("slider").evaluate_all("els => els.map(e => e.value)")
 
 
-def empty_spot(page) -> tuple[float, float]:
-    """A place inside the plot area far from every point."""
+def empty_spot(page) -> tuple[float, float, float, float]:
+    """The click-grid node (trace 0) inside the plot area farthest from every point: its page
+    coordinates and its map coordinates."""
     return tuple(page.evaluate("""() => {
         const gd = document.querySelector('.js-plotly-plot');
-        const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const grid = gd._fullData[0], t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
         let best = null, bestD = -1;
-        for (let px = 20; px < box.width - 20; px += 15) for (let py = 20; py < box.height - 20; py += 15) {
+        for (let g = 0; g < grid.x.length; g++) {
+            const px = xa.l2p(grid.x[g]), py = ya.l2p(grid.y[g]);
+            if (px < 20 || py < 20 || px > box.width - 20 || py > box.height - 20) continue;
             let d = Infinity;
             for (let i = 0; i < t.x.length; i += 7) {
                 const dx = xa.l2p(t.x[i]) - px, dy = ya.l2p(t.y[i]) - py;
                 d = Math.min(d, dx * dx + dy * dy);
             }
-            if (d > bestD) { bestD = d; best = [box.left + px, box.top + py]; }
+            if (d > bestD) { bestD = d; best = [box.left + px, box.top + py, grid.x[g], grid.y[g]]; }
         }
         return best;
     }"""))
+
+
+def slider_code(page) -> tuple[np.ndarray, np.ndarray]:
+    """The code the sliders hold, by dimension: the value printed beside each, and the thumb's."""
+    rows = page.evaluate("() => Array.from(document.querySelectorAll('.live-decoder input[type=range]'),"
+                         " e => [Number(e.dataset.dim), Number(e.closest('.ld-row').querySelector('output')"
+                         ".textContent), Number(e.value)])")
+    shown, thumbs = np.zeros(len(rows)), np.zeros(len(rows))
+    for dim, printed, thumb in rows:
+        shown[dim], thumbs[dim] = printed, thumb
+    return shown, thumbs
+
+
+def assert_sliders_hold(page, code: np.ndarray) -> None:
+    """The sliders show `code` as the app keeps it: to 2 decimals, thumbs on the 0.05 steps."""
+    expected = np.clip(code.astype(np.float64), -SLIDER_LIMIT, SLIDER_LIMIT)
+    shown, thumbs = slider_code(page)
+    assert shown.shape == expected.shape
+    np.testing.assert_allclose(shown, expected, atol=0.005 + 1e-6)
+    np.testing.assert_allclose(thumbs, expected, atol=STEP / 2 + 1e-6)
 
 
 def open_explorer(page, app_url):
@@ -144,25 +170,30 @@ def test_the_browser_decodes_slider_steps_as_the_server_does(page, app_url, scre
 
 def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(page, app_url, screenshots):
     open_explorer(page, app_url)
-    before = slider_values(page)
-    selected = page.get_by_text("Selected: test #")
+    clicked = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData[1].customdata[1234]")
+    selected = page.get_by_text(f"Selected: test #{clicked} ")
     click_map_point(page, 1234, lambda timeout: selected.wait_for(timeout=timeout))
     wait_ready(page)
-    assert slider_values(page) != before
+    # The sliders hold the clicked image's stored code (the bundle's posterior mean), not just any new one.
+    assert_sliders_hold(page, load_bundle(SHIPPED).mu[clicked])
     # The images (and their captions) may be drawn a moment after the script state says idle.
     page.get_by_text("original", exact=True).wait_for(timeout=10_000)
     page.get_by_text("reconstruction (mean code)").wait_for(timeout=10_000)
-    assert "idx=" in page.url
+    assert f"idx={clicked}" in page.url
     page.screenshot(path=str(screenshots / "explore-selected.png"), full_page=True)
 
 
-def test_clicking_empty_space_decodes_there(page, app_url, screenshots):
+def test_clicking_empty_space_decodes_the_inverse_projection_there(page, app_url, screenshots):
     open_explorer(page, app_url)
     before = decoded_src(page)
-    page.mouse.click(*empty_spot(page))
-    page.get_by_text("Code from map position").wait_for(timeout=15_000)
+    left, top, x, y = empty_spot(page)
+    page.mouse.click(left, top)
+    page.get_by_text(f"Code from map position ({x:.2f}, {y:.2f}) by").wait_for(timeout=15_000)
     wait_ready(page)
     assert decoded_src(page) != before
+    bundle = load_bundle(SHIPPED)
+    code, _ = InverseProjector(bundle.projections["umap"]["xy"], bundle.mu)((x, y))
+    assert_sliders_hold(page, code)
     page.screenshot(path=str(screenshots / "explore-empty-click.png"), full_page=True)
 
 
