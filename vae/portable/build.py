@@ -76,7 +76,7 @@ def portable_from_torch(module: nn.Module, encode: Callable, decode: Callable, s
     encoder_graph, decoder_graph = export_pair(encoder, decoder, latent_dim, spec.decoder_output)
     model = PortableVAE(config, encoder_graph, decoder_graph)
     mu, logvar = model.encode(x)
-    decoded = model._decode_raw(z)
+    decoded = model.run_decoder(z)
     diffs = {name: float((a - b).abs().max()) for name, a, b in
              (("mu", mu, mu_ref), ("logvar", logvar, logvar_ref), (spec.decoder_output, decoded, decoded_ref))}
     worst = max(diffs, key=diffs.get)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
@@ -43,7 +44,7 @@ def providers() -> list[str]:
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
-def _session(model: ModelProto, label: str) -> ort.InferenceSession:
+def session(model: ModelProto, label: str) -> ort.InferenceSession:
     options = ort.SessionOptions()
     # Follow PyTorch's thread setting (the app sets one thread per call; the CLI uses the cores),
     # and do not spin: idle threads spinning fought the browser for this machine's two cores.
@@ -54,7 +55,21 @@ def _session(model: ModelProto, label: str) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(model.SerializeToString(), options, providers=providers())
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented kinds
-        raise GraphError(f"{label}: onnxruntime cannot load it ({str(exc).splitlines()[0]})") from exc
+        raise GraphError(f"{label}: onnxruntime cannot load it ({_first_line(exc)})") from exc
+
+
+def run_session(runner: ort.InferenceSession, names: list[str] | None, feed: dict[str, np.ndarray],
+                label: str) -> list[np.ndarray]:
+    """One onnxruntime run; a failure (a shape the graph rejects, say) becomes a one-line GraphError."""
+    try:
+        return runner.run(names, feed)
+    except Exception as exc:  # onnxruntime's own Fail / InvalidArgument / RuntimeException kinds
+        raise GraphError(f"{label}: running it failed ({_first_line(exc)})") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def check_pair(encoder: ModelProto, decoder: ModelProto, config: PortableConfig) -> None:
@@ -77,8 +92,8 @@ class PortableVAE(VAE):
         super().__init__(config)
         check_pair(encoder, decoder, config)
         self.encoder_graph, self.decoder_graph = encoder, decoder
-        self.encoder_session = _session(encoder, ENCODER_FILE)
-        self.decoder_session = _session(decoder, DECODER_FILE)
+        self.encoder_session = session(encoder, ENCODER_FILE)
+        self.decoder_session = session(decoder, DECODER_FILE)
         self.smoke_test()
 
     def smoke_test(self) -> None:
@@ -87,7 +102,7 @@ class PortableVAE(VAE):
         images = torch.rand(SMOKE_BATCH, c, h, w, generator=torch.Generator().manual_seed(0))
         mu, logvar = self.encode(images)
         z = torch.cat([mu, torch.randn(SMOKE_BATCH, self.latent_dim, generator=torch.Generator().manual_seed(1))])
-        check_outputs(mu, logvar, self._decode_raw(z), self.config)
+        check_outputs(mu, logvar, self.run_decoder(z), self.config)
 
     def _encode_params(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(self.encode(x), dim=-1)
@@ -95,22 +110,22 @@ class PortableVAE(VAE):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters (mu, logvar) for images in [0, 1]."""
         feed = {ENCODER_INPUT: x.detach().float().cpu().numpy()}
-        mu, logvar = self.encoder_session.run(list(ENCODER_OUTPUTS), feed)
+        mu, logvar = run_session(self.encoder_session, list(ENCODER_OUTPUTS), feed, ENCODER_FILE)
         return torch.from_numpy(mu).to(x.device), torch.from_numpy(logvar).to(x.device)
 
-    def _decode_raw(self, z: torch.Tensor) -> torch.Tensor:
+    def run_decoder(self, z: torch.Tensor) -> torch.Tensor:
         feed = {DECODER_INPUT: z.detach().float().cpu().numpy().reshape(-1, self.latent_dim)}
-        (out,) = self.decoder_session.run([self.config.decoder_output], feed)
+        (out,) = run_session(self.decoder_session, [self.config.decoder_output], feed, DECODER_FILE)
         return torch.from_numpy(out).to(z.device)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        out = self._decode_raw(z)
+        out = self.run_decoder(z)
         if self.config.decoder_output == "logits":
             return out
         return torch.logit(out.clamp(PROB_EPS, 1 - PROB_EPS))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        out = self._decode_raw(z)
+        out = self.run_decoder(z)
         return torch.sigmoid(out) if self.config.decoder_output == "logits" else out.clamp(0, 1)
 
     def decoder_layers(self) -> list[torch.nn.Module]:
