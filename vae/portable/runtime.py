@@ -9,6 +9,7 @@ when its provider is installed.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,10 @@ def run_session(runner: ort.InferenceSession, names: list[str] | None, feed: dic
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    """onnxruntime's message on one line, without its C++ source location (the reason often follows it)."""
+    text = " ".join(str(exc).split())
+    text = re.sub(r"\S+\.(cc|h):\d+ \S+\(.*?\)( const)? ", "", text)
+    return text[:300] or type(exc).__name__
 
 
 def check_pair(encoder: ModelProto, decoder: ModelProto, config: PortableConfig) -> None:
