@@ -43,6 +43,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-umap", action="store_true", help="only the PCA map (UMAP takes about a minute)")
     p.add_argument("--iwae-k", type=int, default=100, help="importance samples for the IWAE estimate (0 skips)")
     p.add_argument("--iwae-images", type=int, default=500, help="images for the IWAE estimate")
+    p.add_argument("--progress-file", type=Path, help="also append progress as JSON lines (stage, done, total)")
 
 
 def _likelihood(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -84,11 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def tqdm_progress() -> Progress:
-    """A progress callback drawing one tqdm bar per stage (encoding, metrics, projection)."""
+def tqdm_progress(log: Path | None = None) -> Progress:
+    """A progress callback drawing one tqdm bar per stage (encoding, metrics, projection), and
+    appending each update to `log` as a JSON line for a page to follow."""
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
+        if log is not None:
+            with log.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"stage": stage, "done": done, "total": total}) + "\n")
         bar = bars.get(stage)
         if bar is None:
             bar = bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage == "encoding" else "step")
@@ -134,7 +139,7 @@ def run(args: argparse.Namespace) -> Path:
 
         model, source = import_onnx(args.encoder, args.decoder, spec, data)
     return write_portable_bundle(args.out, model, data, spec, source, args.name, args.iwae_k, args.iwae_images,
-                                 umap=not args.no_umap, progress=tqdm_progress())
+                                 umap=not args.no_umap, progress=tqdm_progress(args.progress_file))
 
 
 def main(argv: list[str] | None = None) -> int:
