@@ -55,10 +55,10 @@ def decode_times(native: torch.nn.Module, portable: torch.nn.Module, batch: int,
 
 
 def import_time(folder: Path, umap: bool) -> float:
-    """Seconds for `python -m vae.portable.cli torch ...` on the shipped weights, 10,000 test images."""
+    """Seconds for `vae-lab import torch ...` on the shipped weights, 10,000 test images."""
     (folder / "factory.py").write_text(FACTORY.format(config=str(BUNDLE / "config.json")))
     out = folder / ("with-umap" if umap else "pca-only")
-    args = [sys.executable, "-m", "vae.portable.cli", "torch", "--model", f"{folder / 'factory.py'}:build",
+    args = [sys.executable, "-m", "vae.cli", "import", "torch", "--model", f"{folder / 'factory.py'}:build",
             "--weights", str(BUNDLE / "model.safetensors"), "--decode-method", "decode_logits",
             "--dataset", "fashion-mnist", "--out", str(out), "--iwae-k", "0", *([] if umap else ["--no-umap"])]
     started = time.perf_counter()

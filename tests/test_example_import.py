@@ -32,7 +32,7 @@ def imported(tmp_path_factory):
                    cwd=project, check=True, capture_output=True, timeout=600)
     out = root / "checkpoints" / "fashion-import"
     result = subprocess.run(
-        [sys.executable, "-m", "vae.portable.cli", "torch", "--model", f"{project / 'my_vae.py'}:VAE",
+        [sys.executable, "-m", "vae.cli", "import", "torch", "--model", f"{project / 'my_vae.py'}:VAE",
          "--weights", str(project / "weights.pt"), "--input-layout", "flat", "--decoder-output", "probs",
          "--dataset", "fashion-mnist", "--out", str(out), "--no-umap", "--iwae-k", "10", "--iwae-images", "50"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -52,7 +52,7 @@ def test_the_bundle_opens_without_the_users_files(imported):
 
 
 def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app_pages" / name), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / name), default_timeout=120)
     at.session_state["bundle_choice"] = "fashion-import"
     return at.run()
 

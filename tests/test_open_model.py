@@ -9,7 +9,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from vae.bundle import load_bundle
-from vae.catalog import scan
+from vae.bundle.catalog import scan
 
 from .conftest import ROOT
 from .test_portable_import import mlp_pair, write_spec
@@ -24,7 +24,7 @@ def train_dir(tmp_path, monkeypatch):
 
 
 def page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "app_pages" / "open_model.py"), default_timeout=60).run()
+    return AppTest.from_file(str(ROOT / "ui" / "app_pages" / "open_model.py"), default_timeout=60).run()
 
 
 def finish(at: AppTest) -> AppTest:

@@ -13,11 +13,16 @@ from onnx import TensorProto, helper, numpy_helper
 from safetensors.torch import save_file
 
 from vae.bundle import load_bundle
-from vae.catalog import scan
-from vae.portable.cli import main
+from vae.bundle.catalog import scan
+from vae.cli.main import main as vae_lab
 from vae.portable.runtime import PortableVAE
 
 LATENT = 3
+
+
+def main(args: list[str]) -> int:
+    """`vae-lab import ARGS`."""
+    return vae_lab(["import", *args])
 
 
 @pytest.fixture()
@@ -173,7 +178,7 @@ def test_a_pythae_vae_trained_for_an_epoch_imports_and_is_explored(tmp_path, syn
     from .conftest import ROOT
 
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(out.parent))
-    at = AppTest.from_file(str(ROOT / "app_pages" / "explore.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=60)
     at.session_state["bundle_choice"] = "pythae-vae"
     at.run()
     assert not at.exception and at.get("plotly_chart")

@@ -1,6 +1,6 @@
 """The "Open a model" page's parts: the upload form, and the import's progress and outcome.
 
-The import itself is the command line's (vae/portable/cli.py), run in its own process
+The import itself is the command line's (`vae-lab import`, vae/cli/import_model.py), run in its own process
 (vae/portable/import_job.py): the page saves the uploads, starts it and follows its progress file.
 """
 
@@ -11,9 +11,9 @@ import shutil
 import streamlit as st
 
 from ui import bundles, navigation
-from vae.training.jobs import dataset_choices, run_directory
 from vae.portable.import_job import ImportJob, new_workspace, start_import
 from vae.portable.uploads import UploadRefused, extract_zip, find_model_folder
+from vae.training.jobs import dataset_choices, run_directory
 
 POLL_S = 1.0
 JOB_KEY = "open_job"

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vae.latent_tools import decode_codes
+from harness.browser import click_map_point, free_port, start_app
+from vae.models.inference import decode
 
 from .conftest import wait_ready
-from .harness import click_map_point, free_port, start_app
 from .test_generative import STRIP, click_endpoint, path_length, set_frames
 
 
@@ -71,7 +71,7 @@ def test_explore_a_portable_bundle_select_a_point_and_decode_slider_steps(page, 
     # What the page shows is what the original PyTorch model decodes from the sliders' code.
     src = page.locator("img.decoded").get_attribute("src")
     shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L"), dtype=int)
-    expected = decode_codes(portable_source[0], code)[0].astype(int)
+    expected = decode(portable_source[0], code)[0].astype(int)
     assert np.abs(shown - expected).max() <= 1
     assert page.locator("[data-testid=stException]").count() == 0
     page.screenshot(path=str(screenshots / "portable-explore.png"), full_page=True)

@@ -3,6 +3,7 @@
     vae-lab serve [--checkpoints DIR]... [Streamlit options such as --server.port 8502]
     vae-lab train --dataset fashion-mnist --arch conv --latent-dim 16 --out checkpoints/my-conv
     vae-lab evaluate checkpoints/my-conv --iwae-k 1000
+    vae-lab import torch --model my_vae.py:VAE --weights my_vae.pt --dataset fashion-mnist --out checkpoints/mine
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import argparse
 import logging
 import sys
 
-from vae.cli import evaluate, serve, train
+from vae.cli import evaluate, import_model, serve, train
 
-COMMANDS = {"serve": serve, "train": train, "evaluate": evaluate}
+COMMANDS = {"serve": serve, "train": train, "evaluate": evaluate, "import": import_model}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""An import started from the app: the import CLI in its own process, followed through its progress file.
+"""An import started from the app: `vae-lab import` in its own process, followed through its progress file.
 
 The uploads, the progress JSON lines and the log live in a hidden folder beside the bundles
 (`<root>/.imports/<id>/`, never listed); the bundle appears only when the CLI commits it.
@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `python -m vae.portable.cli` resolves
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `python -m vae.cli` resolves in a checkout
 IMPORTS = ".imports"
 PROGRESS = "progress.jsonl"
 LOG = "log.txt"
@@ -73,9 +73,9 @@ class ImportJob:
 
 
 def start_import(route_args: list[str], out: Path, workspace: Path) -> ImportJob:
-    """Run `python -m vae.portable.cli ROUTE_ARGS --out OUT` in its own process (own session: a page
+    """Run `vae-lab import ROUTE_ARGS --out OUT` (as `python -m vae.cli`) in its own process (own session: a page
     reload does not stop it)."""
-    argv = [sys.executable, "-m", "vae.portable.cli", *route_args, "--out", str(out),
+    argv = [sys.executable, "-m", "vae.cli", "import", *route_args, "--out", str(out),
             "--progress-file", str(workspace / PROGRESS)]
     with (workspace / LOG).open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -1,19 +1,19 @@
-"""Command line: turn a VAE trained elsewhere into a portable bundle the explorer opens.
+r"""Import a VAE trained elsewhere (PyTorch, pythae, ONNX) as a portable bundle the explorer opens.
 
-    python -m vae.portable.cli torch --model examples/pytorch_vae.py:VAE --weights fashion_vae.pt \\
+    vae-lab import torch --model examples/pytorch_vae.py:VAE --weights fashion_vae.pt \
         --input-layout flat --decoder-output probs --dataset fashion-mnist --out checkpoints/my-vae
-    python -m vae.portable.cli pythae path/to/final_model --dataset fashion-mnist --out checkpoints/my-pythae
-    python -m vae.portable.cli onnx --encoder enc.onnx --decoder dec.onnx --spec spec.json \\
+    vae-lab import pythae path/to/final_model --dataset fashion-mnist --out checkpoints/my-pythae
+    vae-lab import onnx --encoder enc.onnx --decoder dec.onnx --spec spec.json \
         --dataset images.npz --out checkpoints/my-keras-vae
 
 --dataset is a dataset the trainer knows (its test split is mapped) or a .npy / .npz of images.
+Each route's --help lists its options.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -53,9 +53,7 @@ def _likelihood(p: argparse.ArgumentParser, default: str | None) -> None:
     p.add_argument("--gaussian-sigma", type=float, default=SPEC_DEFAULTS.gaussian_sigma if default else None)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vae.portable.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     routes = parser.add_subparsers(dest="route", required=True)
     torch_route = routes.add_parser("torch", help="any torch.nn.Module built by your factory, with its weights")
     torch_route.add_argument("--model", required=True, help="path/to/file.py:factory (a function or class)")
@@ -82,7 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_route.add_argument("--spec", type=Path, required=True, help="JSON: input_shape, input_range, input_layout, "
                             "posterior, decoder_output, likelihood, gaussian_sigma, latent_dim, class_names")
     _common(onnx_route)
-    return parser
 
 
 def tqdm_progress(log: Path | None = None) -> Progress:
@@ -110,8 +107,8 @@ def _spec_from_args(args: argparse.Namespace) -> ImportSpec:
                       gaussian_sigma=args.gaussian_sigma, latent_dim=args.latent_dim)
 
 
-def run(args: argparse.Namespace) -> Path:
-    """Load the data, import by route, write the bundle; raises the refusals the caller reports."""
+def import_bundle(args: argparse.Namespace) -> Path:
+    """Load the data, import by route, write the bundle; raises the refusals `run` reports."""
     spec = ImportSpec.from_file(args.spec) if args.route == "onnx" else ImportSpec()
     class_names = [n.strip() for n in args.class_names.split(",")] if args.class_names else spec.class_names
     data = load_map_data(args.dataset, args.data_dir, args.labels, class_names or None, args.limit,
@@ -142,17 +139,16 @@ def run(args: argparse.Namespace) -> Path:
                                  umap=not args.no_umap, progress=tqdm_progress(args.progress_file))
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Import, or print the one-line reason it was refused (exit status 2)."""
     if not 0 <= args.iwae_k <= 5000 or args.iwae_images < 1 or (args.limit is not None and args.limit < 1):
-        parser.error("--iwae-k must be 0..5000, --iwae-images and --limit at least 1")
+        print("error: --iwae-k must be 0..5000, --iwae-images and --limit at least 1", file=sys.stderr)
+        return EXIT_REFUSED
     if (args.out / CONFIG).exists() and not args.overwrite:
         print(f"error: {args.out} already holds a bundle; pass --overwrite or choose another --out", file=sys.stderr)
         return EXIT_REFUSED
     try:
-        out = run(args)
+        out = import_bundle(args)
     except (ImportRefused, GraphError, SpecError, DataFileError, DatasetNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REFUSED
@@ -161,7 +157,3 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REFUSED
     print(f"bundle written: {out}")
     return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())
