@@ -45,3 +45,29 @@ def tiny_bundle(tmp_path: Path, synthetic: ImageDataset) -> Path:
     model, result = train_tiny(synthetic)
     return write_bundle(tmp_path / "tiny", model, synthetic.test_images, synthetic.test_labels,
                         bundle_meta(synthetic, result))
+
+
+@pytest.fixture(scope="session")
+def portable_source(tmp_path_factory, synthetic: ImageDataset):
+    """(native tiny MLP, the portable bundle exported from it through the torch route), made once."""
+    from vae.portable.build import portable_from_torch, write_portable_bundle
+    from vae.portable.data import MapData
+    from vae.portable.spec import ImportSpec
+
+    model, _ = train_tiny(synthetic)
+    model.eval()
+    data = MapData("synthetic", synthetic.test_images, synthetic.test_labels, synthetic.class_names)
+    spec = ImportSpec(input_shape=(1, 28, 28))
+    portable, parity = portable_from_torch(model, model.encode, model.decode_logits, spec, data)
+    out = tmp_path_factory.mktemp("portable") / "portable"
+    write_portable_bundle(out, portable, data, spec, {"route": "torch", "parity": parity},
+                          iwae_k=10, iwae_images=32, umap=False)
+    return model, out
+
+
+@pytest.fixture()
+def portable_bundle(tmp_path: Path, portable_source) -> Path:
+    """A fresh copy of the portable bundle, safe to corrupt."""
+    import shutil
+
+    return Path(shutil.copytree(portable_source[1], tmp_path / "portable"))

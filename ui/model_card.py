@@ -41,7 +41,23 @@ def summary(bundle: Bundle) -> None:
         "created": card.get("created", "?"),
         "versions": ", ".join(f"{k} {v}" for k, v in card.get("versions", {}).items()),
     }
+    if "import" in card:  # a portable bundle: trained elsewhere, so no device; where it came from instead
+        del rows["device"]
+        rows.update(import_rows(card["import"]))
     st.table({"": list(rows), "value": [str(v) for v in rows.values()]})
+
+
+def import_rows(record: dict) -> dict[str, str]:
+    """How a portable bundle was imported, and how closely its ONNX graphs matched the original model."""
+    source = {k: v for k, v in record.items() if k not in ("spec", "parity")}
+    rows = {"imported": ", ".join(f"{k}={v}" for k, v in source.items()),
+            "declared conventions": ", ".join(f"{k}={v}" for k, v in record.get("spec", {}).items())}
+    parity = record.get("parity")
+    if parity:
+        diffs = ", ".join(f"{k} {v:.1e}" for k, v in parity["max_abs_diff"].items())
+        rows["ONNX vs original"] = (f"max |difference| on {parity['images']} images and {parity['codes']} codes: "
+                                    f"{diffs} (limit {parity['tolerance']:g})")
+    return rows
 
 
 def curves(bundle: Bundle) -> None:

@@ -1,8 +1,9 @@
 """The bundle format: file names, limits, the error type and the loaded bundle. See docs/bundle.md.
 
-A bundle is one directory that holds everything the explorer needs. `config.json` carries the size
-and SHA-256 of every other file and is written last, so it is the commit record: a bundle without
-it, or whose files do not match it, never loads.
+A bundle is one directory that holds everything the explorer needs. It is `native` (a VAE Lab
+model, safetensors weights) or `portable` (an imported model as two ONNX graphs, see
+vae/portable/). `config.json` carries the size and SHA-256 of every other file and is written
+last, so it is the commit record: a bundle without it, or whose files do not match it, never loads.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from vae.models import VAE
+from vae.portable.spec import DECODER_FILE, ENCODER_FILE
 
 FORMAT = "vae-lab-bundle"
 FORMAT_VERSION = 1
@@ -26,6 +28,13 @@ PROJECTION_PREFIX = "projection_"
 MAX_CONFIG_BYTES = 16 * 2**20
 MAX_FILE_BYTES = 1 * 2**30
 STATUSES = ("completed", "cancelled")
+# The model files each kind of bundle must list (besides the latents and the test images).
+KINDS: dict[str, tuple[str, ...]] = {"native": (WEIGHTS,), "portable": (ENCODER_FILE, DECODER_FILE)}
+
+
+def bundle_kind(config: dict[str, Any]) -> str:
+    """`native` (also for bundles written before kinds existed) or `portable`."""
+    return str(config.get("kind", "native"))
 
 
 class BundleError(ValueError):

@@ -18,6 +18,7 @@ from vae.bundle.format import (
     FORMAT,
     FORMAT_VERSION,
     IMAGES,
+    KINDS,
     LATENTS,
     MAX_CONFIG_BYTES,
     MAX_FILE_BYTES,
@@ -25,9 +26,12 @@ from vae.bundle.format import (
     WEIGHTS,
     Bundle,
     BundleError,
+    bundle_kind,
     sha256_of,
 )
 from vae.models import VAE, build_model, config_from_dict
+from vae.portable.onnx_check import GraphError
+from vae.portable.runtime import load_portable_model
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -54,8 +58,10 @@ def read_config(path: str | Path) -> dict[str, Any]:
                       ("projections", list), ("status", str)):
         if not isinstance(config.get(key), kind):
             problems.append(f"config.json: '{key}' is missing or not a {kind.__name__}")
+    if bundle_kind(config) not in KINDS:
+        problems.append(f"config.json: kind {config.get('kind')!r} is not one of {sorted(KINDS)}")
     if not problems:
-        for name in (WEIGHTS, LATENTS, IMAGES):
+        for name in (*KINDS[bundle_kind(config)], LATENTS, IMAGES):
             if name not in config["files"]:
                 problems.append(f"config.json lists no {name}")
         names = config["dataset"].get("class_names")
@@ -118,6 +124,14 @@ def _load_npz(
 
 
 def _load_model(path: Path, config: dict[str, Any], problems: list[str]) -> VAE | None:
+    if bundle_kind(config) == "portable":
+        if problems:  # graphs that fail their checksums are not parsed, let alone run
+            return None
+        try:
+            return load_portable_model(path, config)
+        except (GraphError, ValueError, TypeError) as exc:
+            problems.append(str(exc) if isinstance(exc, GraphError) else f"config.json: model config invalid ({exc})")
+            return None
     try:
         model = build_model(config_from_dict(config["model"]))
     except (ValueError, TypeError) as exc:

@@ -37,6 +37,7 @@ from vae.latent.projection import pca_2d
 from vae.losses import kl_per_dim
 from vae.models import VAE
 from vae.models.inference import encode
+from vae.portable.runtime import PortableVAE
 
 
 def _fsync(path: Path) -> None:
@@ -113,7 +114,8 @@ def write_bundle(
 
     `meta` must hold `status`, `training`, `dataset` (name, class_names), `history`,
     `metrics` and `device`; the rest (model config, latents, files) is filled in here. `codes`
-    (mu, logvar) are the images' codes when the caller has them already.
+    (mu, logvar) are the images' codes when the caller has them already. A `PortableVAE` makes a
+    portable bundle.
     """
     out = Path(out)
     if meta.get("status") not in STATUSES:
@@ -123,13 +125,8 @@ def write_bundle(
     kl_dims = kl_per_dim(torch.from_numpy(mu), torch.from_numpy(logvar)).mean(dim=0).numpy()
     projection = "latent" if model.latent_dim == 2 else "pca"
     proj_file = f"{PROJECTION_PREFIX}{projection}.npz"
-    names = [WEIGHTS, LATENTS, IMAGES, proj_file]
     with _staging(out) as staging:
-        try:
-            save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, staging / WEIGHTS)
-        except SafetensorError as exc:  # e.g. a full disk; callers handle OSError
-            raise OSError(f"cannot write {WEIGHTS}: {exc}") from exc
-        _fsync(staging / WEIGHTS)
+        names = [*_save_model(model, staging), LATENTS, IMAGES, proj_file]
         _save_npz(staging / LATENTS, mu=mu, logvar=logvar,
                   labels=np.asarray(test_labels, dtype=np.int64), kl_per_dim=kl_dims.astype(np.float32))
         _save_npz(staging / IMAGES, compress=True, images=np.ascontiguousarray(test_images, dtype=np.uint8))
@@ -137,6 +134,7 @@ def write_bundle(
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
+            "kind": "portable" if isinstance(model, PortableVAE) else "native",
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "model": model.config.to_dict(),
             **meta,
@@ -146,6 +144,18 @@ def write_bundle(
         }
         _commit(out, staging, config, names)
     return out
+
+
+def _save_model(model: VAE, staging: Path) -> list[str]:
+    """The model's files: two ONNX graphs for a portable model, safetensors weights otherwise."""
+    if isinstance(model, PortableVAE):
+        return model.save_graphs(staging)
+    try:
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, staging / WEIGHTS)
+    except SafetensorError as exc:  # e.g. a full disk; callers handle OSError
+        raise OSError(f"cannot write {WEIGHTS}: {exc}") from exc
+    _fsync(staging / WEIGHTS)
+    return [WEIGHTS]
 
 
 def add_projection(path: str | Path, name: str, arrays: dict[str, np.ndarray]) -> None:

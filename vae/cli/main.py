@@ -3,6 +3,7 @@
     vae-lab serve [--checkpoints DIR]... [Streamlit options such as --server.port 8502]
     vae-lab train --dataset fashion-mnist --arch conv --latent-dim 16 --out checkpoints/my-conv
     vae-lab evaluate checkpoints/my-conv --iwae-k 1000
+    vae-lab import torch --model my_vae.py:VAE --weights my_vae.pt --dataset fashion-mnist --out checkpoints/mine
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import importlib
 import logging
 import sys
 
+from vae.cli.errors import fail
+
 # name: (module, summary). Only the chosen command's module is imported: `serve` starts the app at
 # once instead of first importing PyTorch for the training options it does not use.
 COMMANDS = {
     "serve": ("vae.cli.serve", "serve the explorer app; Streamlit's own options (--server.port ...) pass through"),
     "train": ("vae.cli.train", "train a VAE and write a bundle"),
     "evaluate": ("vae.cli.evaluate", "evaluate a bundle on its own test images and record the metrics"),
+    "import": ("vae.cli.import_model", "turn a VAE trained elsewhere (PyTorch, pythae, ONNX) into a portable bundle"),
 }
 
 
@@ -46,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         return module.run(args, passed_on)
     if passed_on:
         parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
-    return module.run(args)
+    try:
+        return module.run(args)
+    except (OSError, ValueError) as exc:  # a file or value the command met late (a read-only disk...)
+        return fail(exc)
 
 
 if __name__ == "__main__":

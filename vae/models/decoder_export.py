@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from vae.models import VAE
+from vae.models.inference import model_device
 
 ACTIVATIONS = {nn.ReLU: "relu", nn.SiLU: "silu"}
 
@@ -73,8 +74,7 @@ def export_decoder(model: VAE) -> DecoderProgram:
         start, offset = offset, offset + tensor.numel()
         return start
 
-    device = next(model.parameters()).device
-    x = torch.zeros(1, model.latent_dim, device=device)  # carried through to record each op's shape
+    x = torch.zeros(1, model.latent_dim, device=model_device(model))  # carried through to record each op's shape
     ops: list[dict[str, Any]] = []
     for layer in model.decoder_layers():
         if isinstance(layer, nn.Linear):

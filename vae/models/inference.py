@@ -17,7 +17,9 @@ from vae.models.base import VAE
 
 
 def model_device(model: VAE) -> torch.device:
-    return next(model.parameters()).device
+    """Where the weights live; the CPU for a model without PyTorch parameters (an ONNX one)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def batches(images: torch.Tensor, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:

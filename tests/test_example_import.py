@@ -1,0 +1,71 @@
+"""The README's worked example: a plain PyTorch VAE script outside VAE Lab trains for an epoch and saves a
+state dict; `import torch` makes a bundle of it; the user's files are deleted and every page still works."""
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vae.bundle import load_bundle
+from vae.data.datasets import find_idx_files
+from vae.portable.runtime import PortableVAE
+
+from .conftest import ROOT
+from .test_app import slider_data
+
+pytestmark = pytest.mark.skipif(find_idx_files("fashion-mnist") is None, reason="needs the Fashion-MNIST IDX files")
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """Train the example in its own folder, import it, then delete that folder (script and weights)."""
+    root = tmp_path_factory.mktemp("example")
+    project = root / "someone-elses-project"
+    project.mkdir()
+    shutil.copy(ROOT / "examples" / "pytorch_vae.py", project / "my_vae.py")
+    subprocess.run([sys.executable, "my_vae.py", "--epochs", "1", "--limit", "3000", "--out", "weights.pt"],
+                   cwd=project, check=True, capture_output=True, timeout=600)
+    out = root / "checkpoints" / "fashion-import"
+    result = subprocess.run(
+        [sys.executable, "-m", "vae.cli", "import", "torch", "--model", f"{project / 'my_vae.py'}:VAE",
+         "--weights", str(project / "weights.pt"), "--input-layout", "flat", "--decoder-output", "probs",
+         "--dataset", "fashion-mnist", "--out", str(out), "--no-umap", "--iwae-k", "10", "--iwae-images", "50"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "encoding" in result.stderr and "10000/10000" in result.stderr  # the progress bar
+    shutil.rmtree(project)
+    return out
+
+
+def test_the_bundle_opens_without_the_users_files(imported):
+    bundle = load_bundle(imported)
+    assert isinstance(bundle.model, PortableVAE) and bundle.mu.shape == (10_000, 20)
+    record = bundle.config["import"]
+    assert record["route"] == "torch" and record["model"] == "my_vae.py:VAE"
+    assert max(record["parity"]["max_abs_diff"].values()) <= 1e-4
+    assert bundle.config["metrics"]["test_neg_elbo"] > 0 and bundle.config["metrics"]["iwae_k"] == 10
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / name), default_timeout=120)
+    at.session_state["bundle_choice"] = "fashion-import"
+    return at.run()
+
+
+def test_every_page_works_on_it(imported, monkeypatch):
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(imported.parent))
+    explore = page("explore.py")
+    assert not explore.exception and len(slider_data(explore)["rows"]) == 20
+    points = json.loads(explore.get("plotly_chart")[0].proto.spec)["data"][1]
+    drawn = np.frombuffer(base64.b64decode(points["customdata"]["bdata"]), points["customdata"]["dtype"])
+    assert len(np.unique(drawn)) == 10_000  # every test image is a point on the map
+    assert any(c.value.startswith("10,000 images ·") for c in explore.caption)
+    for name in ("interpolate.py", "generate.py", "own_image.py", "model.py"):
+        at = page(name)
+        assert not at.exception, name
+        assert at.get("image"), name

@@ -1,0 +1,12 @@
+"""Open a model: import a VAE trained elsewhere (an ONNX pair, a pythae folder) as a portable bundle."""
+
+import streamlit as st
+
+from ui import open_model
+
+st.title("Open a model trained elsewhere")
+form_column, job_column = st.columns([1, 2], gap="large")
+with form_column:
+    open_model.form()
+with job_column:
+    open_model.job_panel()

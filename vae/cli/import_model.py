@@ -1,0 +1,159 @@
+r"""Import a VAE trained elsewhere (PyTorch, pythae, ONNX) as a portable bundle the explorer opens.
+
+    vae-lab import torch --model examples/pytorch_vae.py:VAE --weights fashion_vae.pt \
+        --input-layout flat --decoder-output probs --dataset fashion-mnist --out checkpoints/my-vae
+    vae-lab import pythae path/to/final_model --dataset fashion-mnist --out checkpoints/my-pythae
+    vae-lab import onnx --encoder enc.onnx --decoder dec.onnx --spec spec.json \
+        --dataset images.npz --out checkpoints/my-keras-vae
+
+--dataset is a dataset the trainer knows (its test split is mapped) or a .npy / .npz of images.
+Each route's --help lists its options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from vae.bundle import CONFIG
+from vae.data import DataFileError, DatasetNotFoundError
+from vae.losses import LIKELIHOODS
+from vae.portable.build import ImportRefused, Progress, write_portable_bundle
+from vae.portable.data import load_map_data
+from vae.portable.onnx_check import GraphError
+from vae.portable.spec import DECODER_OUTPUTS, INPUT_LAYOUTS, INPUT_RANGES, POSTERIORS, ImportSpec, SpecError
+
+EXIT_OK, EXIT_REFUSED = 0, 2
+SPEC_DEFAULTS = ImportSpec()
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="a dataset name (fashion-mnist, mnist, ...) or a .npy/.npz file")
+    p.add_argument("--data-dir", help="where the dataset's files are (as for training)")
+    p.add_argument("--labels", help="a .npy of integer labels for a .npy of images")
+    p.add_argument("--class-names", help="comma-separated class names")
+    p.add_argument("--limit", type=int, help="map only the first N images")
+    p.add_argument("--out", type=Path, required=True, help="the bundle folder to create")
+    p.add_argument("--name", help="display name (default: the folder name)")
+    p.add_argument("--overwrite", action="store_true", help="replace a bundle already at --out")
+    p.add_argument("--no-umap", action="store_true", help="only the PCA map (UMAP takes about a minute)")
+    p.add_argument("--iwae-k", type=int, default=100, help="importance samples for the IWAE estimate (0 skips)")
+    p.add_argument("--iwae-images", type=int, default=500, help="images for the IWAE estimate")
+    p.add_argument("--progress-file", type=Path, help="also append progress as JSON lines (stage, done, total)")
+
+
+def _likelihood(p: argparse.ArgumentParser, default: str | None) -> None:
+    shown = default or "what the pythae model was trained with"
+    p.add_argument("--likelihood", choices=LIKELIHOODS, default=default,
+                   help=f"p(x|z) the metrics use (default {shown})")
+    p.add_argument("--gaussian-sigma", type=float, default=SPEC_DEFAULTS.gaussian_sigma if default else None)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    routes = parser.add_subparsers(dest="route", required=True)
+    torch_route = routes.add_parser("torch", help="any torch.nn.Module built by your factory, with its weights")
+    torch_route.add_argument("--model", required=True, help="path/to/file.py:factory (a function or class)")
+    torch_route.add_argument("--weights", required=True, help=".safetensors, or a state-dict .pt")
+    torch_route.add_argument("--factory-kwargs", default="{}", help="JSON object of keyword arguments for the factory")
+    torch_route.add_argument("--encode-method", default="encode", help="x -> (mu, logvar | log_std | std) or a Normal")
+    torch_route.add_argument("--decode-method", default="decode", help="z -> images (logits or probabilities)")
+    for name, choices, what in (("input-range", INPUT_RANGES, "unit: [0, 1]; symmetric: [-1, 1]"),
+                                ("input-layout", INPUT_LAYOUTS, "what encode takes: images or flat vectors"),
+                                ("posterior", POSTERIORS, "what encode's second output is (a Normal is detected)"),
+                                ("decoder-output", DECODER_OUTPUTS, "probs: sigmoid already applied")):
+        default = getattr(SPEC_DEFAULTS, name.replace("-", "_"))
+        torch_route.add_argument(f"--{name}", choices=choices, default=default, help=f"{what} (default {default})")
+    torch_route.add_argument("--latent-dim", type=int, help="checked against what the encoder gives")
+    _likelihood(torch_route, SPEC_DEFAULTS.likelihood)
+    _common(torch_route)
+    pythae_route = routes.add_parser("pythae", help="a folder saved by a pythae model (needs pip install pythae)")
+    pythae_route.add_argument("folder", type=Path)
+    _likelihood(pythae_route, None)
+    _common(pythae_route)
+    onnx_route = routes.add_parser("onnx", help="an encoder/decoder pair exported by any framework, and a JSON spec")
+    onnx_route.add_argument("--encoder", type=Path, required=True)
+    onnx_route.add_argument("--decoder", type=Path, required=True)
+    onnx_route.add_argument("--spec", type=Path, required=True, help="JSON: input_shape, input_range, input_layout, "
+                            "posterior, decoder_output, likelihood, gaussian_sigma, latent_dim, class_names")
+    _common(onnx_route)
+
+
+def tqdm_progress(log: Path | None = None) -> Progress:
+    """A progress callback drawing one tqdm bar per stage (encoding, metrics, projection), and
+    appending each update to `log` as a JSON line for a page to follow."""
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if log is not None:
+            with log.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"stage": stage, "done": done, "total": total}) + "\n")
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage == "encoding" else "step")
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def _spec_from_args(args: argparse.Namespace) -> ImportSpec:
+    return ImportSpec(input_range=args.input_range, input_layout=args.input_layout, posterior=args.posterior,
+                      decoder_output=args.decoder_output, likelihood=args.likelihood,
+                      gaussian_sigma=args.gaussian_sigma, latent_dim=args.latent_dim)
+
+
+def import_bundle(args: argparse.Namespace) -> Path:
+    """Load the data, import by route, write the bundle; raises the refusals `run` reports."""
+    spec = ImportSpec.from_file(args.spec) if args.route == "onnx" else ImportSpec()
+    class_names = [n.strip() for n in args.class_names.split(",")] if args.class_names else spec.class_names
+    data = load_map_data(args.dataset, args.data_dir, args.labels, class_names or None, args.limit,
+                         tuple(spec.input_shape))
+    if args.route == "torch":
+        from vae.portable.importers.torch_module import import_torch
+
+        spec = _spec_from_args(args)
+        spec.input_shape = data.input_shape
+        spec.validate()
+        try:
+            kwargs = json.loads(args.factory_kwargs)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"--factory-kwargs is not JSON ({exc})") from exc
+        if not isinstance(kwargs, dict):
+            raise SpecError("--factory-kwargs must be a JSON object")
+        model, source = import_torch(args.model, args.weights, spec, data, args.encode_method,
+                                     args.decode_method, kwargs)
+    elif args.route == "pythae":
+        from vae.portable.importers.pythae_folder import import_pythae
+
+        model, spec, source = import_pythae(args.folder, data, args.likelihood, args.gaussian_sigma)
+    else:
+        from vae.portable.importers.onnx_pair import import_onnx
+
+        model, source = import_onnx(args.encoder, args.decoder, spec, data)
+    return write_portable_bundle(args.out, model, data, spec, source, args.name, args.iwae_k, args.iwae_images,
+                                 umap=not args.no_umap, progress=tqdm_progress(args.progress_file))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Import, or print the one-line reason it was refused (exit status 2)."""
+    if not 0 <= args.iwae_k <= 5000 or args.iwae_images < 1 or (args.limit is not None and args.limit < 1):
+        print("error: --iwae-k must be 0..5000, --iwae-images and --limit at least 1", file=sys.stderr)
+        return EXIT_REFUSED
+    if (args.out / CONFIG).exists() and not args.overwrite:
+        print(f"error: {args.out} already holds a bundle; pass --overwrite or choose another --out", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        out = import_bundle(args)
+    except (ImportRefused, GraphError, SpecError, DataFileError, DatasetNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except OSError as exc:
+        print(f"error: could not write the bundle to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"bundle written: {out}")
+    return EXIT_OK

@@ -1,0 +1,83 @@
+"""An import started from the app: `vae-lab import` in its own process, followed through its progress file.
+
+The uploads, the progress JSON lines and the log live in a hidden folder beside the bundles
+(`<root>/.imports/<id>/`, never listed); the bundle appears only when the CLI commits it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `python -m vae.cli` resolves in a checkout
+IMPORTS = ".imports"
+PROGRESS = "progress.jsonl"
+LOG = "log.txt"
+
+
+def new_workspace(root: Path) -> Path:
+    """A fresh hidden folder for one import's uploads and logs."""
+    folder = root / IMPORTS / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    return folder
+
+
+@dataclass
+class ImportJob:
+    """One running or finished import process."""
+
+    workspace: Path
+    out: Path
+    process: subprocess.Popen
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def progress(self) -> dict[str, tuple[int, int]]:
+        """The latest (done, total) of each stage so far, in the order the stages began."""
+        stages: dict[str, tuple[int, int]] = {}
+        file = self.workspace / PROGRESS
+        if file.is_file():
+            for line in file.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                    stages[str(record["stage"])] = (int(record["done"]), int(record["total"]))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line being written
+        return stages
+
+    def outcome(self) -> tuple[str, str]:
+        """("running" | "completed" | "refused", message): the CLI's one-line reason when refused."""
+        if self.running:
+            return "running", ""
+        log = (self.workspace / LOG).read_text(encoding="utf-8", errors="replace") if (
+            self.workspace / LOG).is_file() else ""
+        if self.process.returncode == 0:
+            return "completed", f"bundle written: {self.out.name}"
+        errors = [line.removeprefix("error: ") for line in log.splitlines() if line.startswith("error: ")]
+        return "refused", errors[-1] if errors else f"the import stopped (exit code {self.process.returncode})"
+
+    def wait(self, timeout: float) -> None:
+        self.process.wait(timeout)
+
+    def clean_up(self) -> None:
+        """Remove the uploads and logs once the outcome has been read."""
+        if not self.running:
+            shutil.rmtree(self.workspace, ignore_errors=True)
+
+
+def start_import(route_args: list[str], out: Path, workspace: Path) -> ImportJob:
+    """Run `vae-lab import ROUTE_ARGS --out OUT` (as `python -m vae.cli`) in its own process (own session: a page
+    reload does not stop it)."""
+    argv = [sys.executable, "-m", "vae.cli", "import", *route_args, "--out", str(out),
+            "--progress-file", str(workspace / PROGRESS)]
+    with (workspace / LOG).open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   cwd=PACKAGE_ROOT, start_new_session=True)
+    return ImportJob(workspace, out, process)
