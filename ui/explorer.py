@@ -12,6 +12,7 @@ import streamlit as st
 from ui import bundles, figures, state
 from ui.inference import on_worker
 from ui.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
+from ui.text import md
 from vae.bundle import Bundle
 from vae.latent.attributes import order_dimensions
 from vae.latent.placement import InverseProjector, nearest_neighbours
@@ -147,7 +148,7 @@ def _reset(bundle: Bundle, how: str) -> None:
 
 def code_buttons(bundle: Bundle) -> None:
     """Where the current code came from, and buttons that replace it (a full rerun: the map marks it)."""
-    st.caption(f"Code from {st.session_state.get('code_source') or 'the sliders'}")
+    st.caption(f"Code from {md(st.session_state.get('code_source') or 'the sliders')}")
     buttons = st.columns(3)
     buttons[0].button("Zero", on_click=_reset, args=(bundle, "zero"), width="stretch")
     buttons[1].button("Selected point", on_click=_reset, args=(bundle, "selected"), width="stretch",
@@ -183,7 +184,7 @@ def selection_panel(bundle: Bundle) -> None:
     if index is None:
         st.info("Select a point on the map to see its image, reconstruction, code and neighbours.")
         return
-    st.subheader(f"Selected: {bundle.image_label(index)} · {bundle.class_names[bundle.labels[index]]}")
+    st.subheader(f"Selected: {bundle.image_label(index)} · {md(bundle.class_names[bundle.labels[index]])}")
     original = to_pixels(bundle.images[index : index + 1], DISPLAY_SCALE)[0]
     reconstruction = decode(bundle.model, bundle.mu[index], DISPLAY_SCALE)[0]
     columns = st.columns([1, 1, 3])

@@ -10,6 +10,7 @@ import streamlit as st
 
 from ui import bundles, figures, state
 from ui.inference import on_worker
+from ui.text import md
 from vae.bundle import Bundle
 from vae.latent.attributes import class_centroid
 from vae.latent.paths import lerp, slerp
@@ -102,7 +103,7 @@ def strip(bundle: Bundle, codes: np.ndarray, method: str, names: tuple[str, str]
     right.download_button(f"Download the animation (GIF, {2 * len(big) - 2} frames, there and back)",
                           interpolation_gif(big), file_name=f"{stem}.gif", mime="image/gif", on_click="ignore",
                           key="download-gif", width="stretch")
-    st.caption(f"{METHOD_LABELS[method]} from {names[0]} to {names[1]}")
+    st.caption(f"{METHOD_LABELS[method]} from {md(names[0])} to {md(names[1])}")
 
 
 @st.fragment

@@ -7,6 +7,7 @@ import streamlit as st
 
 from ui import bundles, figures
 from ui.navigation import open_in_explorer
+from ui.text import md
 from vae.bundle import Bundle
 from vae.data.images import MAX_FILE_BYTES, ImageInputError, load_image
 from vae.media import to_pixels
@@ -34,7 +35,7 @@ def image_source(bundle: Bundle) -> tuple[np.ndarray, str] | None:
     try:
         pixels = load_image(uploaded.getvalue(), tuple(bundle.config["model"]["input_shape"]), name=uploaded.name)
     except ImageInputError as exc:
-        st.error(f"Cannot use this file: {exc}", icon=":material/broken_image:")
+        st.error(f"Cannot use this file: {md(exc)}", icon=":material/broken_image:")
         return None
     invert = st.checkbox("Invert (the model saw light objects on a dark background)",
                          value=looks_dark_on_light(pixels), key=f"own_invert_{uploaded.file_id}")
