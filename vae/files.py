@@ -1,0 +1,70 @@
+"""Open only regular files, never block, never read more than a bound.
+
+`open()` on a named pipe waits for a writer, for ever: one FIFO put where a bundle's weights were
+froze the whole server. Here a file is opened with O_NONBLOCK (a FIFO opens at once) and
+O_NOFOLLOW (a link is refused, so a file cannot point outside its folder), then `fstat` on the
+open descriptor decides: anything but a regular file (pipe, socket, directory, device) is refused
+before a byte is read, and so is a file over `max_bytes`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+
+
+class NotARegularFile(OSError):
+    """The path exists but is not a regular file that may be read; the message says what it is."""
+
+
+def describe(mode: int) -> str:
+    """'a named pipe', 'a directory', ... for a file mode that is not a regular file."""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def read_regular(path: str | Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file at `path`, at most `max_bytes` of them.
+
+    Raises FileNotFoundError when nothing is there, NotARegularFile for a pipe, socket, directory,
+    device, symbolic link or a file over `max_bytes`, and OSError for other failures.
+    """
+    try:
+        fd = os.open(path, _FLAGS)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        # ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket; ENODEV and friends: devices.
+        kind = "a symbolic link" if os.path.islink(path) else "not a regular file"
+        raise NotARegularFile(f"{Path(path).name} is {kind}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFile(f"{Path(path).name} is {describe(info.st_mode)}")
+        if info.st_size > max_bytes:
+            raise NotARegularFile(f"{Path(path).name} is larger than {max_bytes:,} bytes")
+        chunks, left = [], max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:  # it grew after fstat
+            raise NotARegularFile(f"{Path(path).name} is larger than {max_bytes:,} bytes")
+        return data
+    finally:
+        os.close(fd)
+
+
+def is_regular(path: str | Path) -> bool:
+    """True for a regular file (not a link to one): a check that opens nothing."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
