@@ -79,6 +79,13 @@ TrainRequest = make_dataclass(
 )
 
 
+def _make_ignored(root: Path) -> None:
+    """Create `root` with a `.gitignore` of `*`: trained bundles never end up in a commit by accident."""
+    if not root.exists():
+        root.mkdir(parents=True)
+        (root / ".gitignore").write_text("# bundles trained by VAE Lab: not for version control\n*\n")
+
+
 def run_directory(root: Path, name: str) -> Path:
     """`<root>/<name>` for a safe, new bundle name; ValueError otherwise (path traversal included)."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
@@ -188,6 +195,7 @@ class JobRegistry:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        _make_ignored(self.root)
         self.dir.mkdir(parents=True, exist_ok=True)
         with (self.dir / "lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
