@@ -4,8 +4,9 @@ Streamlit renders Markdown in titles, captions, alerts, toasts, labels, tables a
 and Plotly renders a little HTML (links included) in legends and hover texts: a class name such as
 `![x](http://host/x.png)` would make every visitor's browser fetch it. `md` escapes every Markdown
 character; GitHub-flavoured Markdown still finds links in plain text after escapes are resolved
-(`http://`, `www.`, `a@b.c`), so an invisible word joiner (U+2060) goes after each `:` and `@` and
-before each `.`. `plotly` escapes HTML, which Plotly decodes back to the characters.
+(`http://`, `https://`, `www.`, `a@b.c`), so an invisible word joiner (U+2060) goes after `http:`,
+`https:`, `www` and `@`, which those patterns then no longer match. `plotly` escapes HTML, which
+Plotly decodes back to the characters.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import re
 
 WORD_JOINER = "\u2060"
 _MARKDOWN = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_AUTOLINK = re.compile(r"https?:|www(?=\.)|@", re.IGNORECASE)  # where GFM's link finder starts
 
 
 def md(text: object) -> str:
     """`text` for a Streamlit element that renders Markdown, shown exactly as written."""
-    escaped = _MARKDOWN.sub(r"\\\1", str(text))
-    return (escaped.replace("\\:", "\\:" + WORD_JOINER).replace("\\@", "\\@" + WORD_JOINER)
-            .replace("\\.", WORD_JOINER + "\\."))
+    broken = _AUTOLINK.sub(lambda match: match.group(0) + WORD_JOINER, str(text))
+    return _MARKDOWN.sub(r"\\\1", broken)
 
 
 def plotly(text: object) -> str:
