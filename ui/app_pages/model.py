@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import bundles, model_card
+from ui import bundles, iwae, model_card
 from ui.text import md
 
 bundle = bundles.select_bundle()
@@ -10,5 +10,6 @@ if bundle is None:
     st.stop()
 st.title(f"Model card · {md(bundle.config.get('name', bundle.name))}", anchor=False)
 model_card.summary(bundle)
+iwae.section(bundle)
 model_card.curves(bundle)
 model_card.pictures(bundle)

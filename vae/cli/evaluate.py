@@ -14,7 +14,7 @@ import time
 
 from vae.bundle import CONFIG, BundleError, load_bundle, update_config
 from vae.cli.tables import format_table
-from vae.evaluation import evaluate, iwae_estimate
+from vae.evaluation import evaluate, iwae_estimate, likelihood_of
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,8 +35,7 @@ def run(args: argparse.Namespace) -> int:
     except BundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    training = bundle.config["training"]
-    likelihood, sigma = training.get("likelihood", "bernoulli"), training.get("gaussian_sigma", 0.1)
+    likelihood, sigma = likelihood_of(bundle.config["training"])
     metrics = evaluate(bundle.model, bundle.images, likelihood=likelihood, sigma=sigma, seed=args.seed)
     result = {f"test_{k}" if k in ("neg_elbo", "recon", "kl") else k: v for k, v in metrics.items()}
     if args.iwae_k:
