@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from ui.text import md, visible
 from vae.bundle import load_bundle, write_bundle
 from vae.data import make_synthetic
-from vae.jobs import JobRegistry
+from vae.training.jobs import JobRegistry
 from vae.training.live_map import LIVE_MAP, read_live_map
 
 from .conftest import ROOT, bundle_meta, train_tiny
@@ -57,7 +57,7 @@ def checkpoints(folder, tiny_bundle, monkeypatch, runs):
 
 
 def page(name: str, bundle: str = "good", query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app_pages" / name), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / name), default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.session_state["bundle_choice"] = bundle

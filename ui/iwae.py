@@ -46,7 +46,7 @@ def _runs() -> dict[str, IwaeRun]:
 
 def _key(bundle: Bundle) -> str:
     """A run belongs to one version of a bundle (a rewritten bundle gets a fresh button)."""
-    return f"{bundle.path}|{bundles.fingerprint_of(bundle.path)}"
+    return f"{bundle.path}|{bundles.stamp(bundle)}"
 
 
 def writable(bundle: Bundle) -> bool:
