@@ -27,12 +27,8 @@ def describe(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-def read_regular(path: str | Path, max_bytes: int) -> bytes:
-    """The bytes of the regular file at `path`, at most `max_bytes` of them.
-
-    Raises FileNotFoundError when nothing is there, NotARegularFile for a pipe, socket, directory,
-    device, symbolic link or a file over `max_bytes`, and OSError for other failures.
-    """
+def _open_regular(path: str | Path) -> tuple[int, os.stat_result]:
+    """A descriptor of the regular file at `path` and its stat; NotARegularFile for anything else."""
     try:
         fd = os.open(path, _FLAGS)
     except OSError as exc:
@@ -41,10 +37,21 @@ def read_regular(path: str | Path, max_bytes: int) -> bytes:
         # ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket; ENODEV and friends: devices.
         kind = "a symbolic link" if os.path.islink(path) else "not a regular file"
         raise NotARegularFile(f"{Path(path).name} is {kind}") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise NotARegularFile(f"{Path(path).name} is {describe(info.st_mode)}")
+    return fd, info
+
+
+def read_regular(path: str | Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file at `path`, at most `max_bytes` of them.
+
+    Raises FileNotFoundError when nothing is there, NotARegularFile for a pipe, socket, directory,
+    device, symbolic link or a file over `max_bytes`, and OSError for other failures.
+    """
+    fd, info = _open_regular(path)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise NotARegularFile(f"{Path(path).name} is {describe(info.st_mode)}")
         if info.st_size > max_bytes:
             raise NotARegularFile(f"{Path(path).name} is larger than {max_bytes:,} bytes")
         chunks, left = [], max_bytes + 1
@@ -62,9 +69,11 @@ def read_regular(path: str | Path, max_bytes: int) -> bytes:
         os.close(fd)
 
 
-def is_regular(path: str | Path) -> bool:
-    """True for a regular file (not a link to one): a check that opens nothing."""
+def read_tail(path: str | Path, n_bytes: int) -> bytes:
+    """The last `n_bytes` of the regular file at `path` (errors as `read_regular`)."""
+    fd, info = _open_regular(path)
     try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
+        os.lseek(fd, max(0, info.st_size - n_bytes), os.SEEK_SET)
+        return os.read(fd, n_bytes)
+    finally:
+        os.close(fd)
