@@ -12,6 +12,7 @@ import logging
 import sys
 
 from vae.cli import evaluate, serve, train
+from vae.cli.errors import fail
 
 COMMANDS = {"serve": serve, "train": train, "evaluate": evaluate}
 
@@ -37,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
     if args.command == "serve":
         return serve.run(args, passed_on)
-    return COMMANDS[args.command].run(args)
+    try:
+        return COMMANDS[args.command].run(args)
+    except (OSError, ValueError) as exc:  # a file or value the command met late (a read-only disk...)
+        return fail(exc)
 
 
 if __name__ == "__main__":
