@@ -45,8 +45,12 @@ def traversals(bundle: Bundle) -> None:
         st.info("This model has no informative latent dimension (every KL ≈ 0).")
         return
     left, right = st.columns(2)
-    k = left.slider("Dimensions (most informative first)", 1, len(informative), min(6, len(informative)),
-                    key="traversal_k")
+    if len(informative) > 1:
+        k = left.slider("Dimensions (most informative first)", 1, len(informative), min(6, len(informative)),
+                        key="traversal_k")
+    else:  # a slider from 1 to 1 is an error in Streamlit
+        k = 1
+        left.caption("The model has one informative dimension.")
     steps = right.slider("Steps from −3 to +3", 3, 15, 9, step=2, key="traversal_steps")
     code = state.current_code(bundle.latent_dim)
     dims = informative[:k]
@@ -62,8 +66,9 @@ def traversals(bundle: Bundle) -> None:
 
 
 def _groups(bundle: Bundle) -> dict[str, np.ndarray]:
-    """Named sets of test indices: every class, then the latest map selections."""
-    groups = {f"class: {name}": np.flatnonzero(bundle.labels == i) for i, name in enumerate(bundle.class_names)}
+    """Named sets of test indices: every class that has test images, then the latest map selections."""
+    members = {f"class: {name}": np.flatnonzero(bundle.labels == i) for i, name in enumerate(bundle.class_names)}
+    groups = {name: indices for name, indices in members.items() if len(indices)}
     for group in st.session_state.get("groups", []):
         groups[group["label"]] = np.asarray(group["indices"])
     return groups

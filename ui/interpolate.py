@@ -70,7 +70,8 @@ def endpoint(bundle: Bundle, name: str, default_index: int) -> Endpoint:
         label = f"{bundle.image_label(index)} · {bundle.class_names[bundle.labels[index]]}"
         return Endpoint(label, bundle.mu[index], index)
     if source == "class centroid":
-        label = st.selectbox(f"{name}: class", range(len(bundle.class_names)), key=f"interp_{name}_class",
+        present = [int(c) for c in np.unique(bundle.labels)]  # a class without test images has no centroid
+        label = st.selectbox(f"{name}: class", present, key=f"interp_{name}_class",
                              format_func=lambda i: bundle.class_names[i])
         return Endpoint(f"centroid of {bundle.class_names[label]}", class_centroid(bundle.mu, bundle.labels, label))
     if source == "selected point":
