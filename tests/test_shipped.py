@@ -11,13 +11,14 @@ from vae.data import datasets
 
 from .conftest import ROOT
 
-SHIPPED = candidate_dirs(ROOT / "checkpoints")
+# By name: a bundle a user trained into checkpoints/ (older versions wrote there) is not a shipped one.
+SHIPPED_NAMES = ("fashion-mnist-conv-z16", "fashion-mnist-conv-z2")
+SHIPPED = [ROOT / "checkpoints" / name for name in SHIPPED_NAMES]
 MAX_BUNDLE_BYTES = 15 * 2**20
 
 
 def test_there_are_shipped_bundles():
-    names = {p.name for p in SHIPPED}
-    assert {"fashion-mnist-conv-z16", "fashion-mnist-conv-z2"} <= names
+    assert set(SHIPPED_NAMES) <= {p.name for p in candidate_dirs(ROOT / "checkpoints")}
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)

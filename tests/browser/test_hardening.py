@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, quote, urlencode, urlparse
 import pytest
 from PIL import Image
 
+from harness.browser import READY, click_map_point, free_port, start_app, upload
 from ui.text import WORD_JOINER
 
 from ..hostile import FOLDER, HOST, evil, link_query, write_bundle_with_markup, write_job_with_markup
 from .conftest import wait_ready
-from .harness import READY, click_map_point, free_port, start_app, upload
 
 PAGES = {"": 1, "interpolate": 1, "generate": 0, "own_image": 0, "model": 3, "train": 1}  # path: charts drawn
 # Elements a Streamlit page may link to or load: its own server, the page itself, inline data.

@@ -16,6 +16,7 @@ from vae.bundle.catalog import candidate_dirs
 from vae.data import is_available_offline
 from vae.training.jobs import process_alive
 
+from ..test_shipped import SHIPPED_NAMES
 from .conftest import wait_ready
 
 
@@ -150,5 +151,5 @@ def test_kill_9_is_reported_as_failed_and_nothing_new_loads(context, server, scr
     with pytest.raises(BundleError):
         load_bundle(runs / "ui-killed")
     assert {p.name for p in candidate_dirs(runs)} - before == {"ui-killed"}
-    for shipped in candidate_dirs(ROOT / "checkpoints"):
-        load_bundle(shipped)
+    for shipped in SHIPPED_NAMES:
+        load_bundle(ROOT / "checkpoints" / shipped)
