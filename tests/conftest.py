@@ -15,6 +15,16 @@ from vae.training import TrainConfig, Trainer
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_train_dir(tmp_path_factory) -> Path:
+    """Bundles trained by a test (and every server a test starts) go to a temporary folder, never
+    into the user's own training folder or the shipped checkpoints/."""
+    folder = tmp_path_factory.mktemp("user-train-dir")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VAE_LAB_TRAIN_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def synthetic() -> ImageDataset:
     return make_synthetic(n_train=512, n_test=128, seed=1)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui.text import visible
 from vae.bundle import BundleError, load_bundle
 from vae.bundle.catalog import scan
 
@@ -77,7 +78,7 @@ def test_explore_page_shows_sliders_image_and_map(checkpoints):
     assert kl == sorted(kl, reverse=True)  # most informative first
     assert at.sidebar.selectbox[0].value == "good"
     assert at.sidebar.expander[0].label.startswith("1 invalid bundle")
-    assert any("model.safetensors" in c.value for c in at.sidebar.caption)
+    assert any("model.safetensors" in visible(c.value) for c in at.sidebar.caption)
     assert at.get("plotly_chart")
 
 
@@ -200,7 +201,7 @@ def test_a_path_traversal_name_is_refused_next_to_the_field(train_dir):
     at.text_input(key="train_name").set_value("../../etc/x")
     start_button(at).click().run()
     assert not at.exception
-    assert any("letters, digits" in e.value for e in at.error)
+    assert any("letters, digits" in visible(e.value) for e in at.error)
     assert list(train_dir.iterdir()) == [] and not (train_dir.parent.parent / "etc").exists()
 
 
@@ -209,7 +210,7 @@ def test_out_of_bounds_values_are_refused_next_to_their_fields(train_dir):
     at.number_input(key="train_kl_warmup_epochs").set_value(50.0)
     at.number_input(key="train_epochs").set_value(5)
     start_button(at).click().run()
-    assert any("longer than training" in e.value for e in at.error)
+    assert any("longer than training" in visible(e.value) for e in at.error)
     assert list(train_dir.iterdir()) == []
 
 
@@ -224,7 +225,7 @@ def test_start_from_a_second_tab_is_refused_while_a_job_runs(train_dir):
         other_tab.text_input(key="train_name").set_value("second-one")
         start_button(other_tab).click().run()
         assert not other_tab.exception
-        assert any("already running: 'running-one'" in e.value for e in other_tab.error)
+        assert any("already running: 'running-one'" in visible(e.value) for e in other_tab.error)
         assert not (train_dir / "second-one").exists()
         assert any(b.label == "Cancel" for b in other_tab.button)
     finally:
@@ -250,7 +251,7 @@ def test_an_endpoint_index_typed_in_is_kept(checkpoints):
     at.number_input(key="interp_B_index").set_value(9).run()
     assert not at.exception
     assert at.number_input(key="interp_A_index").value == 5
-    assert any("from test #5" in c.value and "to test #9" in c.value for c in at.caption)
+    assert any("from test #5" in visible(c.value) and "to test #9" in visible(c.value) for c in at.caption)
 
 
 def test_interpolate_endpoints_from_class_centroids_and_the_current_code(checkpoints):
@@ -258,7 +259,7 @@ def test_interpolate_endpoints_from_class_centroids_and_the_current_code(checkpo
     at.radio(key="interp_A_source").set_value("class centroid").run()
     at.radio(key="interp_B_source").set_value("current code").run()
     assert not at.exception
-    assert any("centroid of" in c.value for c in at.caption)
+    assert any("centroid of" in visible(c.value) for c in at.caption)
 
 
 def app_at(page: str) -> AppTest:

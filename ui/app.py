@@ -2,8 +2,15 @@
 
 import streamlit as st
 
+from ui import access
 from ui.navigation import PAGES
 
-st.set_page_config(page_title="VAE Lab", page_icon=":material/explore:", layout="wide")
+# An emoji favicon: a ":material/...:" page icon is fetched from fonts.gstatic.com, while the
+# navigation's Material icons come from the font Streamlit serves itself.
+st.set_page_config(page_title="VAE Lab", page_icon="🧭", layout="wide")
+refused = access.exposure_problem(st.get_option("server.address") or "", access.operator_token())
+if refused:  # `streamlit run ui/app.py --server.address 0.0.0.0`, which bypasses ui.serve's check
+    st.error(refused)
+    st.stop()
 pages = [st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)]
 st.navigation(pages).run()

@@ -16,6 +16,7 @@ import torch
 from plotly.colors import qualitative
 
 from ui import state
+from ui.text import md
 from vae.bundle import Bundle, BundleError, load_bundle
 from vae.bundle.catalog import BundleEntry, candidate_dirs, checkpoint_dirs, fingerprint, scan
 from vae.latent.placement import ForwardProjector, InverseProjector
@@ -33,20 +34,39 @@ DEFAULT_DIR = ROOT / "checkpoints" if (ROOT / "checkpoints").is_dir() else Path(
 DEFAULT_BUNDLE = "fashion-mnist-conv-z16"
 
 
-def extra_dirs_from_argv(argv: list[str] | None = None) -> list[str]:
-    """`vae-lab serve --checkpoints DIR [--checkpoints DIR2]` (the app sees them after `--`)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--checkpoints", action="append", default=[])
-    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    return known.checkpoints
-
-
 TRAIN_DIR_VAR = "VAE_LAB_TRAIN_DIR"
 
 
-def train_dir() -> Path:
-    """Where the Train page creates new bundles: checkpoints/, or $VAE_LAB_TRAIN_DIR."""
-    return Path(os.environ.get(TRAIN_DIR_VAR) or DEFAULT_DIR)
+def _app_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """`vae-lab serve --checkpoints DIR [--checkpoints DIR2] [--train-dir DIR]` (the app sees them after `--`)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--checkpoints", action="append", default=[])
+    parser.add_argument("--train-dir")
+    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return known
+
+
+def extra_dirs_from_argv(argv: list[str] | None = None) -> list[str]:
+    return _app_args(argv).checkpoints
+
+
+def train_dir(argv: list[str] | None = None) -> Path:
+    """Where the Train page creates bundles: --train-dir, $VAE_LAB_TRAIN_DIR, else the user's data
+    folder ($XDG_DATA_HOME/vae-lab/checkpoints). Never the shipped checkpoints/ (see `train_dir_problem`)."""
+    chosen = _app_args(argv).train_dir or os.environ.get(TRAIN_DIR_VAR)
+    if chosen:
+        return Path(chosen).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "vae-lab" / "checkpoints"
+
+
+def train_dir_problem(folder: Path) -> str | None:
+    """Why the app must not write into `folder`: the shipped bundles are read-only to it."""
+    shipped = DEFAULT_DIR.resolve()
+    if folder.resolve() == shipped or shipped in folder.resolve().parents:
+        return (f"the training folder {folder} is inside the shipped checkpoints/ folder, which the app never "
+                f"writes: set {TRAIN_DIR_VAR} or --train-dir to another folder")
+    return None
 
 
 def search_dirs() -> list[Path]:
@@ -112,23 +132,25 @@ def select_bundle() -> Bundle | None:
     invalid = [e for e in entries if not e.valid]
     with st.sidebar:
         if not valid:
-            st.error("No valid model bundle found in: " + ", ".join(str(d) for d in search_dirs()))
+            st.error("No valid model bundle found in: " + ", ".join(md(d) for d in search_dirs()))
             _show_invalid(invalid)
             return None
         names = [e.path.name for e in valid]
         wanted = st.query_params.get("bundle") or st.session_state.get("bundle") or DEFAULT_BUNDLE
         if wanted not in names:
             if "bundle" in st.query_params and not st.session_state.get("bundle"):
-                st.warning(f"Model {st.query_params['bundle']!r} from the link is not available.")
+                st.warning(f"Model “{md(st.query_params['bundle'])}” from the link is not available.")
             wanted = DEFAULT_BUNDLE if DEFAULT_BUNDLE in names else names[0]
         if st.session_state.get("bundle_choice") not in names:
             st.session_state["bundle_choice"] = wanted
-        labels = {e.path.name: f"{e.path.name} ({e.title})" for e in valid}
-        choice = st.selectbox("Model", names, key="bundle_choice", format_func=labels.get)
+        titles = {e.path.name: e.title for e in valid}
+        # The name alone fits the sidebar; what the model is goes on the line below.
+        choice = st.selectbox("Model", names, key="bundle_choice")
+        st.caption(md(titles[choice]))
         chosen = next(e for e in valid if e.path.name == choice)
         opened = open_bundle(chosen.path)
         if isinstance(opened, BundleError):
-            st.error(f"Cannot open {choice}: it failed its checks (listed below). Choose another model.")
+            st.error(f"Cannot open {md(choice)}: it failed its checks (listed below). Choose another model.")
             invalid.append(BundleEntry(chosen.path, False, tuple(opened.problems)))
         _show_invalid(invalid)
     if st.session_state.get("bundle") != choice:
@@ -143,9 +165,9 @@ def _show_invalid(invalid: list[BundleEntry]) -> None:
         return
     with st.expander(f"{len(invalid)} invalid bundle(s)"):
         for entry in invalid:
-            st.markdown(f":grey[**{entry.label}**]")
+            st.markdown(f":grey[**{md(entry.label)}**]")
             for problem in entry.problems[:5]:
-                st.caption(problem)
+                st.caption(md(problem))
 
 
 def class_colours(n: int) -> list[str]:

@@ -12,16 +12,17 @@ import streamlit as st
 from ui import bundles, figures, state
 from ui.inference import on_worker
 from ui.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
+from ui.text import md
 from vae.bundle import Bundle
 from vae.latent.attributes import order_dimensions
-from vae.latent.placement import InverseProjector, nearest_neighbours
+from vae.latent.placement import nearest_neighbours
 from vae.latent.selection import display_subset, points_in_box, points_in_polygon
 from vae.media import to_pixels
 from vae.models.inference import decode
 
-INVERSE_METHOD = InverseProjector.METHOD
 PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
 DISPLAY_SCALE = 4  # the selected point's original and reconstruction
+DISPLAY_PX = 140
 # Above this many points the map draws a fixed random sample; selection, neighbours and the
 # inverse projection still use every point. bench/map_scale.py, headless Chromium rendering WebGL
 # in software: a wheel zoom took ~100 ms with 10k points drawn, ~250 ms with 20k, ~500 ms with 70k.
@@ -30,11 +31,17 @@ MAX_DRAWN = int(os.environ.get("VAE_LAB_MAX_DRAWN", "10000"))
 
 
 def restore_from_url(bundle: Bundle) -> None:
-    """Once per bundle and session: take `idx` and `z` from the URL, ignoring malformed values."""
+    """Once per bundle and session: take `idx` and `z` from the URL, ignoring malformed values.
+
+    They belong to the URL's `bundle`: after a switch to another model they are not this one's,
+    so they are dropped without a word (a 2-D code is no malformed 16-D one).
+    """
     if st.session_state.get("restored_for") == bundle.name:
         return
     st.session_state["restored_for"] = bundle.name
     params = st.query_params
+    if params.get("bundle") not in (None, bundle.name):
+        return
     index = state.parse_index(params.get("idx"), len(bundle.mu))
     code = state.parse_code(params.get("z"), bundle.latent_dim)
     ignored = [k for k, v in (("idx", index), ("z", code)) if params.get(k) is not None and v is None]
@@ -90,8 +97,8 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
     else:
         return
     inverse = bundles.inverse_projector(str(bundle.path), projection, bundles.stamp(bundle))
-    code, how = inverse(target)
-    state.set_code(code, f"map position ({target[0]:.2f}, {target[1]:.2f}) by {how}")
+    code, _ = inverse(target)
+    state.set_code(code, f"map position ({target[0]:.2f}, {target[1]:.2f}), decoded from the nearby points")
 
 
 def _map_key(bundle: Bundle, projection: str) -> str:
@@ -120,7 +127,7 @@ def draw_map(bundle: Bundle, projection: str) -> None:
                     config={"scrollZoom": True, "displaylogo": False})
     sampled = f" (a fixed sample of {len(drawn):,} drawn; selections use all)" if len(drawn) < len(xy) else ""
     st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
-               f"click empty space or drag a box to decode there ({INVERSE_METHOD}).")
+               "click empty space or drag a box to decode there (from the codes of the nearby points).")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -147,12 +154,13 @@ def _reset(bundle: Bundle, how: str) -> None:
 
 def code_buttons(bundle: Bundle) -> None:
     """Where the current code came from, and buttons that replace it (a full rerun: the map marks it)."""
-    st.caption(f"Code from {st.session_state.get('code_source') or 'the sliders'}")
-    buttons = st.columns(3)
-    buttons[0].button("Zero", on_click=_reset, args=(bundle, "zero"), width="stretch")
-    buttons[1].button("Selected point", on_click=_reset, args=(bundle, "selected"), width="stretch",
-                      disabled=st.session_state.get("selected") is None)
-    buttons[2].button("Random (prior)", on_click=_reset, args=(bundle, "random"), width="stretch")
+    st.caption(f"Code from {md(st.session_state.get('code_source') or 'the sliders')}")
+    # Each button as wide as its label: in a narrow column, a row of equal thirds cut them off.
+    with st.container(horizontal=True, gap="small"):
+        st.button("Zero", on_click=_reset, args=(bundle, "zero"))
+        st.button("Selected point", on_click=_reset, args=(bundle, "selected"),
+                  disabled=st.session_state.get("selected") is None)
+        st.button("Random (prior)", on_click=_reset, args=(bundle, "random"))
 
 
 @st.fragment
@@ -183,17 +191,18 @@ def selection_panel(bundle: Bundle) -> None:
     if index is None:
         st.info("Select a point on the map to see its image, reconstruction, code and neighbours.")
         return
-    st.subheader(f"Selected: {bundle.image_label(index)} · {bundle.class_names[bundle.labels[index]]}")
+    st.subheader(f"Selected: {bundle.image_label(index)} · {md(bundle.class_names[bundle.labels[index]])}")
     original = to_pixels(bundle.images[index : index + 1], DISPLAY_SCALE)[0]
     reconstruction = decode(bundle.model, bundle.mu[index], DISPLAY_SCALE)[0]
     columns = st.columns([1, 1, 3])
-    columns[0].image(original, caption="original")
-    columns[1].image(reconstruction, caption="reconstruction (mean code)")
+    # The same width for both: an image grows to its caption's width otherwise.
+    columns[0].image(original, caption="original", width=DISPLAY_PX)
+    columns[1].image(reconstruction, caption="reconstruction", width=DISPLAY_PX)
     with columns[2]:
         st.caption("latent code (posterior mean ± std)")
         std = np.exp(0.5 * bundle.logvar[index])
-        st.code("  ".join(f"z{d}={m:+.2f}±{s:.2f}" for d, (m, s) in enumerate(zip(bundle.mu[index], std,
-                                                                                      strict=True))))
+        st.code("  ".join(f"z{d}={m:+.2f}±{s:.2f}" for d, (m, s) in enumerate(zip(bundle.mu[index], std, strict=True))),
+                language=None, wrap_lines=True)
     neighbours = nearest_neighbours(bundle.mu, bundle.mu[index], k=10, exclude=index)
     st.caption("nearest neighbours in latent space")
     st.image(figures.image_grid(to_pixels(bundle.images[neighbours], 3), columns=10),

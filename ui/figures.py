@@ -7,6 +7,7 @@ import base64
 import numpy as np
 import plotly.graph_objects as go
 
+from ui.text import plotly
 from vae.media import png_bytes
 
 GRID_SIDE = 48  # invisible click targets per side: clicking empty map space hits one of them
@@ -43,7 +44,8 @@ def latent_map(
     ))
     scale = [[pos, colours[i]] for i in range(n_classes) for pos in (i / n_classes, (i + 1) / n_classes)]
     drawn = np.arange(len(xy)) if drawn is None else drawn
-    names = np.asarray(class_names, dtype=object)[labels[drawn]]
+    safe_names = [plotly(name) for name in class_names]
+    names = np.asarray(safe_names, dtype=object)[labels[drawn]]
     fig.add_trace(go.Scattergl(
         x=xy[drawn, 0], y=xy[drawn, 1], mode="markers", name="test set", showlegend=False,
         customdata=drawn, hovertext=names,
@@ -52,7 +54,7 @@ def latent_map(
                 "opacity": 0.8},
         unselected={"marker": {"opacity": 0.8}},  # a click must not fade the whole map
     ))
-    for i, name in enumerate(class_names):
+    for i, name in enumerate(safe_names):
         fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=name,
                                    marker={"size": 9, "color": colours[i]}, hoverinfo="skip"))
     if selected is not None:
@@ -166,7 +168,7 @@ def live_map_figure(live: dict[str, np.ndarray], class_names: list[str], colours
     xy, labels = live["xy"], live["labels"]
     for i, name in enumerate(class_names):
         mask = labels == i
-        fig.add_trace(go.Scattergl(x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=name,
+        fig.add_trace(go.Scattergl(x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=plotly(name),
                                    marker={"size": 4, "color": colours[i]}, hoverinfo="name"))
     fig.update_layout(title=f"latent map after epoch {int(live['epoch'])}", height=420, uirevision="live",
                       margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"itemsizing": "constant"},
@@ -184,5 +186,6 @@ def add_path(fig: go.Figure, path: np.ndarray, names: tuple[str, str]) -> None:
     fig.add_trace(go.Scattergl(
         x=path[[0, -1], 0], y=path[[0, -1], 1], mode="markers+text", name="endpoints", hoverinfo="skip",
         text=["A", "B"], textposition="top center", textfont={"size": 16, "color": "#111"},
-        hovertext=list(names), marker={"size": 14, "color": "#ffd700", "line": {"width": 1.5, "color": "#000"}},
+        hovertext=[plotly(n) for n in names],
+        marker={"size": 14, "color": "#ffd700", "line": {"width": 1.5, "color": "#000"}},
     ))

@@ -7,6 +7,7 @@ import streamlit as st
 
 from ui import figures, state
 from ui.navigation import open_in_explorer
+from ui.text import md
 from vae.bundle import Bundle
 from vae.latent.attributes import attribute_direction, order_dimensions
 from vae.latent.paths import traversal_codes
@@ -44,15 +45,19 @@ def traversals(bundle: Bundle) -> None:
         st.info("This model has no informative latent dimension (every KL ≈ 0).")
         return
     left, right = st.columns(2)
-    k = left.slider("Dimensions (most informative first)", 1, len(informative), min(6, len(informative)),
-                    key="traversal_k")
+    if len(informative) > 1:
+        k = left.slider("Dimensions (most informative first)", 1, len(informative), min(6, len(informative)),
+                        key="traversal_k")
+    else:  # a slider from 1 to 1 is an error in Streamlit
+        k = 1
+        left.caption("The model has one informative dimension.")
     steps = right.slider("Steps from −3 to +3", 3, 15, 9, step=2, key="traversal_steps")
     code = state.current_code(bundle.latent_dim)
     dims = informative[:k]
     grid = traversal_codes(code, dims, steps)  # (k, steps, D)
     pixels = decode(bundle.model, grid.reshape(-1, bundle.latent_dim), 3)
     pixels = pixels.reshape(k, steps, *pixels.shape[1:])  # (k, steps, H, W[, 3])
-    st.caption(f"From the current code ({st.session_state.get('code_source') or 'sliders'}); "
+    st.caption(f"From the current code ({md(st.session_state.get('code_source') or 'sliders')}); "
                f"columns go from −3 to +3 in {steps} steps.")
     for row, dim in enumerate(dims):
         label, picture = st.columns([1, 9], vertical_alignment="center")
@@ -61,8 +66,9 @@ def traversals(bundle: Bundle) -> None:
 
 
 def _groups(bundle: Bundle) -> dict[str, np.ndarray]:
-    """Named sets of test indices: every class, then the latest map selections."""
-    groups = {f"class: {name}": np.flatnonzero(bundle.labels == i) for i, name in enumerate(bundle.class_names)}
+    """Named sets of test indices: every class that has test images, then the latest map selections."""
+    members = {f"class: {name}": np.flatnonzero(bundle.labels == i) for i, name in enumerate(bundle.class_names)}
+    groups = {name: indices for name, indices in members.items() if len(indices)}
     for group in st.session_state.get("groups", []):
         groups[group["label"]] = np.asarray(group["indices"])
     return groups
@@ -79,7 +85,7 @@ def attributes(bundle: Bundle) -> None:
         st.info("Choose two different groups.")
         return
     direction = attribute_direction(bundle.mu, groups[source], groups[target])
-    st.caption(f"Direction: mean code of *{target}* minus mean code of *{source}* (length "
+    st.caption(f"Direction: mean code of *{md(target)}* minus mean code of *{md(source)}* (length "
                f"{np.linalg.norm(direction):.2f}). Box- or lasso-select points on the Explore map to add your "
                "own groups here.")
     _attribute_slider(bundle, direction, f"{source} → {target}")
@@ -87,7 +93,7 @@ def attributes(bundle: Bundle) -> None:
 
 @st.fragment
 def _attribute_slider(bundle: Bundle, direction: np.ndarray, name: str) -> None:
-    alpha = st.slider(f"Along {name}", -2.0, 2.0, 1.0, step=0.05, key="attribute_alpha")
+    alpha = st.slider(f"Along {md(name)}", -2.0, 2.0, 1.0, step=0.05, key="attribute_alpha")
     code = state.current_code(bundle.latent_dim)
     moved = code + alpha * direction
     before, after = st.columns(2)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from ui import bundles, figures, state
 from ui.inference import on_worker
+from ui.text import md
 from vae.bundle import Bundle
 from vae.latent.attributes import class_centroid
 from vae.latent.paths import lerp, slerp
@@ -33,16 +34,26 @@ def map_key(bundle: Bundle, projection: str) -> str:
     return f"interp-map-{bundle.name}-{projection}"
 
 
+def waiting_endpoint() -> str | None:
+    """The endpoint a map click fills: one set to a test index (A and B in turn when both are), or
+    None when neither is: a click never replaces a centroid or a code the user chose."""
+    waiting = [name for name in ("A", "B") if st.session_state.get(f"interp_{name}_source", SOURCES[0]) == SOURCES[0]]
+    turn = st.session_state.get("interp_click_target", "A")
+    return turn if turn in waiting else (waiting[0] if waiting else None)
+
+
 def handle_map_click(bundle: Bundle, projection: str) -> None:
-    """A click on a test point makes it endpoint A or B (alternating); call before the endpoints."""
+    """A click on a test point fills the endpoint waiting for one; call before the endpoints."""
     selection = (st.session_state.get(map_key(bundle, projection)) or {}).get("selection") or {}
     points = [p for p in selection.get("points", []) if p.get("curve_number") == 1]
     signature = json.dumps(selection, sort_keys=True, default=str)
     if not points or signature == st.session_state.get("interp_last_click"):
         return
     st.session_state["interp_last_click"] = signature
-    target = st.session_state.get("interp_click_target", "A")
-    st.session_state[f"interp_{target}_source"] = "test index"
+    target = waiting_endpoint()
+    if target is None:
+        st.toast("Neither endpoint takes a map click: set one to “test index” first.")
+        return
     st.session_state[f"interp_{target}_index"] = int(points[0]["customdata"])
     st.session_state["interp_click_target"] = "B" if target == "A" else "A"
 
@@ -59,7 +70,8 @@ def endpoint(bundle: Bundle, name: str, default_index: int) -> Endpoint:
         label = f"{bundle.image_label(index)} · {bundle.class_names[bundle.labels[index]]}"
         return Endpoint(label, bundle.mu[index], index)
     if source == "class centroid":
-        label = st.selectbox(f"{name}: class", range(len(bundle.class_names)), key=f"interp_{name}_class",
+        present = [int(c) for c in np.unique(bundle.labels)]  # a class without test images has no centroid
+        label = st.selectbox(f"{name}: class", present, key=f"interp_{name}_class",
                              format_func=lambda i: bundle.class_names[i])
         return Endpoint(f"centroid of {bundle.class_names[label]}", class_centroid(bundle.mu, bundle.labels, label))
     if source == "selected point":
@@ -81,9 +93,10 @@ def path_map(bundle: Bundle, projection: str, codes: np.ndarray, a: Endpoint, b:
     figures.add_path(fig, path, (a.label, b.label))
     st.plotly_chart(fig, key=map_key(bundle, projection), on_select="rerun", selection_mode=("points",),
                     config={"scrollZoom": True, "displaylogo": False})
-    target = st.session_state.get("interp_click_target", "A")
-    st.caption(f"Click a test point to make it endpoint {target} (clicks alternate A, B). The line joins the "
-               f"{len(codes)} frames' codes projected onto the map.")
+    target = waiting_endpoint()
+    click = (f"Click a test point to make it endpoint {target}." if target else
+             "Set an endpoint to “test index” to pick it by clicking a point.")
+    st.caption(f"{click} The line joins the {len(codes)} frames' codes projected onto the map.")
 
 
 def strip(bundle: Bundle, codes: np.ndarray, method: str, names: tuple[str, str]) -> None:
@@ -102,7 +115,7 @@ def strip(bundle: Bundle, codes: np.ndarray, method: str, names: tuple[str, str]
     right.download_button(f"Download the animation (GIF, {2 * len(big) - 2} frames, there and back)",
                           interpolation_gif(big), file_name=f"{stem}.gif", mime="image/gif", on_click="ignore",
                           key="download-gif", width="stretch")
-    st.caption(f"{METHOD_LABELS[method]} from {names[0]} to {names[1]}")
+    st.caption(f"{METHOD_LABELS[method]} from {md(names[0])} to {md(names[1])}")
 
 
 @st.fragment

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from ui import figures
+from ui.text import md
 from vae.bundle import Bundle
 from vae.media import to_pixels
 from vae.models.inference import reconstruct, sample
@@ -16,18 +17,32 @@ METRIC_LABELS = {
 }
 
 
+def number_text(value: object) -> str:
+    """A metric as the card shows it: floats to two decimals, anything else as text."""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return "?" if value is None else md(value)
+
+
+def device_text(card: dict) -> str:
+    """'cuda (NVIDIA H100)', or 'cpu' alone where the name says nothing more."""
+    device, name = str(card.get("device", "?")), str(card.get("device_name") or "")
+    return device if name in ("", device) else f"{device} ({name})"
+
+
 def summary(bundle: Bundle) -> None:
     card = bundle.config
     metrics = card.get("metrics", {})
     columns = st.columns(len(METRIC_LABELS))
     for column, (key, label) in zip(columns, METRIC_LABELS.items(), strict=True):
         value = metrics.get(key)
-        text = "—" if value is None else (f"{value:.2f}" if isinstance(value, float) else str(value))
+        text = "—" if value is None else number_text(value)
         column.metric(label, text, help="nats per image" if key != "active_units" else "dims with Cov(E[z]) > 0.01")
     if "iwae_k" in metrics:
-        st.caption(f"IWAE estimate with k = {metrics['iwae_k']} samples on {metrics['iwae_images']} test images "
-                   f"(± {metrics.get('iwae_nll_stderr', 0):.2f} s.e.); the −ELBO of those images is "
-                   f"{metrics.get('iwae_neg_elbo_same_images', float('nan')):.2f}.")
+        st.caption(f"IWAE estimate with k = {number_text(metrics['iwae_k'])} samples on "
+                   f"{number_text(metrics.get('iwae_images'))} test images (± "
+                   f"{number_text(metrics.get('iwae_nll_stderr'))} s.e.); the −ELBO of those images is "
+                   f"{number_text(metrics.get('iwae_neg_elbo_same_images'))}.")
     training = card["training"]
     rows = {
         "architecture": card["model"]["arch"],
@@ -36,15 +51,14 @@ def summary(bundle: Bundle) -> None:
                    f"{card['dataset'].get('n_test', len(bundle.mu))} test)",
         "training": ", ".join(f"{k}={v}" for k, v in training.items()),
         "status": f"{card['status']} — {card.get('status_message', '')}",
-        "device": f"{card.get('device', '?')} ({card.get('device_name', '')}), "
-                  f"{card.get('train_time_s', '?')} s",
+        "device": f"{device_text(card)}, {card.get('train_time_s', '?')} s",
         "created": card.get("created", "?"),
         "versions": ", ".join(f"{k} {v}" for k, v in card.get("versions", {}).items()),
     }
     if "import" in card:  # a portable bundle: trained elsewhere, so no device; where it came from instead
         del rows["device"]
         rows.update(import_rows(card["import"]))
-    st.table({"": list(rows), "value": [str(v) for v in rows.values()]})
+    st.table({"": list(rows), "value": [md(v) for v in rows.values()]})
 
 
 def import_rows(record: dict) -> dict[str, str]:

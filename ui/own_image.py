@@ -7,12 +7,13 @@ import streamlit as st
 
 from ui import bundles, figures
 from ui.navigation import open_in_explorer
+from ui.text import md
 from vae.bundle import Bundle
-from vae.data.images import MAX_FILE_BYTES, ImageInputError, load_image
+from vae.data.images import IMAGE_SUFFIXES, MAX_FILE_BYTES, ImageInputError, load_image
 from vae.media import to_pixels
 from vae.models import inference
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "webp"]
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in IMAGE_SUFFIXES]
 SCALE = 6
 
 
@@ -25,17 +26,21 @@ def looks_dark_on_light(pixels: np.ndarray) -> bool:
 
 def image_source(bundle: Bundle) -> tuple[np.ndarray, str] | None:
     """The uploaded image as the model's input (uint8 C, H, W), else a test image; None on a bad file."""
-    uploaded = st.file_uploader("An image of your own (PNG, JPG, BMP, WebP)", type=UPLOAD_TYPES, key="own_upload",
+    uploaded = st.file_uploader("An image of your own (PNG, JPG, BMP, GIF, WebP)", type=UPLOAD_TYPES, key="own_upload",
                                 max_upload_size=MAX_FILE_BYTES // 2**20)
     if uploaded is None:
         index = int(st.number_input("… or start from an image of the bundle", 0, len(bundle.images) - 1, 0,
                                     key="own_test_index"))
         return bundle.images[index], bundle.image_label(index)
     try:
-        pixels = load_image(uploaded.getvalue(), tuple(bundle.config["model"]["input_shape"]), name=uploaded.name)
+        pixels = load_image(uploaded.getvalue(), tuple(bundle.config["model"]["input_shape"]), name=uploaded.name,
+                            fit="pad")
     except ImageInputError as exc:
-        st.error(f"Cannot use this file: {exc}", icon=":material/broken_image:")
+        st.error(f"Cannot use this file: {md(exc)}", icon=":material/broken_image:")
         return None
+    _, height, width = pixels.shape
+    st.caption(f"Scaled to {width}×{height} with its shape kept: the short side is padded with the colour of "
+               "the image's border.")
     invert = st.checkbox("Invert (the model saw light objects on a dark background)",
                          value=looks_dark_on_light(pixels), key=f"own_invert_{uploaded.file_id}")
     return (255 - pixels if invert else pixels), uploaded.name

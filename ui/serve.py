@@ -3,6 +3,9 @@
     vae-lab serve [--checkpoints DIR] [streamlit options]    (runs this module)
     python -m ui.serve [streamlit options] [-- --checkpoints DIR]
 
+It refuses to start bound to anything but this machine unless the operator set an access token
+(ui/access.py).
+
 `streamlit run ui/app.py` works too, but Streamlit imports a page's modules during the first
 session's first run: PyTorch alone takes ~1.6 s here, so the first visitor waited ~2.5 s longer
 than later ones. Importing them here, in the server process, moves that wait to start-up.
@@ -14,14 +17,33 @@ import sys
 from pathlib import Path
 
 import torch  # noqa: F401  (imported for its start-up cost; the pages use it through vae)
-from streamlit.web import cli
+from streamlit.web import bootstrap, cli
 
-from ui import bundles, explorer, figures, generate, interpolate, model_card, own_image, training  # noqa: F401
+from ui import access, bundles, explorer, figures, generate, interpolate, model_card, own_image, training  # noqa: F401
 
 APP = Path(__file__).resolve().parent / "app.py"
 
 
+def bound_address(argv: list[str]) -> str:
+    """The address Streamlit will listen on: `--server.address`, else its environment and config files."""
+    from streamlit import config
+
+    flags = {}
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg.startswith("--server.address="):
+            flags["server_address"] = arg.split("=", 1)[1]
+        elif arg == "--server.address" and i + 1 < len(argv):
+            flags["server_address"] = argv[i + 1]
+    bootstrap.load_config_options(flag_options=flags)
+    return config.get_option("server.address") or ""
+
+
 def main() -> None:
+    problem = access.exposure_problem(bound_address(sys.argv[1:]), access.operator_token())
+    if problem:
+        sys.exit(f"error: {problem}")
     sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
     sys.exit(cli.main(prog_name="streamlit"))
 

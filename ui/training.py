@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from ui import bundles, figures
+from ui import access, bundles, figures
 from ui.navigation import open_in_explorer
+from ui.text import md
 from vae.device import available_devices
 from vae.models import REGISTRY
 from vae.training.events import EVENTS_FILE, read_events
@@ -22,9 +23,15 @@ FORCE_STOP_AFTER_S = 20
 FIELDS = [option.name for option in FORM_OPTIONS]  # the form is generated from the training options
 
 
-def registry() -> JobRegistry:
-    """The job registry of the app's own checkpoints folder (shared by every tab and user)."""
-    return JobRegistry(bundles.train_dir())
+def registry() -> JobRegistry | None:
+    """The job registry of the training folder (shared by every tab and user); None, said why, when
+    that folder is one the app must not write."""
+    folder = bundles.train_dir()
+    problem = bundles.train_dir_problem(folder)
+    if problem:
+        st.error(md(problem))
+        return None
+    return JobRegistry(folder)
 
 
 def _request_from_state() -> TrainRequest:
@@ -34,6 +41,8 @@ def _request_from_state() -> TrainRequest:
 def _submit(jobs: JobRegistry) -> None:
     """Form callback: validate, then start; problems are shown next to their fields."""
     st.session_state.pop("train_refused", None)
+    if not access.unlocked():
+        return
     request = _request_from_state()
     errors = request.validate(jobs.root, available_devices())
     st.session_state["train_errors"] = errors
@@ -48,7 +57,7 @@ def _submit(jobs: JobRegistry) -> None:
 def _field_error(name: str) -> None:
     message = st.session_state.get("train_errors", {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(md(message), icon=":material/error:")
 
 
 def _choices(option: Option) -> tuple[list[str], Callable[[str], str] | None]:
@@ -65,7 +74,7 @@ def _field(option: Option) -> None:
     """The widget of one option: text, a select box or a number input within the option's bounds."""
     key = f"train_{option.name}"
     if option.name == "name":
-        st.text_input(option.label, key=key, help="the folder created under checkpoints/")
+        st.text_input(option.label, key=key, help=f"the folder created in {md(bundles.train_dir())}")
     elif option.bounds is None:
         choices, show = _choices(option)
         st.selectbox(option.label, choices, index=choices.index(option.default), key=key,
@@ -98,7 +107,7 @@ def form(jobs: JobRegistry, job: Job | None) -> None:
                               disabled=job is not None and job.running, use_container_width=True)
     refused = st.session_state.get("train_refused")
     if refused:
-        st.error(refused)
+        st.error(md(refused))
 
 
 def _eta(seconds: float | None) -> str:
@@ -108,13 +117,25 @@ def _eta(seconds: float | None) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-def _progress_line(progress: RunProgress, running: bool) -> str:
-    phase = progress.phase if running or progress.phase == "finished" else "stopped"
+def _progress_line(progress: RunProgress, job: Job) -> str:
+    """Where a running job is; for an ended one, its status and the epochs it completed."""
+    if not job.running:
+        done = f" · {progress.epochs_completed}/{progress.epochs} epochs completed" if progress.epochs else ""
+        return md(f"{job.status}{done}")
     if not progress.total_steps:
-        return phase
-    eta = f" · ETA {_eta(progress.eta_s)}" if running else ""
-    return (f"{phase} · epoch {progress.epoch}/{progress.epochs} · step {progress.step}/"
-            f"{progress.steps_per_epoch} · {progress.images_per_s:,.0f} images/s{eta}")
+        return progress.phase
+    return (f"{progress.phase} · epoch {progress.epoch}/{progress.epochs} · step {progress.step}/"
+            f"{progress.steps_per_epoch} · {progress.images_per_s:,.0f} images/s · ETA {_eta(progress.eta_s)}")
+
+
+def _done_fraction(progress: RunProgress, job: Job) -> float:
+    if job.running:
+        fraction = progress.fraction
+    elif job.status == "completed":
+        fraction = 1.0
+    else:
+        fraction = progress.epochs_completed / progress.epochs if progress.epochs else 0.0
+    return min(1.0, max(0.0, fraction))
 
 
 def _status_message(job: Job) -> None:
@@ -122,7 +143,7 @@ def _status_message(job: Job) -> None:
         if job.cancel_requested:
             st.warning("Stopping after the current step; the last completed epoch will be saved…")
         return
-    text = f"Job {job.name!r} {job.status}: {job.message}"
+    text = md(f"Job “{job.name}” {job.status}: {job.message}")
     {"completed": st.success, "cancelled": st.warning}.get(job.status, st.error)(text)
 
 
@@ -140,13 +161,12 @@ def _panel(jobs: JobRegistry, was_running: bool) -> None:
     if job.running != was_running:
         st.rerun()  # the job started or ended: redraw the page (form, polling) as a whole
     progress = summarize_events(read_events(job.out_path / EVENTS_FILE))
-    st.subheader(f"Job · {job.name}")
-    st.caption(f"{job.status} · started {time.strftime('%H:%M:%S', time.localtime(job.started))} · "
-               f"{progress.device or job.request.get('device', '')} · pid {job.pid} · {job.out}")
-    st.progress(progress.fraction if job.running else (1.0 if job.status == "completed" else progress.fraction),
-                text=_progress_line(progress, job.running))
+    st.subheader(f"Job · {md(job.name)}", anchor=False)
+    st.caption(md(f"{job.status} · started {time.strftime('%H:%M:%S', time.localtime(job.started))} · "
+                  f"{progress.device or job.request.get('device', '')} · pid {job.pid} · {job.out}"))
+    st.progress(_done_fraction(progress, job), text=_progress_line(progress, job))
     _status_message(job)
-    if job.running:
+    if job.running and access.unlocked():
         stuck = job.cancel_requested and time.time() - job.cancel_requested > FORCE_STOP_AFTER_S
         if stuck:
             st.button("Force stop (lose the unsaved epoch)", key="force-stop", on_click=jobs.cancel,
@@ -160,7 +180,7 @@ def _panel(jobs: JobRegistry, was_running: bool) -> None:
         right.plotly_chart(figures.training_terms_figure(progress), key="train-terms")
     live = read_live_map(job.out_path)
     if live is not None:
-        names = progress.class_names or [str(i) for i in range(int(live["labels"].max()) + 1)]
+        names = progress.class_names or [str(i) for i in range(int(live["labels"].max(initial=-1)) + 1)]
         st.plotly_chart(figures.live_map_figure(live, names, bundles.class_colours(len(names))), key="live-map")
         st.caption(f"Live latent map: {len(live['xy']):,} fixed test images re-encoded after each epoch "
                    "(PCA of the codes, aligned to the previous epoch so the picture does not jump).")

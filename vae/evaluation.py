@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -10,6 +12,11 @@ from vae.models.base import VAE
 from vae.models.inference import batches, model_device
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al.: Cov_x(E_q[z_d]) > 0.01
+
+
+def likelihood_of(training: dict) -> tuple[str, float]:
+    """The likelihood and Gaussian sigma a bundle's `training` section says it was trained with."""
+    return str(training.get("likelihood", "bernoulli")), float(training.get("gaussian_sigma", 0.1))
 
 
 @torch.no_grad()
@@ -59,19 +66,22 @@ def iwae_estimate(
     sigma: float = 0.1,
     seed: int = 0,
     batch_size: int = 16,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, float | int]:
     """IWAE-k estimate of -log p(x) on the first `n_images` images, with its standard error.
 
     The single-sample -ELBO of the same images comes with it, so the two compare directly.
+    `progress(done, total)` hears after each batch of images.
     """
     model.eval()
     images = torch.as_tensor(images)[:n_images]
     device = model_device(model)
     generator = torch.Generator(device=device).manual_seed(seed)
-    values = [
-        iwae_log_likelihood(model, x, k, likelihood=likelihood, sigma=sigma, generator=generator).cpu()
-        for x in batches(images, batch_size, device)
-    ]
+    values = []
+    for x in batches(images, batch_size, device):
+        values.append(iwae_log_likelihood(model, x, k, likelihood=likelihood, sigma=sigma, generator=generator).cpu())
+        if progress is not None:
+            progress(sum(len(v) for v in values), len(images))
     nll = -torch.cat(values).double()
     same_images = evaluate(model, images, likelihood=likelihood, sigma=sigma, seed=seed)
     return {

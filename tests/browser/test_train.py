@@ -16,6 +16,7 @@ from vae.bundle.catalog import candidate_dirs
 from vae.data import is_available_offline
 from vae.training.jobs import process_alive
 
+from ..test_shipped import SHIPPED_NAMES
 from .conftest import wait_ready
 
 
@@ -129,7 +130,7 @@ def test_one_job_per_server_seen_from_every_tab_and_cancel_from_either(context, 
     assert first.get_by_role("button", name="Start training").is_disabled()
     second.screenshot(path=str(screenshots / "train-second-tab-refused.png"), full_page=True)
     second.get_by_role("button", name="Cancel").click()
-    first.get_by_text("Job 'ui-long' cancelled").wait_for(timeout=60_000)
+    first.get_by_text("Job “ui-long” cancelled").wait_for(timeout=60_000)
     assert not process_alive(pid)
     assert load_bundle(runs / "ui-long").config["status"] == "cancelled"
     first.screenshot(path=str(screenshots / "train-cancelled.png"), full_page=True)
@@ -144,11 +145,11 @@ def test_kill_9_is_reported_as_failed_and_nothing_new_loads(context, server, scr
     page.get_by_text("step").first.wait_for(timeout=30_000)
     os.kill(job_state(runs)["pid"], signal.SIGKILL)
     killed = time.monotonic()
-    page.get_by_text("Job 'ui-killed' failed").wait_for(timeout=10_000)
+    page.get_by_text("Job “ui-killed” failed").wait_for(timeout=10_000)
     assert time.monotonic() - killed < 5
     page.screenshot(path=str(screenshots / "train-killed.png"), full_page=True)
     with pytest.raises(BundleError):
         load_bundle(runs / "ui-killed")
     assert {p.name for p in candidate_dirs(runs)} - before == {"ui-killed"}
-    for shipped in candidate_dirs(ROOT / "checkpoints"):
-        load_bundle(shipped)
+    for shipped in SHIPPED_NAMES:
+        load_bundle(ROOT / "checkpoints" / shipped)

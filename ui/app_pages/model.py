@@ -2,12 +2,14 @@
 
 import streamlit as st
 
-from ui import bundles, model_card
+from ui import bundles, iwae, model_card
+from ui.text import md
 
 bundle = bundles.select_bundle()
 if bundle is None:
     st.stop()
-st.title(f"Model card · {bundle.config.get('name', bundle.name)}")
+st.title(f"Model card · {md(bundle.config.get('name', bundle.name))}", anchor=False)
 model_card.summary(bundle)
+iwae.section(bundle)
 model_card.curves(bundle)
 model_card.pictures(bundle)

@@ -49,6 +49,7 @@ function buildPictures(root) {
 function buildSliders(root, data) {
   root.sliders.innerHTML = "";
   root.inputs = [];
+  root.values = data.values.slice();
   const addRow = (parent, row) => {
     const wrapper = document.createElement("div");
     wrapper.className = "ld-row";
@@ -62,6 +63,7 @@ function buildSliders(root, data) {
     input.setAttribute("aria-label", row.label);
     input.addEventListener("input", () => {
       clearTimeout(root.settle);
+      root.values[row.dim] = Number(input.value);
       shown.textContent = Number(input.value).toFixed(2);
       root.dirty = true;
       if (root.local) {
@@ -90,10 +92,10 @@ function buildSliders(root, data) {
   }
 }
 
+// The code as Python sent it, with the moved sliders' values: a range input snaps its value to
+// its step (0.05), so reading every input would round the dimensions nobody touched.
 function currentValues(root) {
-  const values = new Array(root.inputs.length);
-  root.inputs.forEach((input) => { values[Number(input.dataset.dim)] = Number(input.value); });
-  return values;
+  return root.values.slice();
 }
 
 function decodeHere(root) {
@@ -183,6 +185,7 @@ export default function (component) {
     if (!root.local) send(root); // decoding here, the gesture's settle timer sends it
     return;
   }
+  root.values = data.values.slice();
   root.inputs.forEach((input) => {
     const value = data.values[Number(input.dataset.dim)];
     if (Number(input.value) !== value) input.value = value;

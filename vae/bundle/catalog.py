@@ -58,15 +58,17 @@ def inspect(path: Path) -> BundleEntry:
         return BundleEntry(path, False, tuple(exc.problems))
     except Exception as exc:  # an unreadable folder must not take the app down with it
         return BundleEntry(path, False, (f"unexpected error: {type(exc).__name__}: {exc}",))
-    problems = file_problems(path, card, checksums=False)
+    problems = file_problems(path, card)
     model, dataset = card["model"], card["dataset"]
     title = f"{model.get('arch', '?')} z{model.get('latent_dim', '?')} · {dataset.get('name', '?')}"
     return BundleEntry(path, not problems, tuple(problems), title)
 
 
 def is_bundle_dir(path: Path) -> bool:
-    """Cheap check: a run directory without config.json is a job in progress, not listed."""
-    return (path / CONFIG).is_file() or any(path.glob("*.safetensors"))
+    """One `lstat`: a folder with a config.json (of any kind: a pipe there is listed as invalid) is a
+    bundle; any other folder, a job in progress or one with 70,000 files of something else, is not
+    looked into."""
+    return os.path.lexists(path / CONFIG)
 
 
 def scan(dirs: list[Path]) -> list[BundleEntry]:
@@ -76,15 +78,18 @@ def scan(dirs: list[Path]) -> list[BundleEntry]:
 
 
 def fingerprint(path: Path) -> tuple:
-    """Name, time and size of each file of a bundle (or run) directory: changes when any is rewritten.
+    """Name, time and size of each file of a bundle directory: changes when any is rewritten.
 
-    `stat` only, so it is cheap enough to key the listing's and the loaded bundles' caches on.
+    `lstat` only, so it is cheap enough to key the listing's and the loaded bundles' caches on. A
+    folder that is no bundle (no config.json) gives () after one `lstat`: it is never listed, so a
+    folder of 70,000 files beside the bundles costs nothing per rerun.
     """
-    if not path.is_dir():
+    if not is_bundle_dir(path):
         return ()
     stamps = []
-    for file in sorted(path.iterdir()):
-        if file.is_file() and not file.name.startswith("."):
-            stat = file.stat()
-            stamps.append((file.name, stat.st_mtime_ns, stat.st_size))
-    return tuple(stamps)
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if not entry.name.startswith("."):
+                info = entry.stat(follow_symlinks=False)
+                stamps.append((entry.name, info.st_mode, info.st_mtime_ns, info.st_size))
+    return tuple(sorted(stamps))

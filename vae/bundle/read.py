@@ -1,17 +1,25 @@
 """Reading bundles: `read_config` checks config.json alone; `load_bundle` checks every file and shape.
 
 Loading never unpickles: weights are safetensors, arrays are `.npz` read with `allow_pickle=False`.
+It opens only regular files (vae/files.py: a named pipe in place of a file would block for ever),
+each once: the bytes whose size and checksum were verified are the bytes that are parsed. It stops
+at the first stage that finds a problem: nothing is parsed from a bundle whose files do not match
+its config.json.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load as load_safetensors
 
 from vae.bundle.format import (
     CONFIG,
@@ -27,8 +35,9 @@ from vae.bundle.format import (
     Bundle,
     BundleError,
     bundle_kind,
-    sha256_of,
 )
+from vae.bundle.schema import config_problems
+from vae.files import NotARegularFile, describe, read_regular
 from vae.models import VAE, build_model, config_from_dict
 from vae.portable.onnx_check import GraphError
 from vae.portable.runtime import load_portable_model
@@ -37,17 +46,20 @@ from vae.portable.runtime import load_portable_model
 def read_config(path: str | Path) -> dict[str, Any]:
     """Parse and sanity-check config.json alone (cheap: used to list bundles)."""
     path = Path(path)
-    file = path / CONFIG
     if not path.is_dir():
         raise BundleError(path, ["not a directory"])
-    if not file.is_file():
-        raise BundleError(path, ["no config.json (not a bundle, or an unfinished one)"])
-    if file.stat().st_size > MAX_CONFIG_BYTES:
-        raise BundleError(path, [f"config.json is larger than {MAX_CONFIG_BYTES // 2**20} MB"])
     try:
-        config = json.loads(file.read_text(encoding="utf-8"))
+        raw = read_regular(path / CONFIG, MAX_CONFIG_BYTES)
+    except FileNotFoundError as exc:
+        raise BundleError(path, ["no config.json (not a bundle, or an unfinished one)"]) from exc
+    except OSError as exc:
+        raise BundleError(path, [f"config.json cannot be read ({exc})"]) from exc
+    try:
+        config = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(path, [f"config.json is not valid JSON ({exc})"]) from exc
+    except RecursionError as exc:
+        raise BundleError(path, ["config.json is nested too deeply"]) from exc
     problems = []
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise BundleError(path, [f"config.json is not a {FORMAT} file"])
@@ -64,44 +76,58 @@ def read_config(path: str | Path) -> dict[str, Any]:
         for name in (*KINDS[bundle_kind(config)], LATENTS, IMAGES):
             if name not in config["files"]:
                 problems.append(f"config.json lists no {name}")
-        names = config["dataset"].get("class_names")
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            problems.append("config.json: dataset.class_names must be a list of strings")
+        problems += config_problems(config)
     if problems:
         raise BundleError(path, problems)
     return config
 
 
-def file_problems(path: Path, config: dict[str, Any], checksums: bool = True) -> list[str]:
-    """Files config.json lists that are missing, of another size or (with `checksums`) corrupt.
+def file_problems(path: Path, config: dict[str, Any]) -> list[str]:
+    """Files config.json lists that are unsafely named, missing, not regular files, or of another size.
 
-    Without checksums only `stat` is called: no file but config.json is opened (cheap listing).
+    `lstat` only: no file is opened (cheap enough for listing; a pipe or socket is named, not read).
     """
     problems = []
     for name, record in config["files"].items():
-        file = path / name
-        if Path(name).name != name or name.startswith("."):
-            problems.append(f"config.json lists an unsafe file name {name!r}")
+        if not isinstance(name, str) or Path(name).name != name or name.startswith(".") or "\x00" in name:
+            problems.append(f"config.json lists an unsafe file name {str(name)[:60]!r}")
             continue
-        if not file.is_file():
+        try:
+            info = os.lstat(path / name)
+        except OSError:
             problems.append(f"{name} is missing")
             continue
-        size = file.stat().st_size
-        if not isinstance(record, dict) or size != record.get("bytes"):
-            expected = record.get("bytes") if isinstance(record, dict) else "?"
-            problems.append(f"{name}: {size} bytes, config.json says {expected} (truncated or replaced)")
-        elif checksums and (size > MAX_FILE_BYTES or sha256_of(file) != record.get("sha256")):
-            problems.append(f"{name}: checksum does not match config.json (corrupt or replaced)")
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else describe(info.st_mode)
+            problems.append(f"{name} is {kind}, not a regular file")
+        elif info.st_size != record["bytes"]:
+            problems.append(f"{name}: {info.st_size} bytes, config.json says {record['bytes']} (truncated or replaced)")
     return problems
 
 
+def _read_verified(path: Path, config: dict[str, Any], problems: list[str]) -> dict[str, bytes]:
+    """Each listed file's bytes, read once as a regular file and checked against its record."""
+    data = {}
+    for name, record in config["files"].items():
+        try:
+            raw = read_regular(path / name, min(record["bytes"], MAX_FILE_BYTES))
+        except (NotARegularFile, OSError) as exc:
+            problems.append(f"{name}: cannot be read ({exc})")
+            continue
+        if len(raw) != record["bytes"] or hashlib.sha256(raw).hexdigest() != record["sha256"]:
+            problems.append(f"{name}: checksum does not match config.json (corrupt or replaced)")
+            continue
+        data[name] = raw
+    return data
+
+
 def _load_npz(
-    path: Path, name: str, spec: dict[str, tuple[str, int]], problems: list[str]
+    raw: bytes, name: str, spec: dict[str, tuple[str, int]], problems: list[str]
 ) -> dict[str, np.ndarray]:
     """Arrays named in `spec` (dtype kind, ndim); never unpickles; checks sizes before reading."""
     arrays: dict[str, np.ndarray] = {}
     try:
-        with np.load(path / name, allow_pickle=False) as npz:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             for key, (kinds, ndim) in spec.items():
                 member = f"{key}.npy"
                 if key not in npz.files:
@@ -123,22 +149,22 @@ def _load_npz(
     return arrays
 
 
-def _load_model(path: Path, config: dict[str, Any], problems: list[str]) -> VAE | None:
+def _load_model(path: Path, data: dict[str, bytes], config: dict[str, Any], problems: list[str]) -> VAE | None:
+    """The model from the verified bytes: ONNX graphs for a portable bundle, safetensors otherwise."""
     if bundle_kind(config) == "portable":
-        if problems:  # graphs that fail their checksums are not parsed, let alone run
-            return None
         try:
-            return load_portable_model(path, config)
+            return load_portable_model(path, config, {name: data[name] for name in KINDS["portable"]})
         except (GraphError, ValueError, TypeError) as exc:
             problems.append(str(exc) if isinstance(exc, GraphError) else f"config.json: model config invalid ({exc})")
             return None
+    raw = data[WEIGHTS]
     try:
         model = build_model(config_from_dict(config["model"]))
     except (ValueError, TypeError) as exc:
         problems.append(f"config.json: model config invalid ({exc})")
         return None
     try:
-        weights = load_file(path / WEIGHTS)
+        weights = load_safetensors(raw)
     except Exception as exc:  # SafetensorError, and whatever else a damaged file makes the parser raise
         problems.append(f"{WEIGHTS}: not a safetensors file ({exc})")
         return None
@@ -174,6 +200,7 @@ def _shape_problems(
         (images.shape == (n, *input_shape),
          f"{IMAGES}: images {images.shape} do not match {n} codes of shape {input_shape}"),
         (bool(np.isfinite(mu).all() and np.isfinite(logvar).all()), f"{LATENTS}: NaN or infinite values"),
+        (n > 0, f"{LATENTS}: no test images (every page needs at least one)"),
         (n == 0 or (labels.min() >= 0 and labels.max() < n_classes),
          f"{LATENTS}: labels outside 0..{n_classes - 1}"),
     ]
@@ -189,17 +216,17 @@ def load_bundle(path: str | Path) -> Bundle:
     path = Path(path)
     config = read_config(path)
     problems = file_problems(path, config)
-    model = _load_model(path, config, problems)
+    if problems:
+        raise BundleError(path, problems)
+    data = _read_verified(path, config, problems)
+    if problems:
+        raise BundleError(path, problems)
+    model = _load_model(path, data, config, problems)
     latent_spec = {"mu": ("f", 2), "logvar": ("f", 2), "labels": ("iu", 1), "kl_per_dim": ("f", 1)}
-    latents = _load_npz(path, LATENTS, latent_spec, problems)
-    images = _load_npz(path, IMAGES, {"images": ("u", 4)}, problems).get("images")
-    projections = {}
-    for name in config["projections"]:
-        file = f"{PROJECTION_PREFIX}{name}.npz"
-        if not isinstance(name, str) or file not in config["files"]:
-            problems.append(f"projection {name!r} has no file listed in config.json")
-            continue
-        projections[name] = _load_npz(path, file, {"xy": ("f", 2)}, problems)
+    latents = _load_npz(data[LATENTS], LATENTS, latent_spec, problems)
+    images = _load_npz(data[IMAGES], IMAGES, {"images": ("u", 4)}, problems).get("images")
+    files = {name: f"{PROJECTION_PREFIX}{name}.npz" for name in config["projections"]}
+    projections = {name: _load_npz(data[file], file, {"xy": ("f", 2)}, problems) for name, file in files.items()}
     if problems:
         raise BundleError(path, problems)
     problems = _shape_problems(config, latents, images, projections)

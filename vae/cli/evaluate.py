@@ -9,12 +9,12 @@ and records them in the bundle's config.json (unless --no-write).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from vae.bundle import CONFIG, BundleError, load_bundle, update_config
+from vae.cli.errors import fail
 from vae.cli.tables import format_table
-from vae.evaluation import evaluate, iwae_estimate
+from vae.evaluation import evaluate, iwae_estimate, likelihood_of
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,15 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print a table, record the metrics; 2 for bad arguments or an unusable bundle."""
     if not 0 <= args.iwae_k <= 5000 or args.iwae_images < 1:
-        print("error: --iwae-k must be 0..5000 and --iwae-images at least 1", file=sys.stderr)
-        return 2
+        return fail("--iwae-k must be 0..5000 and --iwae-images at least 1")
     try:
         bundle = load_bundle(args.bundle)
     except BundleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    training = bundle.config["training"]
-    likelihood, sigma = training.get("likelihood", "bernoulli"), training.get("gaussian_sigma", 0.1)
+        return fail(exc)
+    likelihood, sigma = likelihood_of(bundle.config["training"])
     metrics = evaluate(bundle.model, bundle.images, likelihood=likelihood, sigma=sigma, seed=args.seed)
     result = {f"test_{k}" if k in ("neg_elbo", "recon", "kl") else k: v for k, v in metrics.items()}
     if args.iwae_k:

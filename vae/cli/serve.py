@@ -17,11 +17,16 @@ DEFAULTS = ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoints", action="append", default=[], metavar="DIR",
                         help="a folder of bundles to list besides checkpoints/ (repeatable)")
+    parser.add_argument("--train-dir", metavar="DIR",
+                        help="where the Train page writes bundles (default: $VAE_LAB_TRAIN_DIR, else "
+                             "~/.local/share/vae-lab/checkpoints)")
 
 
 def command(args: argparse.Namespace, streamlit_options: list[str]) -> list[str]:
     """The `python -m ui.serve` command line: defaults, the user's Streamlit options, the app's own."""
     app_args = [arg for folder in args.checkpoints for arg in ("--checkpoints", os.path.abspath(folder))]
+    if args.train_dir:
+        app_args += ["--train-dir", os.path.abspath(args.train_dir)]
     return [sys.executable, "-m", "ui.serve", *DEFAULTS, *streamlit_options, *(["--", *app_args] if app_args else [])]
 
 

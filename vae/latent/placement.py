@@ -28,8 +28,6 @@ class InverseProjector:
     map points. Building takes ~50 ms for 10k points; a query well under a millisecond.
     """
 
-    METHOD = "Delaunay barycentric interpolation (k-nearest inverse-distance weighting outside the hull)"
-
     def __init__(self, xy: np.ndarray, codes: np.ndarray, k: int = 8) -> None:
         self.xy = np.asarray(xy, dtype=np.float64)
         self.codes = np.asarray(codes, dtype=np.float64)

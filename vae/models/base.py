@@ -46,9 +46,17 @@ class ModelConfig:
         for name, value in list(data.items()):
             if isinstance(value, list):
                 data[name] = tuple(value)
+        for f in fields(cls):
+            if f.name in data and not _same_kind(data[f.name], getattr(cls, f.name)):
+                raise ValueError(f"{cls.arch} config: {f.name} must be like {getattr(cls, f.name)!r}, "
+                                 f"got {_short(data[f.name])}")
         config = cls(**data)
         config.validate()
         return config
+
+    def activations_per_image(self) -> int:
+        """Floats the model's layers produce for one image, encoder and decoder (vae/models/size.py)."""
+        raise NotImplementedError
 
     def validate(self) -> None:
         """Raise ValueError on values no model can be built from."""
@@ -58,6 +66,24 @@ class ModelConfig:
         low, high = LATENT_DIM_BOUNDS
         if not low <= self.latent_dim <= high:
             raise ValueError(f"latent_dim must be {low}..{high}, got {self.latent_dim}")
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether a JSON value has the type of a field's default (ints for ints, never a bool for a number)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return type(value) is type(default)
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    if isinstance(default, tuple):
+        return isinstance(value, tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    return isinstance(value, type(default))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class VAE(nn.Module):

@@ -26,6 +26,16 @@ class ConvConfig(ModelConfig):
     full_res_channels: int = 0
     activation: str = "relu"
 
+    def activations_per_image(self) -> int:
+        # Each layer's output and its activation's: the encoder's stages at H/2 and H/4, the dense
+        # layers, then the decoder's H/4, two H/2 and the optional full-resolution stage.
+        channels, height, width = self.input_shape
+        c1, c2 = self.channels
+        half, quarter, full = height * width // 4, height * width // 16, height * width
+        encoder = 2 * (c1 * half + c2 * quarter + self.hidden) + 2 * self.latent_dim
+        decoder = 2 * (self.hidden + c2 * quarter + 2 * c1 * half + self.full_res_channels * full) + channels * full
+        return encoder + decoder
+
     def validate(self) -> None:
         super().validate()
         _, height, width = self.input_shape

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from vae.models.base import VAE, ModelConfig
+from vae.models.size import MAX_LAYERS
 
 
 @dataclass
@@ -19,9 +20,15 @@ class MLPConfig(ModelConfig):
     latent_dim: int = 20
     hidden: tuple[int, ...] = (400,)
 
+    def activations_per_image(self) -> int:
+        # Each hidden layer twice (linear, ReLU), in the encoder and the decoder; params; logits.
+        return 4 * sum(self.hidden) + 2 * self.latent_dim + math.prod(self.input_shape)
+
     def validate(self) -> None:
         super().validate()
-        if not self.hidden or any(not 1 <= h <= 8192 for h in self.hidden):
+        if not 1 <= len(self.hidden) <= MAX_LAYERS:
+            raise ValueError(f"hidden must list 1..{MAX_LAYERS} layer sizes, got {len(self.hidden)}")
+        if any(not 1 <= h <= 8192 for h in self.hidden):
             raise ValueError(f"hidden sizes must be 1..8192, got {self.hidden}")
 
 

@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vae.files import read_regular
 from vae.training.callbacks import Callback
 
 if TYPE_CHECKING:
     from vae.training.trainer import Trainer
 
 EVENTS_FILE = "events.jsonl"
+MAX_EVENTS_BYTES = 256 * 2**20  # a 10,000-epoch run writes a few MB
 
 RUN_START = "run_start"  # the CLI: name, model config, dataset
 TRAIN_START = "train_start"  # the trainer: epochs, steps, device
@@ -83,12 +85,14 @@ def read_events(path: str | Path) -> list[dict[str, Any]]:
     """All complete events of a JSON-lines log; a partly written last line is skipped."""
     events = []
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
+        text = read_regular(path, MAX_EVENTS_BYTES).decode("utf-8", errors="replace")
+    except OSError:  # none yet, or not a regular file (a pipe would block the page for ever)
         return []
     for line in text.splitlines():
         try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
+            event = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
             continue
+        if isinstance(event, dict):
+            events.append(event)
     return events

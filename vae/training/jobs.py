@@ -28,6 +28,7 @@ from typing import Any
 
 from vae.data import dataset_names, is_available_offline
 from vae.device import available_devices
+from vae.files import read_regular, read_tail
 from vae.training import events as ev
 from vae.training import options
 from vae.training.events import read_events
@@ -41,6 +42,7 @@ STATE_FILE = "current.json"
 LOG_FILE = "train.log"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 FINAL_STATUSES = ("completed", "cancelled", "failed")
+MAX_STATE_BYTES = 1 * 2**20
 
 class JobRefused(RuntimeError):
     """A job that cannot start now (another one runs, or the request is invalid)."""
@@ -79,6 +81,13 @@ TrainRequest = make_dataclass(
 )
 
 
+def _make_ignored(root: Path) -> None:
+    """Create `root` with a `.gitignore` of `*`: trained bundles never end up in a commit by accident."""
+    if not root.exists():
+        root.mkdir(parents=True)
+        (root / ".gitignore").write_text("# bundles trained by VAE Lab: not for version control\n*\n")
+
+
 def run_directory(root: Path, name: str) -> Path:
     """`<root>/<name>` for a safe, new bundle name; ValueError otherwise (path traversal included)."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
@@ -113,6 +122,22 @@ class Job:
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+    def problem(self) -> str | None:
+        """What makes a state file read back unusable (the pages format these fields), or None."""
+        number = (int, float)
+        checks = {"id": str, "name": str, "out": str, "pid": int, "pid_start": str, "argv": list, "request": dict,
+                  "started": number, "status": str, "message": str, "cancel_requested": (*number, type(None)),
+                  "ended": (*number, type(None)), "bundle": (str, type(None))}
+        wrong = [name for name, kind in checks.items()
+                 if not isinstance(getattr(self, name), kind) or isinstance(getattr(self, name), bool)]
+        if wrong:
+            return f"wrong types: {', '.join(wrong)}"
+        if self.status not in ("running", *FINAL_STATUSES) or not 0 < self.pid < 2**31:
+            return "unknown status or pid"
+        if not all(abs(t) < 1e11 for t in (self.started, self.cancel_requested or 0, self.ended or 0)):
+            return "times out of range"
+        return None
 
     @property
     def out_path(self) -> Path:
@@ -169,11 +194,9 @@ def outcome(events: list[dict[str, Any]], cancel_requested: bool, log_tail: str)
 
 
 def tail(path: Path, n_bytes: int = 4000) -> str:
-    """The end of a text file, or '' when it does not exist."""
+    """The end of a text file, or '' when it does not exist or is not a regular file."""
     try:
-        with path.open("rb") as handle:
-            handle.seek(max(0, path.stat().st_size - n_bytes))
-            return handle.read().decode("utf-8", errors="replace")
+        return read_tail(path, n_bytes).decode("utf-8", errors="replace")
     except OSError:
         return ""
 
@@ -188,6 +211,7 @@ class JobRegistry:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        _make_ignored(self.root)
         self.dir.mkdir(parents=True, exist_ok=True)
         with (self.dir / "lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -198,12 +222,17 @@ class JobRegistry:
 
     def _read(self) -> Job | None:
         try:
-            return Job(**json.loads(self.state_path.read_text(encoding="utf-8")))
+            job = Job(**json.loads(read_regular(self.state_path, MAX_STATE_BYTES)))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, RecursionError) as exc:
             log.warning("ignoring unreadable job state %s (%s)", self.state_path, exc)
             return None
+        problem = job.problem()
+        if problem:
+            log.warning("ignoring job state %s: %s", self.state_path, problem)
+            return None
+        return job
 
     def _write(self, job: Job) -> None:
         tmp = self.dir / f".{STATE_FILE}.{uuid.uuid4().hex[:8]}.tmp"

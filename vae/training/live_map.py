@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
 
+from vae.files import read_regular
 from vae.latent.projection import pca_2d
 from vae.models.inference import encode
 from vae.training.callbacks import Callback
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
     from vae.training.trainer import Trainer
 
 LIVE_MAP = "live_map.npz"
+MAX_LIVE_POINTS = 10_000
+MAX_LIVE_CLASSES = 1_000
+MAX_LIVE_MAP_BYTES = 16 * 2**20
 
 
 def align(previous: np.ndarray | None, current: np.ndarray) -> np.ndarray:
@@ -51,9 +56,20 @@ class LiveLatentMap(Callback):
 
 
 def read_live_map(out: str | Path) -> dict[str, np.ndarray] | None:
-    """The latest live map of a run, or None when there is none (yet) or it is unreadable."""
+    """The latest live map of a run, or None when there is none (yet) or it is not a sound one.
+
+    The Train page reads it every second, so a damaged file (empty, truncated, not a zip, a pipe)
+    must come back as None, never as an exception.
+    """
     try:
-        with np.load(Path(out) / LIVE_MAP, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError, KeyError):
+        data = read_regular(Path(out) / LIVE_MAP, MAX_LIVE_MAP_BYTES)
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            xy, labels, epoch = npz["xy"], npz["labels"], npz["epoch"]
+    except Exception:  # zipfile, zlib and numpy's header parser raise many kinds of error
         return None
+    sound = (xy.ndim == 2 and xy.shape[1] == 2 and xy.dtype.kind == "f" and labels.shape == (len(xy),)
+             and labels.dtype.kind in "iu" and epoch.shape == () and epoch.dtype.kind in "iu"
+             and len(xy) <= MAX_LIVE_POINTS and bool(np.isfinite(xy).all()))
+    if not sound or (len(labels) and not 0 <= labels.min() <= labels.max() < MAX_LIVE_CLASSES):
+        return None
+    return {"xy": xy, "labels": labels.astype(np.int64), "epoch": epoch}

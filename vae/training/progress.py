@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from vae.bundle.schema import MAX_CLASS_NAME, MAX_CLASSES
 from vae.training import events as ev
 
 PHASES = {
@@ -43,25 +45,40 @@ class RunProgress:
         return len(self.history)
 
 
+def _numbers(event: dict[str, Any], *keys: str) -> bool:
+    return all(isinstance(event.get(k), int | float) and not isinstance(event.get(k), bool)
+               and math.isfinite(event[k]) for k in keys)
+
+
 def summarize_events(events: list[dict[str, Any]]) -> RunProgress:
-    """Fold events in order; unknown events are ignored so old readers survive new writers."""
+    """Fold events in order; unknown events, and known ones without the numbers they should carry
+    (a damaged or foreign log), are ignored so the Train page always has something to show."""
     progress = RunProgress()
     for event in events:
         kind = event.get("event")
+        if kind == ev.TRAIN_START and not _numbers(event, "epochs", "total_steps", "steps_per_epoch"):
+            continue
+        if kind == ev.STEP_END and not _numbers(event, "epoch", "step", "global_step", "recon", "kl"):
+            continue
+        if kind == ev.EPOCH_END and not _numbers(event, "epoch", "test_neg_elbo"):
+            continue
         progress.phase = PHASES.get(kind, progress.phase)
         if kind == ev.RUN_START:
-            progress.class_names = list(event.get("dataset", {}).get("class_names", []))
+            dataset = event.get("dataset")
+            names = dataset.get("class_names") if isinstance(dataset, dict) else None
+            if isinstance(names, list):
+                progress.class_names = [str(n)[:MAX_CLASS_NAME] for n in names[:MAX_CLASSES]]
         elif kind == ev.TRAIN_START:
-            progress.device = str(event.get("device", ""))
-            progress.epochs = int(event.get("epochs", 0))
-            progress.total_steps = int(event.get("total_steps", 0))
-            progress.steps_per_epoch = int(event.get("steps_per_epoch", 0))
+            progress.device = str(event.get("device", ""))[:100]
+            progress.epochs = int(event["epochs"])
+            progress.total_steps = int(event["total_steps"])
+            progress.steps_per_epoch = int(event["steps_per_epoch"])
         elif kind == ev.STEP_END:
             progress.steps.append(event)
             progress.epoch, progress.step = int(event["epoch"]), int(event["step"])
             progress.global_step = int(event["global_step"])
-            progress.images_per_s = float(event.get("images_per_s", 0.0))
-            progress.eta_s = event.get("eta_s")
+            progress.images_per_s = float(event["images_per_s"]) if _numbers(event, "images_per_s") else 0.0
+            progress.eta_s = float(event["eta_s"]) if _numbers(event, "eta_s") else None
         elif kind == ev.EPOCH_END:
             progress.history.append(event)
     if progress.phase == "finished":

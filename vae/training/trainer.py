@@ -88,6 +88,11 @@ def lr_at(step: int, total_steps: int, base_lr: float, schedule: str) -> float:
     return floor + 0.5 * (base_lr - floor) * (1 + math.cos(math.pi * progress))
 
 
+def epochs_text(n: int) -> str:
+    """'1 epoch', '2 epochs'."""
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
 def make_optimizer(model: VAE, lr: float, device: torch.device) -> torch.optim.Optimizer:
     # Fused Adam runs the whole update in one kernel: ~20% faster steps for the small MLP on CPU.
     fused = device.type in ("cpu", "cuda")
@@ -254,9 +259,9 @@ class Trainer:
         if outcome.failed:
             status, message = "failed", outcome.failed
         elif outcome.stopped:
-            status, message = "cancelled", f"stopped ({self.stop_reason}) after {len(history)} completed epochs"
+            status, message = "cancelled", f"stopped ({self.stop_reason}); {epochs_text(len(history))} completed"
         else:
-            status, message = "completed", f"trained {self.config.epochs} epochs"
+            status, message = "completed", f"trained {epochs_text(self.config.epochs)}"
         result = TrainResult(status, message, len(history), history, last_state, str(self.device), elapsed_s)
         if last_state is not None:
             self.model.load_state_dict(last_state)
