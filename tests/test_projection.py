@@ -1,11 +1,18 @@
-"""The fast UMAP path: exact neighbours, umap-learn's quality kept, kernels cached."""
+"""The fast UMAP path: exact neighbours, umap-learn's quality kept, kernels cached, the worker process."""
+
+import io
+import json
+import os
+import signal
 
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 from sklearn.manifold import trustworthiness
 
-from vae.projection import exact_knn, umap_2d
+from vae.bundle import load_bundle
+from vae.latent.projection import exact_knn, umap_2d
+from vae.projection_worker import ProjectionFailed, ProjectionWorker, serve
 
 from .conftest import ROOT
 
@@ -46,3 +53,39 @@ def test_umaps_kernels_are_cached_on_disk_but_not_their_parallel_twins():
     parallel = umap.layouts._nb_optimize_layout_euclidean_single_epoch_parallel
     assert type(serial._cache).__name__ != "NullCache"  # what a first fit spent its time compiling
     assert type(parallel._cache).__name__ == "NullCache"  # same code: it would share the serial's entry
+
+
+def test_the_worker_adds_the_umap_map_and_survives_a_cancel(tiny_bundle):
+    assert load_bundle(tiny_bundle).projections.keys() == {"pca"}
+    worker = ProjectionWorker.start()
+    try:
+        os.kill(worker.proc.pid, signal.SIGTERM)  # Cancel signals the job's whole process group
+        os.kill(worker.proc.pid, signal.SIGINT)
+        seconds = worker.project(tiny_bundle, seed=0)
+    finally:
+        worker.close()
+    bundle = load_bundle(tiny_bundle)
+    assert seconds > 0 and bundle.projections.keys() == {"pca", "umap"}
+    assert bundle.projections["umap"]["xy"].shape == (len(bundle.mu), 2)
+
+
+def test_a_worker_that_dies_is_reported_not_waited_for(tmp_path):
+    worker = ProjectionWorker.start()
+    os.kill(worker.proc.pid, signal.SIGKILL)  # the page's Force stop
+    try:
+        with pytest.raises(ProjectionFailed, match="worker ended"):
+            worker.project(tmp_path, seed=0)
+    finally:
+        worker.close()
+
+
+def test_the_worker_replies_with_the_reason_a_bundle_cannot_be_mapped(tmp_path):
+    replies = io.StringIO()
+    serve(io.StringIO(json.dumps({"bundle": str(tmp_path), "seed": 0}) + "\n"), replies)
+    assert "no config.json" in json.loads(replies.getvalue())["error"]
+
+
+def test_the_worker_ends_quietly_when_no_bundle_comes():
+    replies = io.StringIO()
+    serve(io.StringIO(""), replies)
+    assert replies.getvalue() == ""

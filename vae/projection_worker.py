@@ -1,0 +1,145 @@
+"""The UMAP map of a new bundle, from a process that warms up while training runs.
+
+In a new process, importing umap-learn and loading its compiled kernels takes seconds, so the
+training CLI starts this worker together with the training and hands it the bundle once it is
+saved: the bundle is openable at once with its PCA map, and the worker adds the UMAP map a few
+seconds later (`add_projection` commits atomically, so a reader sees one map or the other).
+
+One JSON request line on stdin (`{"bundle": path, "seed": n}`), one JSON reply line on stdout
+(`{"seconds": s}` or `{"error": message}`); an empty stdin (no bundle was saved) ends it. It
+ignores SIGINT and SIGTERM: Ctrl-C and the Train page's Cancel signal the whole process group,
+and a cancelled run's bundle still gets its map. SIGKILL (the page's Force stop) ends it.
+
+    python -m vae.projection_worker --prime   # fill numba's disk cache once (scripts/setup.sh)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT_S = 600.0
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # Ctrl-C, and the Train page's Cancel
+
+
+class ProjectionFailed(RuntimeError):
+    """The worker gave no map (it crashed, was killed, timed out, or the fit failed)."""
+
+
+def warm_up() -> float:
+    """Run every kernel a fit uses once, on a few random codes; seconds taken (compiling or loading)."""
+    import numpy as np
+
+    import vae.bundle  # noqa: F401  (imported now rather than when the bundle arrives)
+    from vae.latent.projection import umap_2d
+
+    started = time.monotonic()
+    umap_2d(np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32), n_epochs=10)
+    return time.monotonic() - started
+
+
+def project_bundle(bundle: str | Path, seed: int) -> float:
+    """Add the UMAP map to a saved bundle; seconds taken."""
+    from vae.bundle import add_projection, load_bundle
+    from vae.latent.projection import umap_2d
+
+    started = time.monotonic()
+    add_projection(bundle, "umap", umap_2d(load_bundle(bundle).mu, seed=seed))
+    return time.monotonic() - started
+
+
+def serve(requests: IO[str], replies: IO[str]) -> None:
+    """Warm up, then answer one request (nothing when `requests` ends first)."""
+    log.info("projection worker warmed up in %.1f s", warm_up())
+    line = requests.readline()
+    if not line.strip():
+        return
+    try:
+        request = json.loads(line)
+        reply = {"seconds": project_bundle(request["bundle"], int(request.get("seed", 0)))}
+    except Exception as exc:  # reported to the CLI, which keeps the PCA-only bundle
+        log.exception("UMAP map failed")
+        reply = {"error": f"{type(exc).__name__}: {exc}"}
+    replies.write(json.dumps(reply) + "\n")
+    replies.flush()
+
+
+class ProjectionWorker:
+    """The CLI's handle on one worker process: start it early, `project` once, `close`."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+
+    @classmethod
+    def start(cls) -> ProjectionWorker:
+        # The child starts with the stop signals blocked (a mask survives exec) and ignores them
+        # before it unblocks them, so no Cancel can catch it half-started; here they only wait.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "vae.projection_worker"], cwd=PROJECT_ROOT,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        return cls(proc)
+
+    def project(self, bundle: Path, seed: int, timeout: float = TIMEOUT_S) -> float:
+        """Have the worker add the UMAP map to `bundle`; its seconds, or ProjectionFailed.
+
+        Returns on the reply line, not on the worker's exit (tearing down numba and torch took
+        seconds on a busy machine); the map is committed before the reply is sent.
+        """
+        request = json.dumps({"bundle": str(Path(bundle).resolve()), "seed": seed}) + "\n"
+        try:
+            self.proc.stdin.write(request)
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # it ended early; the reply below says how
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            self.close()
+            raise ProjectionFailed(f"no UMAP map after {timeout:.0f} s")
+        line = self.proc.stdout.readline()
+        reply = json.loads(line) if line.strip() else {"error": f"the worker ended (exit status {self.proc.wait()})"}
+        if "error" in reply:
+            raise ProjectionFailed(reply["error"])
+        return float(reply["seconds"])
+
+    def close(self) -> None:
+        """End the worker if it still runs (no bundle to map, or it took too long)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe and not pipe.closed:
+                pipe.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    for stop in STOP_SIGNALS:  # ignored before unblocked: one that came during start-up is dropped
+        signal.signal(stop, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m vae.projection_worker", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prime", action="store_true", help="warm up (compile into numba's cache) and exit")
+    args = parser.parse_args(argv)
+    if args.prime:
+        print(f"UMAP kernels ready in numba's cache ({warm_up():.1f} s)")
+        return 0
+    replies, sys.stdout = sys.stdout, sys.stderr  # stray prints must not garble the reply line
+    serve(sys.stdin, replies)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
