@@ -117,17 +117,23 @@ def _progress_line(progress: RunProgress, running: bool) -> str:
             f"{progress.steps_per_epoch} · {progress.images_per_s:,.0f} images/s{eta}")
 
 
-def _status_message(job: Job) -> None:
+def _status_message(job: Job, progress: RunProgress) -> None:
     if job.running:
-        if job.cancel_requested:
+        if progress.umap_pending:
+            st.info(f"Saved ({progress.bundle_status}); computing the UMAP map. Open it now with its PCA map: "
+                    "the UMAP map appears there when it is ready.", icon=":material/check_circle:")
+        elif progress.bundle:
+            st.info(f"Saved ({progress.bundle_status}).", icon=":material/check_circle:")
+        elif job.cancel_requested:
             st.warning("Stopping after the current step; the last completed epoch will be saved…")
         return
     text = f"Job {job.name!r} {job.status}: {job.message}"
     {"completed": st.success, "cancelled": st.warning}.get(job.status, st.error)(text)
 
 
-def _open_bundle(job: Job) -> None:
-    if job.bundle and st.button("Open in the explorer", type="primary", key=f"open-{job.id}"):
+def _open_bundle(job: Job, progress: RunProgress) -> None:
+    """Offered as soon as the bundle is saved, before its UMAP map."""
+    if (job.bundle or progress.bundle) and st.button("Open in the explorer", type="primary", key=f"open-{job.id}"):
         st.session_state["bundle"] = job.name
         open_in_explorer(job.name)
 
@@ -145,15 +151,15 @@ def _panel(jobs: JobRegistry, was_running: bool) -> None:
                f"{progress.device or job.request.get('device', '')} · pid {job.pid} · {job.out}")
     st.progress(progress.fraction if job.running else (1.0 if job.status == "completed" else progress.fraction),
                 text=_progress_line(progress, job.running))
-    _status_message(job)
-    if job.running:
+    _status_message(job, progress)
+    if job.running and not progress.bundle:  # once saved, there is nothing left to cancel
         stuck = job.cancel_requested and time.time() - job.cancel_requested > FORCE_STOP_AFTER_S
         if stuck:
             st.button("Force stop (lose the unsaved epoch)", key="force-stop", on_click=jobs.cancel,
                       kwargs={"force": True})
         else:
             st.button("Cancel", key="cancel-job", on_click=jobs.cancel, disabled=bool(job.cancel_requested))
-    _open_bundle(job)
+    _open_bundle(job, progress)
     if progress.steps or progress.history:
         left, right = st.columns(2)
         left.plotly_chart(figures.training_elbo_figure(progress), key="train-elbo")
