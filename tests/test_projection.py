@@ -61,6 +61,7 @@ def test_the_worker_adds_the_umap_map_and_survives_a_cancel(tiny_bundle):
     try:
         os.kill(worker.proc.pid, signal.SIGTERM)  # Cancel signals the job's whole process group
         os.kill(worker.proc.pid, signal.SIGINT)
+        assert worker.wait_until_warm() > 0
         seconds = worker.project(tiny_bundle, seed=0)
     finally:
         worker.close()
@@ -82,10 +83,11 @@ def test_a_worker_that_dies_is_reported_not_waited_for(tmp_path):
 def test_the_worker_replies_with_the_reason_a_bundle_cannot_be_mapped(tmp_path):
     replies = io.StringIO()
     serve(io.StringIO(json.dumps({"bundle": str(tmp_path), "seed": 0}) + "\n"), replies)
-    assert "no config.json" in json.loads(replies.getvalue())["error"]
+    ready, reply = map(json.loads, replies.getvalue().splitlines())
+    assert ready["ready"] > 0 and "no config.json" in reply["error"]
 
 
 def test_the_worker_ends_quietly_when_no_bundle_comes():
     replies = io.StringIO()
     serve(io.StringIO(""), replies)
-    assert replies.getvalue() == ""
+    assert list(json.loads(replies.getvalue())) == ["ready"]  # and no reply

@@ -5,8 +5,9 @@ training CLI starts this worker together with the training and hands it the bund
 saved: the bundle is openable at once with its PCA map, and the worker adds the UMAP map a few
 seconds later (`add_projection` commits atomically, so a reader sees one map or the other).
 
-One JSON request line on stdin (`{"bundle": path, "seed": n}`), one JSON reply line on stdout
-(`{"seconds": s}` or `{"error": message}`); an empty stdin (no bundle was saved) ends it. It
+On stdout, `{"ready": seconds}` once warm; then one JSON request line on stdin (`{"bundle": path,
+"seed": n}`) gets one reply line (`{"seconds": s}` or `{"error": message}`); an empty stdin (no
+bundle was saved) ends it. It
 ignores SIGINT and SIGTERM: Ctrl-C and the Train page's Cancel signal the whole process group,
 and a cancelled run's bundle still gets its map. SIGKILL (the page's Force stop) ends it.
 
@@ -18,13 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -59,8 +61,9 @@ def project_bundle(bundle: str | Path, seed: int) -> float:
 
 
 def serve(requests: IO[str], replies: IO[str]) -> None:
-    """Warm up, then answer one request (nothing when `requests` ends first)."""
-    log.info("projection worker warmed up in %.1f s", warm_up())
+    """Warm up and say so, then answer one request (nothing when `requests` ends first)."""
+    replies.write(json.dumps({"ready": round(warm_up(), 2)}) + "\n")
+    replies.flush()
     line = requests.readline()
     if not line.strip():
         return
@@ -79,6 +82,26 @@ class ProjectionWorker:
 
     def __init__(self, proc: subprocess.Popen) -> None:
         self.proc = proc
+        self._lines: queue.Queue[str] = queue.Queue()  # a thread reads them: no select on a buffered pipe
+        threading.Thread(target=self._read_lines, daemon=True, name=f"umap-worker-{proc.pid}").start()
+
+    def _read_lines(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put("")  # the worker ended
+
+    def _next_message(self, deadline: float) -> dict[str, Any]:
+        try:
+            line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            self.close()
+            raise ProjectionFailed("the UMAP worker did not answer in time") from None
+        if not line.strip():
+            return {"error": f"the UMAP worker ended (exit status {self.proc.wait()})"}
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"error": f"the UMAP worker said {line.strip()[:200]!r}"}
 
     @classmethod
     def start(cls) -> ProjectionWorker:
@@ -92,24 +115,29 @@ class ProjectionWorker:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         return cls(proc)
 
+    def wait_until_warm(self, timeout: float = TIMEOUT_S) -> float:
+        """Block until the worker has warmed up; the seconds that took (benchmarks)."""
+        message = self._next_message(time.monotonic() + timeout)
+        if "ready" not in message:
+            raise ProjectionFailed(message.get("error", f"unexpected {message}"))
+        return float(message["ready"])
+
     def project(self, bundle: Path, seed: int, timeout: float = TIMEOUT_S) -> float:
         """Have the worker add the UMAP map to `bundle`; its seconds, or ProjectionFailed.
 
         Returns on the reply line, not on the worker's exit (tearing down numba and torch took
         seconds on a busy machine); the map is committed before the reply is sent.
         """
+        deadline = time.monotonic() + timeout
         request = json.dumps({"bundle": str(Path(bundle).resolve()), "seed": seed}) + "\n"
         try:
             self.proc.stdin.write(request)
             self.proc.stdin.close()
         except BrokenPipeError:
             pass  # it ended early; the reply below says how
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            self.close()
-            raise ProjectionFailed(f"no UMAP map after {timeout:.0f} s")
-        line = self.proc.stdout.readline()
-        reply = json.loads(line) if line.strip() else {"error": f"the worker ended (exit status {self.proc.wait()})"}
+        reply = self._next_message(deadline)
+        if "ready" in reply:  # the warm-up report, unless wait_until_warm took it
+            reply = self._next_message(deadline)
         if "error" in reply:
             raise ProjectionFailed(reply["error"])
         return float(reply["seconds"])
