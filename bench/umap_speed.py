@@ -45,11 +45,12 @@ import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 codes = np.load(sys.argv[1])["mu"]
+import umap
 if sys.argv[2] == "anchor":
-    import umap
     fit_start = time.perf_counter()
     xy = umap.UMAP().fit_transform(codes)
 else:
+    import torch
     from vae.latent.projection import umap_2d
     fit_start = time.perf_counter()
     xy = umap_2d(codes, seed=0)["xy"]

@@ -83,7 +83,8 @@ class ProjectionWorker:
     def __init__(self, proc: subprocess.Popen) -> None:
         self.proc = proc
         self._lines: queue.Queue[str] = queue.Queue()  # a thread reads them: no select on a buffered pipe
-        threading.Thread(target=self._read_lines, daemon=True, name=f"umap-worker-{proc.pid}").start()
+        self._reader = threading.Thread(target=self._read_lines, daemon=True, name=f"umap-worker-{proc.pid}")
+        self._reader.start()
 
     def _read_lines(self) -> None:
         for line in self.proc.stdout:
@@ -147,15 +148,20 @@ class ProjectionWorker:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe and not pipe.closed:
-                pipe.close()
+        if not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        self._reader.join(timeout=5)  # it reads to the end of the pipe, then the pipe can go
+        if not self._reader.is_alive():
+            self.proc.stdout.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     for stop in STOP_SIGNALS:  # ignored before unblocked: one that came during start-up is dropped
         signal.signal(stop, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    import torch
+
+    torch.set_num_threads(1)  # it warms up beside the training; UMAP's layout is serial anyway
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m vae.projection_worker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
