@@ -62,11 +62,11 @@ def test_the_worker_adds_the_umap_map_and_survives_a_cancel(tiny_bundle):
         os.kill(worker.proc.pid, signal.SIGTERM)  # Cancel signals the job's whole process group
         os.kill(worker.proc.pid, signal.SIGINT)
         assert worker.wait_until_warm() > 0
-        seconds = worker.project(tiny_bundle, seed=0)
+        timings = worker.project(tiny_bundle, seed=0)
     finally:
         worker.close()
     bundle = load_bundle(tiny_bundle)
-    assert seconds > 0 and bundle.projections.keys() == {"pca", "umap"}
+    assert timings["seconds"] > 0 and timings["cpu_s"] > 0 and bundle.projections.keys() == {"pca", "umap"}
     assert bundle.projections["umap"]["xy"].shape == (len(bundle.mu), 2)
 
 

@@ -6,7 +6,7 @@ saved: the bundle is openable at once with its PCA map, and the worker adds the 
 seconds later (`add_projection` commits atomically, so a reader sees one map or the other).
 
 On stdout, `{"ready": seconds}` once warm; then one JSON request line on stdin (`{"bundle": path,
-"seed": n}`) gets one reply line (`{"seconds": s}` or `{"error": message}`); an empty stdin (no
+"seed": n}`) gets one reply line (`{"seconds": s, "cpu_s": s}` or `{"error": message}`); an empty stdin (no
 bundle was saved) ends it. It
 ignores SIGINT and SIGTERM: Ctrl-C and the Train page's Cancel signal the whole process group,
 and a cancelled run's bundle still gets its map. SIGKILL (the page's Force stop) ends it.
@@ -50,14 +50,14 @@ def warm_up() -> float:
     return time.monotonic() - started
 
 
-def project_bundle(bundle: str | Path, seed: int) -> float:
-    """Add the UMAP map to a saved bundle; seconds taken."""
+def project_bundle(bundle: str | Path, seed: int) -> dict[str, float]:
+    """Add the UMAP map to a saved bundle; the wall and CPU seconds it took."""
     from vae.bundle import add_projection, load_bundle
     from vae.latent.projection import umap_2d
 
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     add_projection(bundle, "umap", umap_2d(load_bundle(bundle).mu, seed=seed))
-    return time.monotonic() - started
+    return {"seconds": round(time.monotonic() - started, 3), "cpu_s": round(time.process_time() - cpu_started, 3)}
 
 
 def serve(requests: IO[str], replies: IO[str]) -> None:
@@ -69,7 +69,7 @@ def serve(requests: IO[str], replies: IO[str]) -> None:
         return
     try:
         request = json.loads(line)
-        reply = {"seconds": project_bundle(request["bundle"], int(request.get("seed", 0)))}
+        reply = project_bundle(request["bundle"], int(request.get("seed", 0)))
     except Exception as exc:  # reported to the CLI, which keeps the PCA-only bundle
         log.exception("UMAP map failed")
         reply = {"error": f"{type(exc).__name__}: {exc}"}
@@ -123,8 +123,8 @@ class ProjectionWorker:
             raise ProjectionFailed(message.get("error", f"unexpected {message}"))
         return float(message["ready"])
 
-    def project(self, bundle: Path, seed: int, timeout: float = TIMEOUT_S) -> float:
-        """Have the worker add the UMAP map to `bundle`; its seconds, or ProjectionFailed.
+    def project(self, bundle: Path, seed: int, timeout: float = TIMEOUT_S) -> dict[str, float]:
+        """Have the worker add the UMAP map to `bundle`; its wall and CPU seconds, or ProjectionFailed.
 
         Returns on the reply line, not on the worker's exit (tearing down numba and torch took
         seconds on a busy machine); the map is committed before the reply is sent.
@@ -141,7 +141,7 @@ class ProjectionWorker:
             reply = self._next_message(deadline)
         if "error" in reply:
             raise ProjectionFailed(reply["error"])
-        return float(reply["seconds"])
+        return {"seconds": float(reply["seconds"]), "cpu_s": float(reply["cpu_s"])}
 
     def close(self) -> None:
         """End the worker if it still runs (no bundle to map, or it took too long)."""

@@ -144,12 +144,12 @@ def _save(args: argparse.Namespace, out: Path, model: torch.nn.Module, dataset: 
         return
     events.write(ev.PROJECTION_START, {"name": "umap"})
     try:
-        seconds = umap_worker.project(out, seed=args.seed)
+        timings = umap_worker.project(out, seed=args.seed)
     except ProjectionFailed as exc:
         events.write(ev.PROJECTION_FAILED, {"name": "umap", "message": str(exc)})
         print(f"warning: no UMAP map ({exc}); the bundle keeps its PCA map", file=sys.stderr)
     else:
-        events.write(ev.PROJECTION_SAVED, {"name": "umap", "seconds": round(seconds, 2)})
+        events.write(ev.PROJECTION_SAVED, {"name": "umap", **timings})
 
 
 def run(args: argparse.Namespace) -> int:
