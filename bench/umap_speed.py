@@ -5,10 +5,10 @@ that compilation dominated a job's map (issue #16). Rows, run round-robin so tha
 load drifts across all of them alike:
 
 - umap-learn default: `umap.UMAP().fit_transform(codes)`, process start to map (the anchor);
-- fast path, fresh process: `vae.projection.umap_2d` (exact kNN, 200 epochs, kernels from
+- fast path, fresh process: `vae.latent.projection.umap_2d` (exact kNN, 200 epochs, kernels from
   numba's disk cache primed by scripts/setup.sh), process start to map;
 - fast path, empty numba cache (`--cold`): the same with NUMBA_CACHE_DIR empty (never primed);
-- warm worker: what a training job waits after saving its bundle: a fresh `vae.projection_worker`
+- warm worker: what a training job waits after saving its bundle: a fresh `vae.latent.projection_worker`
   warms up (during training, in a job), then bundle in → UMAP map committed;
 - training CLI (`--end-to-end`, needs Fashion-MNIST): a 1-epoch MLP with a 16-D latent, from the
   last epoch's end to the UMAP map saved, read from the run's events.
@@ -63,7 +63,7 @@ print(json.dumps({"total_s": done - t0, "fit_s": done - fit_start, "cpu_s": time
 
 WORKER = r"""
 import json, sys, time
-from vae.projection_worker import ProjectionWorker
+from vae.latent.projection_worker import ProjectionWorker
 from vae.bundle import load_bundle
 worker = ProjectionWorker.start()
 try:

@@ -20,7 +20,7 @@ fi
 # if this is skipped or the cache is removed).
 primed=.venv/.umap-kernels-cached
 if [ ! -f "$primed" ] || [ "$stamp" -nt "$primed" ]; then
-  if .venv/bin/python -m vae.projection_worker --prime; then
+  if .venv/bin/python -m vae.latent.projection_worker --prime; then
     touch "$primed"
   else
     echo "warning: could not prime numba's cache; the first UMAP map will compile its kernels" >&2

@@ -34,11 +34,11 @@ def request(name: str, epochs: int) -> TrainRequest:
 
 
 def umap_worker_pid(job: Job) -> int | None:
-    """The job's UMAP worker: the child of its training process running vae.projection_worker."""
+    """The job's UMAP worker: the child of its training process running vae.latent.projection_worker."""
     for proc in Path("/proc").iterdir():
         with contextlib.suppress(OSError, IndexError):
             parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if parent == job.pid and b"vae.projection_worker" in (proc / "cmdline").read_bytes():
+            if parent == job.pid and b"vae.latent.projection_worker" in (proc / "cmdline").read_bytes():
                 return int(proc.name)
     return None
 

@@ -12,7 +12,7 @@ from sklearn.manifold import trustworthiness
 
 from vae.bundle import load_bundle
 from vae.latent.projection import exact_knn, umap_2d
-from vae.projection_worker import ProjectionFailed, ProjectionWorker, serve
+from vae.latent.projection_worker import ProjectionFailed, ProjectionWorker, serve
 
 from .conftest import ROOT
 

@@ -25,10 +25,10 @@ from vae.bundle import CONFIG, write_bundle
 from vae.cli.tables import format_table
 from vae.data import DataFileError, DatasetNotFoundError, ImageDataset, load_dataset
 from vae.device import resolve_device
+from vae.latent.projection_worker import ProjectionFailed, ProjectionWorker
 from vae.models import PRESETS, build_model, config_from_dict
 from vae.models.conv import ACTIVATIONS
 from vae.models.inference import encode
-from vae.projection_worker import ProjectionFailed, ProjectionWorker
 from vae.training import Callback, EventLog, TrainConfig, Trainer, TrainResult, options
 from vae.training import events as ev
 from vae.training.distributed import DistContext, init_from_env

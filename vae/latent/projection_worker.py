@@ -11,7 +11,7 @@ bundle was saved) ends it. It
 ignores SIGINT and SIGTERM: Ctrl-C and the Train page's Cancel signal the whole process group,
 and a cancelled run's bundle still gets its map. SIGKILL (the page's Force stop) ends it.
 
-    python -m vae.projection_worker --prime   # fill numba's disk cache once (scripts/setup.sh)
+    python -m vae.latent.projection_worker --prime   # fill numba's disk cache once (scripts/setup.sh)
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 600.0
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # Ctrl-C, and the Train page's Cancel
 
@@ -110,7 +109,7 @@ class ProjectionWorker:
         # before it unblocks them, so no Cancel can catch it half-started; here they only wait.
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "vae.projection_worker"], cwd=PROJECT_ROOT,
+            proc = subprocess.Popen([sys.executable, "-m", "vae.latent.projection_worker"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
@@ -163,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)  # it warms up beside the training; UMAP's layout is serial anyway
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="python -m vae.projection_worker", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m vae.latent.projection_worker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prime", action="store_true", help="warm up (compile into numba's cache) and exit")
     args = parser.parse_args(argv)
