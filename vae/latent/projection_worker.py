@@ -6,10 +6,10 @@ saved: the bundle is openable at once with its PCA map, and the worker adds the 
 seconds later (`add_projection` commits atomically, so a reader sees one map or the other).
 
 On stdout, `{"ready": seconds}` once warm; then one JSON request line on stdin (`{"bundle": path,
-"seed": n}`) gets one reply line (`{"seconds": s, "cpu_s": s}` or `{"error": message}`); an empty stdin (no
-bundle was saved) ends it. It
-ignores SIGINT and SIGTERM: Ctrl-C and the Train page's Cancel signal the whole process group,
-and a cancelled run's bundle still gets its map. SIGKILL (the page's Force stop) ends it.
+"seed": n}`) gets one reply line (`{"seconds": s, "cpu_s": s}` or `{"error": message}`); an
+empty stdin (no bundle was saved) ends it. It ignores SIGINT and SIGTERM: Ctrl-C and the Train
+page's Cancel signal the whole process group, and a cancelled run's bundle still gets its map.
+SIGKILL (the page's Force stop) ends it.
 
     python -m vae.latent.projection_worker --prime   # fill numba's disk cache once (scripts/setup.sh)
 """
@@ -85,26 +85,9 @@ class ProjectionWorker:
         self._reader = threading.Thread(target=self._read_lines, daemon=True, name=f"umap-worker-{proc.pid}")
         self._reader.start()
 
-    def _read_lines(self) -> None:
-        for line in self.proc.stdout:
-            self._lines.put(line)
-        self._lines.put("")  # the worker ended
-
-    def _next_message(self, deadline: float) -> dict[str, Any]:
-        try:
-            line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            self.close()
-            raise ProjectionFailed("the UMAP worker did not answer in time") from None
-        if not line.strip():
-            return {"error": f"the UMAP worker ended (exit status {self.proc.wait()})"}
-        try:
-            return json.loads(line)
-        except ValueError:
-            return {"error": f"the UMAP worker said {line.strip()[:200]!r}"}
-
     @classmethod
     def start(cls) -> ProjectionWorker:
+        """A new worker, warming up from now on."""
         # The child starts with the stop signals blocked (a mask survives exec) and ignores them
         # before it unblocks them, so no Cancel can catch it half-started; here they only wait.
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -152,6 +135,24 @@ class ProjectionWorker:
         self._reader.join(timeout=5)  # it reads to the end of the pipe, then the pipe can go
         if not self._reader.is_alive():
             self.proc.stdout.close()
+
+    def _read_lines(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put("")  # the worker ended
+
+    def _next_message(self, deadline: float) -> dict[str, Any]:
+        try:
+            line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            self.close()
+            raise ProjectionFailed("the UMAP worker did not answer in time") from None
+        if not line.strip():
+            return {"error": f"the UMAP worker ended (exit status {self.proc.wait()})"}
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"error": f"the UMAP worker said {line.strip()[:200]!r}"}
 
 
 def main(argv: list[str] | None = None) -> int:
