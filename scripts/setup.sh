@@ -15,3 +15,14 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".$extras"
   touch "$stamp"
 fi
+# umap-learn's kernels, compiled once into numba's disk cache: a training job's UMAP map then
+# takes seconds, not a minute of compiling (again after each install; a job compiles them itself
+# if this is skipped or the cache is removed).
+primed=.venv/.umap-kernels-cached
+if [ ! -f "$primed" ] || [ "$stamp" -nt "$primed" ]; then
+  if .venv/bin/python -m vae.latent.projection_worker --prime; then
+    touch "$primed"
+  else
+    echo "warning: could not prime numba's cache; the first UMAP map will compile its kernels" >&2
+  fi
+fi

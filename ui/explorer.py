@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui import bundles, figures, state
+from ui import bundles, figures, state, training
 from ui.inference import on_worker
 from ui.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
 from ui.text import md
@@ -21,6 +21,7 @@ from vae.media import to_pixels
 from vae.models.inference import decode
 
 PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
+UMAP_POLL_S = 1.0  # how often an opened bundle checks for the UMAP map its job is still computing
 DISPLAY_SCALE = 4  # the selected point's original and reconstruction
 DISPLAY_PX = 140
 # Above this many points the map draws a fixed random sample; selection, neighbours and the
@@ -60,6 +61,24 @@ def choose_projection(bundle: Bundle) -> str:
     if len(available) == 1:
         return available[0]
     return st.radio("Map", available, format_func=PROJECTION_LABELS.get, horizontal=True, key="projection")
+
+
+def follow_pending_umap(bundle: Bundle) -> None:
+    """While this bundle's training job still computes its UMAP map, say so; redraw when it lands."""
+    if "umap" in bundle.projections or bundle.latent_dim <= 2 or not _umap_pending(bundle.path):
+        return
+    st.fragment(run_every=UMAP_POLL_S)(_watch_umap)(bundle.path)
+
+
+def _umap_pending(path: Path) -> bool:
+    job = training.registry().current()
+    return job is not None and job.running and Path(job.out).resolve() == path.resolve()
+
+
+def _watch_umap(path: Path) -> None:
+    if not _umap_pending(path):
+        st.rerun()  # the whole page: the bundle now lists its UMAP map (or the job ended without one)
+    st.caption("Computing the UMAP map in the background: it appears here when ready.")
 
 
 def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:

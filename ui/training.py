@@ -138,17 +138,23 @@ def _done_fraction(progress: RunProgress, job: Job) -> float:
     return min(1.0, max(0.0, fraction))
 
 
-def _status_message(job: Job) -> None:
+def _status_message(job: Job, progress: RunProgress) -> None:
     if job.running:
-        if job.cancel_requested:
+        if progress.umap_pending:
+            st.info(f"Saved ({progress.bundle_status}); computing the UMAP map. Open it now with its PCA map: "
+                    "the UMAP map appears there when it is ready.", icon=":material/check_circle:")
+        elif progress.bundle:
+            st.info(f"Saved ({progress.bundle_status}).", icon=":material/check_circle:")
+        elif job.cancel_requested:
             st.warning("Stopping after the current step; the last completed epoch will be saved…")
         return
     text = md(f"Job “{job.name}” {job.status}: {job.message}")
     {"completed": st.success, "cancelled": st.warning}.get(job.status, st.error)(text)
 
 
-def _open_bundle(job: Job) -> None:
-    if job.bundle and st.button("Open in the explorer", type="primary", key=f"open-{job.id}"):
+def _open_bundle(job: Job, progress: RunProgress) -> None:
+    """Offered as soon as the bundle is saved, before its UMAP map."""
+    if (job.bundle or progress.bundle) and st.button("Open in the explorer", type="primary", key=f"open-{job.id}"):
         st.session_state["bundle"] = job.name
         open_in_explorer(job.name)
 
@@ -165,15 +171,15 @@ def _panel(jobs: JobRegistry, was_running: bool) -> None:
     st.caption(md(f"{job.status} · started {time.strftime('%H:%M:%S', time.localtime(job.started))} · "
                   f"{progress.device or job.request.get('device', '')} · pid {job.pid} · {job.out}"))
     st.progress(_done_fraction(progress, job), text=_progress_line(progress, job))
-    _status_message(job)
-    if job.running and access.unlocked():
+    _status_message(job, progress)
+    if job.running and not progress.bundle and access.unlocked():  # once saved, nothing is left to cancel
         stuck = job.cancel_requested and time.time() - job.cancel_requested > FORCE_STOP_AFTER_S
         if stuck:
             st.button("Force stop (lose the unsaved epoch)", key="force-stop", on_click=jobs.cancel,
                       kwargs={"force": True})
         else:
             st.button("Cancel", key="cancel-job", on_click=jobs.cancel, disabled=bool(job.cancel_requested))
-    _open_bundle(job)
+    _open_bundle(job, progress)
     if progress.steps or progress.history:
         left, right = st.columns(2)
         left.plotly_chart(figures.training_elbo_figure(progress), key="train-elbo")

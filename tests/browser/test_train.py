@@ -1,4 +1,4 @@
-"""Train from the UI in a real browser: start, watch, open the result; one job per server; kill -9."""
+"""Train from the UI in a real browser: start, watch, open the result (before its UMAP map), kill -9."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from harness.browser import ROOT, free_port, start_app
 from vae.bundle import BundleError, load_bundle
 from vae.bundle.catalog import candidate_dirs
 from vae.data import is_available_offline
-from vae.training.jobs import process_alive
+from vae.training.jobs import JobRegistry, TrainRequest, process_alive
 
-from ..test_shipped import SHIPPED_NAMES
+from ..test_map_after_training import umap_held_back
+from ..test_shipped import SHIPPED
 from .conftest import wait_ready
 
 
@@ -151,5 +152,28 @@ def test_kill_9_is_reported_as_failed_and_nothing_new_loads(context, server, scr
     with pytest.raises(BundleError):
         load_bundle(runs / "ui-killed")
     assert {p.name for p in candidate_dirs(runs)} - before == {"ui-killed"}
-    for shipped in SHIPPED_NAMES:
+    for shipped in SHIPPED:
         load_bundle(ROOT / "checkpoints" / shipped)
+
+
+def test_open_before_the_umap_map_exists_and_watch_it_appear(context, server, screenshots):
+    url, runs = server
+    jobs = JobRegistry(runs)
+    job = jobs.start(TrainRequest(name="ui-mapped", dataset="synthetic", arch="mlp", latent_dim=4, epochs=1,
+                                  batch_size=64))
+    page = open_train(context, url)
+    with umap_held_back(job, jobs):  # the worker paused: the moment between bundle and UMAP map held open
+        page.get_by_text("Saved (completed); computing the UMAP map").wait_for(timeout=120_000)
+        page.screenshot(path=str(screenshots / "train-saved-computing-umap.png"), full_page=True)
+        page.get_by_role("button", name="Open in the explorer").click()
+        page.get_by_text("Computing the UMAP map in the background").wait_for(timeout=60_000)
+        wait_ready(page)
+        assert page.get_by_role("radio", name="UMAP").count() == 0  # the PCA map alone, for now
+        assert page.locator(".js-plotly-plot").count() >= 1
+        page.screenshot(path=str(screenshots / "explore-before-umap.png"), full_page=True)
+    # Nobody touches the page: it finds the new map by itself.
+    page.get_by_role("radio", name="UMAP").wait_for(timeout=60_000)
+    assert page.get_by_role("radio", name="UMAP").is_checked()
+    assert page.get_by_text("Computing the UMAP map in the background").count() == 0
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(screenshots / "explore-umap-arrived.png"), full_page=True)

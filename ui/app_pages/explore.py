@@ -12,6 +12,7 @@ explorer.restore_from_url(bundle)
 map_column, side_column = st.columns([3, 2], gap="medium")
 with map_column:
     projection = explorer.choose_projection(bundle)
+    explorer.follow_pending_umap(bundle)
 explorer.apply_map_selection(bundle, projection)
 # The decoder goes out before the map: it is usable while the browser still loads Plotly.
 with side_column:

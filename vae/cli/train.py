@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from vae.bundle import CONFIG, add_projection, write_bundle
+from vae.bundle import CONFIG, write_bundle
 from vae.cli.tables import format_table
 from vae.data import DataFileError, DatasetNotFoundError, ImageDataset, load_dataset
 from vae.device import resolve_device
-from vae.latent.projection import umap_2d
+from vae.latent.projection_worker import ProjectionFailed, ProjectionWorker
 from vae.models import PRESETS, build_model, config_from_dict
 from vae.models.conv import ACTIVATIONS
 from vae.models.inference import encode
@@ -127,20 +127,29 @@ def _bundle_meta(args: argparse.Namespace, out: Path, config: TrainConfig, datas
 
 
 def _save(args: argparse.Namespace, out: Path, model: torch.nn.Module, dataset: ImageDataset,
-          meta: dict[str, Any], events: EventLog) -> None:
-    """Write the bundle (PCA map at once), then add the UMAP map; OSError (disk full) propagates."""
+          meta: dict[str, Any], events: EventLog, umap_worker: ProjectionWorker | None) -> None:
+    """Write the bundle (PCA map: openable from here on), then have the worker add the UMAP map.
+
+    OSError (disk full) propagates; a failed UMAP map leaves the PCA-only bundle and says why.
+    """
     images, labels = dataset.test_images, dataset.test_labels
     if args.map_images == "all":
         images = np.concatenate([dataset.test_images, dataset.train_images])
         labels = np.concatenate([dataset.test_labels, dataset.train_labels])
-    mu, logvar = encode(model, images)  # (N, D) each: the bundle's codes, and the UMAP map's input
+    mu, logvar = encode(model, images)  # (N, D) each: the bundle's codes
     write_bundle(out, model, images, labels, meta, codes=(mu, logvar))
     events.write(ev.BUNDLE_SAVED, {"path": str(out), "status": meta["status"]})
     print(f"bundle written: {out} ({meta['status']})")
-    if not args.no_umap and model.latent_dim > 2:
-        events.write(ev.PROJECTION_START, {"name": "umap"})
-        add_projection(out, "umap", umap_2d(mu, seed=args.seed))
-        events.write(ev.PROJECTION_SAVED, {"name": "umap"})
+    if umap_worker is None:
+        return
+    events.write(ev.PROJECTION_START, {"name": "umap"})
+    try:
+        timings = umap_worker.project(out, seed=args.seed)
+    except ProjectionFailed as exc:
+        events.write(ev.PROJECTION_FAILED, {"name": "umap", "message": str(exc)})
+        print(f"warning: no UMAP map ({exc}); the bundle keeps its PCA map", file=sys.stderr)
+    else:
+        events.write(ev.PROJECTION_SAVED, {"name": "umap", **timings})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -152,15 +161,20 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, DatasetNotFoundError, DataFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # The UMAP worker imports umap-learn and loads its kernels while the model trains (main process only).
+    wants_umap = not args.no_umap and model_dict["latent_dim"] > 2 and (dist is None or dist.is_main)
+    umap_worker = ProjectionWorker.start() if wants_umap else None
     try:
-        return _train(args, train_config, dataset, model_dict, dist, device)
+        return _train(args, train_config, dataset, model_dict, dist, device, umap_worker)
     finally:
+        if umap_worker:
+            umap_worker.close()
         if dist:
             dist.close()
 
 
 def _train(args: argparse.Namespace, train_config: TrainConfig, dataset: ImageDataset, model_dict: dict[str, Any],
-           dist: DistContext | None, device: torch.device) -> int:
+           dist: DistContext | None, device: torch.device, umap_worker: ProjectionWorker | None) -> int:
     """Train, and on the main process write events and the bundle."""
     main_process = dist is None or dist.is_main
     out = args.out or Path("checkpoints") / f"{dataset.name}-{model_dict['arch']}-z{model_dict['latent_dim']}"
@@ -209,7 +223,7 @@ def _train(args: argparse.Namespace, train_config: TrainConfig, dataset: ImageDa
     else:
         meta = _bundle_meta(args, out, train_config, dataset, result, device, dist.world_size if dist else 1)
         try:
-            _save(args, out, model, dataset, meta, events)
+            _save(args, out, model, dataset, meta, events, umap_worker)
             status, message, bundle = result.status, result.message, str(out)
         except OSError as exc:  # disk full, permissions: any previous bundle at `out` is left intact
             status, message = "failed", f"could not save the bundle to {out}: {exc.strerror or exc}"

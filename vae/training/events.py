@@ -28,8 +28,9 @@ EVAL_END = "eval_end"  # test metrics of one epoch
 EPOCH_END = "epoch_end"  # one history record
 TRAIN_END = "train_end"  # status and message of the training loop
 BUNDLE_SAVED = "bundle_saved"  # the bundle (PCA map) is on disk
-PROJECTION_START = "projection_start"  # the UMAP map is being computed
-PROJECTION_SAVED = "projection_saved"
+PROJECTION_START = "projection_start"  # the UMAP map is being computed (by vae/latent/projection_worker.py)
+PROJECTION_SAVED = "projection_saved"  # the bundle has its UMAP map; seconds the worker took
+PROJECTION_FAILED = "projection_failed"  # no UMAP map (the bundle keeps its PCA map): message
 RUN_END = "run_end"  # the CLI's final status; the bundle's path when there is one
 
 

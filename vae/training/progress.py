@@ -12,8 +12,9 @@ from vae.training import events as ev
 PHASES = {
     ev.RUN_START: "starting",
     ev.TRAIN_START: "training", ev.STEP_END: "training", ev.EVAL_END: "training", ev.EPOCH_END: "training",
-    ev.TRAIN_END: "saving the bundle", ev.BUNDLE_SAVED: "saving the bundle",
-    ev.PROJECTION_START: "computing the UMAP map", ev.PROJECTION_SAVED: "computing the UMAP map",
+    ev.TRAIN_END: "saving the bundle", ev.BUNDLE_SAVED: "saved",
+    ev.PROJECTION_START: "saved; computing the UMAP map", ev.PROJECTION_SAVED: "saved with its UMAP map",
+    ev.PROJECTION_FAILED: "saved with its PCA map only",
     ev.RUN_END: "finished",
 }
 
@@ -35,6 +36,9 @@ class RunProgress:
     eta_s: float | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)  # step_end records
     history: list[dict[str, Any]] = field(default_factory=list)  # epoch_end records
+    bundle: str | None = None  # the saved bundle: openable from here on, before its UMAP map
+    bundle_status: str = ""  # completed | cancelled
+    umap_pending: bool = False  # between projection_start and its saved/failed event
 
     @property
     def fraction(self) -> float:
@@ -81,6 +85,10 @@ def summarize_events(events: list[dict[str, Any]]) -> RunProgress:
             progress.eta_s = float(event["eta_s"]) if _numbers(event, "eta_s") else None
         elif kind == ev.EPOCH_END:
             progress.history.append(event)
+        elif kind == ev.BUNDLE_SAVED:
+            progress.bundle, progress.bundle_status = event.get("path"), str(event.get("status", ""))
+        elif kind in (ev.PROJECTION_START, ev.PROJECTION_SAVED, ev.PROJECTION_FAILED):
+            progress.umap_pending = kind == ev.PROJECTION_START
     if progress.phase == "finished":
         progress.eta_s = 0.0
     return progress
