@@ -165,13 +165,15 @@ def check_outputs(mu: torch.Tensor, logvar: torch.Tensor, decoded: torch.Tensor,
                          f"outside the [0, 1] its declared 'probs' output must stay in")
 
 
-def load_portable_model(path: Path, config: dict[str, Any]) -> PortableVAE:
-    """Read, validate and start a bundle's graphs; raises GraphError or ValueError with the reason."""
+def load_portable_model(path: Path, config: dict[str, Any], data: dict[str, bytes] | None = None) -> PortableVAE:
+    """Validate and start a bundle's graphs (from `data`, bytes already read and verified, or from
+    `path`); raises GraphError or ValueError with the reason."""
     model_config = PortableConfig.from_dict(config["model"])
     listed = set(config.get("files", {}))
     graphs = []
     for name in (ENCODER_FILE, DECODER_FILE):
-        graph = onnx_check.read_graph(path / name, name)
+        graph = (onnx_check.parse_graph(data[name], name) if data and name in data
+                 else onnx_check.read_graph(path / name, name))
         onnx_check.load_external_data(graph, path, name, allowed=listed - {ENCODER_FILE, DECODER_FILE})
         graphs.append(graph)
     return PortableVAE(model_config, *graphs)
