@@ -12,8 +12,9 @@ import math
 import re
 from typing import Any
 
-from vae.bundle.format import PROJECTION_PREFIX, STATUSES
+from vae.bundle.format import PROJECTION_PREFIX, STATUSES, bundle_kind
 from vae.models import check_size, config_from_dict
+from vae.portable.spec import PortableConfig
 from vae.training import options
 
 MAX_CLASSES = 1_000
@@ -109,7 +110,10 @@ def config_problems(config: dict[str, Any]) -> list[str]:
     if config["status"] not in STATUSES:
         problems.append(f"config.json: status must be one of {', '.join(STATUSES)}")
     try:
-        check_size(config_from_dict(config["model"]))
+        if bundle_kind(config) == "portable":  # shapes only: its graphs' sizes are bounded as files
+            PortableConfig.from_dict(config["model"])
+        else:
+            check_size(config_from_dict(config["model"]))
     except (ValueError, TypeError) as exc:
         problems.append(f"config.json: model config invalid ({exc})")
     problems += dataset_problems(config["dataset"])
