@@ -178,7 +178,7 @@ def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(p
     assert_sliders_hold(page, load_bundle(SHIPPED).mu[clicked])
     # The images (and their captions) may be drawn a moment after the script state says idle.
     page.get_by_text("original", exact=True).wait_for(timeout=10_000)
-    page.get_by_text("reconstruction (mean code)").wait_for(timeout=10_000)
+    page.get_by_text("reconstruction", exact=True).wait_for(timeout=10_000)
     assert f"idx={clicked}" in page.url
     page.screenshot(path=str(screenshots / "explore-selected.png"), full_page=True)
 
@@ -188,7 +188,7 @@ def test_clicking_empty_space_decodes_the_inverse_projection_there(page, app_url
     before = decoded_src(page)
     left, top, x, y = empty_spot(page)
     page.mouse.click(left, top)
-    page.get_by_text(f"Code from map position ({x:.2f}, {y:.2f}) by").wait_for(timeout=15_000)
+    page.get_by_text(f"Code from map position ({x:.2f}, {y:.2f}), decoded from").wait_for(timeout=15_000)
     wait_ready(page)
     assert decoded_src(page) != before
     bundle = load_bundle(SHIPPED)
