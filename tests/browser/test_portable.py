@@ -50,7 +50,7 @@ def test_explore_a_portable_bundle_select_a_point_and_decode_slider_steps(page, 
     selected = page.get_by_text("Selected: test #")
     click_map_point(page, 50, lambda timeout: selected.wait_for(timeout=timeout))
     wait_ready(page)
-    page.get_by_text("reconstruction (mean code)").wait_for(timeout=10_000)
+    page.get_by_text("reconstruction", exact=True).wait_for(timeout=10_000)
     slider = page.get_by_role("slider").first
     before = page.locator("img.decoded").get_attribute("src")
     slider.focus()
