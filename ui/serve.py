@@ -16,10 +16,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import torch  # noqa: F401  (imported for its start-up cost; the pages use it through vae)
 from streamlit.web import bootstrap, cli
 
-from ui import access, bundles, explorer, figures, generate, interpolate, model_card, own_image, training  # noqa: F401
+from ui import access
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -36,14 +35,25 @@ def bound_address(argv: list[str]) -> str:
             flags["server_address"] = arg.split("=", 1)[1]
         elif arg == "--server.address" and i + 1 < len(argv):
             flags["server_address"] = argv[i + 1]
+    # As `streamlit run` does before it reads the config: ui/.streamlit/config.toml sits beside the
+    # app, not in the working directory, and is found through the main script's path.
+    config._main_script_path = str(APP)
     bootstrap.load_config_options(flag_options=flags)
     return config.get_option("server.address") or ""
 
 
+def preload() -> None:
+    """Import PyTorch and the pages' modules in the server process, before the first visitor."""
+    import torch  # noqa: F401
+
+    from ui import bundles, explorer, figures, generate, interpolate, model_card, own_image, training  # noqa: F401
+
+
 def main() -> None:
     problem = access.exposure_problem(bound_address(sys.argv[1:]), access.operator_token())
-    if problem:
+    if problem:  # said before anything else is imported, so it is the only line printed
         sys.exit(f"error: {problem}")
+    preload()
     sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
     sys.exit(cli.main(prog_name="streamlit"))
 
