@@ -33,6 +33,7 @@ from vae.training import events as ev
 from vae.training import options
 from vae.training.events import read_events
 from vae.training.options import FORM_OPTIONS
+from vae.training.processes import process_alive, process_start_time
 
 log = logging.getLogger(__name__)
 
@@ -144,34 +145,6 @@ class Job:
         return Path(self.out)
 
 
-def _proc_stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (None where /proc has no such file)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _process_start_time(pid: int) -> str:
-    """Start time of a process in clock ticks since boot ('' where /proc is unavailable)."""
-    fields = _proc_stat(pid)
-    return fields[19] if fields else ""
-
-
-def process_alive(pid: int, start: str = "") -> bool:
-    """True while `pid` runs and is the same process (zombies count as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    fields = _proc_stat(pid)
-    if fields is None:
-        return True  # no /proc: trust kill(0)
-    return fields[0] != "Z" and (not start or fields[19] == start)
-
-
 def outcome(events: list[dict[str, Any]], cancel_requested: bool, log_tail: str) -> tuple[str, str, str | None]:
     """(status, message, bundle path) of a finished run, from its events and log."""
     by_name = {e.get("event"): e for e in events}
@@ -280,7 +253,7 @@ class JobRegistry:
             # The server is the parent: a thread waits on the child so that it never lingers as a zombie.
             threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()
             job = Job(id=uuid.uuid4().hex[:12], name=request.name, out=str(out), pid=proc.pid,
-                      pid_start=_process_start_time(proc.pid), argv=argv, request=asdict(request),
+                      pid_start=process_start_time(proc.pid), argv=argv, request=asdict(request),
                       started=time.time())
             self._write(job)
             log.info("started job %s (pid %d): %s", job.id, proc.pid, " ".join(argv))
