@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -75,6 +76,18 @@ def start_app(port: int, script: str | None = None, env: dict | None = None, arg
             raise RuntimeError(Path(log.name).read_text())
     proc.kill()
     raise RuntimeError("streamlit did not start")
+
+
+@contextlib.contextmanager
+def serving(checkpoints: Path, env: dict | None = None):
+    """The explorer on a free port, listing the bundles in `checkpoints` too; yields its URL."""
+    port = free_port()
+    proc = start_app(port, env=env, args=["--checkpoints", str(checkpoints)])
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def photo_jpeg(width: int = 4000, height: int = 3000) -> bytes:

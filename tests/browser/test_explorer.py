@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.browser import ROOT, click_map_point, free_port, start_app
+from harness.browser import ROOT, click_map_point, serving
 from ui.live_decoder import STEP
 from ui.state import SLIDER_LIMIT
 from vae.bundle import load_bundle
@@ -31,11 +31,8 @@ def app_url(tmp_path_factory):
     shutil.copytree(SHIPPED, extra / "corrupt-weights", ignore=shutil.ignore_patterns("events.jsonl"))
     weights = extra / "corrupt-weights" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    port = free_port()
-    proc = start_app(port, args=["--checkpoints", str(extra)])
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving(extra) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlparse
 import pytest
 from PIL import Image
 
-from harness.browser import READY, click_map_point, free_port, start_app, upload
+from harness.browser import READY, click_map_point, serving, upload
 from ui.text import WORD_JOINER
 
 from ..hostile import FOLDER, HOST, evil, link_query, short_evil, write_bundle_with_markup, write_job_with_markup
@@ -31,11 +31,8 @@ def server(tmp_path_factory):
     extra, runs = tmp_path_factory.mktemp("extra"), tmp_path_factory.mktemp("runs")
     write_bundle_with_markup(extra)
     write_job_with_markup(runs)
-    port = free_port()
-    proc = start_app(port, env={"VAE_LAB_TRAIN_DIR": str(runs)}, args=["--checkpoints", str(extra)])
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving(extra, env={"VAE_LAB_TRAIN_DIR": str(runs)}) as url:
+        yield url
 
 
 @pytest.fixture()

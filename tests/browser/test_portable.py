@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.browser import click_map_point, free_port, start_app
+from harness.browser import click_map_point, serving
 from vae.models.inference import decode
 
 from .conftest import wait_ready
@@ -21,11 +21,8 @@ from .test_generative import STRIP, click_endpoint, path_length, set_frames
 def app_url(tmp_path_factory, portable_source):
     extra = tmp_path_factory.mktemp("portable-extra")
     shutil.copytree(portable_source[1], extra / "portable")
-    port = free_port()
-    proc = start_app(port, args=["--checkpoints", str(extra)])
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving(extra) as url:
+        yield url
 
 
 @pytest.fixture()
