@@ -9,6 +9,8 @@ from typing import Any
 from vae.bundle.schema import MAX_CLASS_NAME, MAX_CLASSES
 from vae.training import events as ev
 
+MAX_DEVICE_TEXT = 100  # characters of a device name an event log may show
+
 PHASES = {
     ev.RUN_START: "starting",
     ev.TRAIN_START: "training", ev.STEP_END: "training", ev.EVAL_END: "training", ev.EPOCH_END: "training",
@@ -73,7 +75,7 @@ def summarize_events(events: list[dict[str, Any]]) -> RunProgress:
             if isinstance(names, list):
                 progress.class_names = [str(n)[:MAX_CLASS_NAME] for n in names[:MAX_CLASSES]]
         elif kind == ev.TRAIN_START:
-            progress.device = str(event.get("device", ""))[:100]
+            progress.device = str(event.get("device", ""))[:MAX_DEVICE_TEXT]
             progress.epochs = int(event["epochs"])
             progress.total_steps = int(event["total_steps"])
             progress.steps_per_epoch = int(event["steps_per_epoch"])
