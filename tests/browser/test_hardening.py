@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from harness.browser import READY, click_map_point, serving, upload
-from vae.training.progress import MAX_DEVICE_TEXT
 from ui.text import WORD_JOINER
+from vae.training.progress import MAX_DEVICE_TEXT
 
 from ..hostile import FOLDER, HOST, evil, link_query, short_evil, write_bundle_with_markup, write_job_with_markup
 from .conftest import wait_ready
