@@ -36,7 +36,7 @@ from vae.bundle.format import (
     BundleError,
     bundle_kind,
 )
-from vae.bundle.schema import config_problems
+from vae.bundle.schema import brief, config_problems
 from vae.files import NotARegularFile, describe, read_regular
 from vae.models import VAE, build_model, config_from_dict
 from vae.portable.onnx_check import GraphError
@@ -64,14 +64,14 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise BundleError(path, [f"config.json is not a {FORMAT} file"])
     if config.get("format_version") != FORMAT_VERSION:
-        problems.append(f"format_version {config.get('format_version')!r} is not supported "
+        problems.append(f"format_version {brief(config.get('format_version'))} is not supported "
                         f"(this version reads {FORMAT_VERSION})")
     for key, kind in (("model", dict), ("dataset", dict), ("files", dict), ("training", dict),
                       ("projections", list), ("status", str)):
         if not isinstance(config.get(key), kind):
             problems.append(f"config.json: '{key}' is missing or not a {kind.__name__}")
     if bundle_kind(config) not in KINDS:
-        problems.append(f"config.json: kind {config.get('kind')!r} is not one of {sorted(KINDS)}")
+        problems.append(f"config.json: kind {brief(config.get('kind'))} is not one of {sorted(KINDS)}")
     if not problems:
         for name in (*KINDS[bundle_kind(config)], LATENTS, IMAGES):
             if name not in config["files"]:
@@ -90,7 +90,7 @@ def file_problems(path: Path, config: dict[str, Any]) -> list[str]:
     problems = []
     for name, record in config["files"].items():
         if not isinstance(name, str) or Path(name).name != name or name.startswith(".") or "\x00" in name:
-            problems.append(f"config.json lists an unsafe file name {str(name)[:60]!r}")
+            problems.append(f"config.json lists an unsafe file name {brief(name)}")
             continue
         try:
             info = os.lstat(path / name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from typing import Any
 
 from vae.bundle.format import PROJECTION_PREFIX, STATUSES, bundle_kind
@@ -25,6 +26,13 @@ MAX_ENTRIES = 200  # keys of a metrics, training or versions section
 MAX_PROJECTIONS = 8
 PROJECTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 TEXT_FIELDS = ("name", "status_message", "device", "device_name", "created")
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxlist, _BRIEF.maxdict, _BRIEF.maxstring, _BRIEF.maxother, _BRIEF.maxlong = 2, 4, 4, 60, 60, 40
+
+
+def brief(value: Any) -> str:
+    """A value from the file, quoted short enough for a one-line reason whatever its size."""
+    return _BRIEF.repr(value)
 
 
 def _number(value: Any) -> bool:
@@ -95,7 +103,7 @@ def file_list_problems(config: dict[str, Any]) -> list[str]:
     for name, record in config["files"].items():
         if not (isinstance(record, dict) and isinstance(record.get("bytes"), int)
                 and not isinstance(record["bytes"], bool) and record["bytes"] >= 0 and _text(record.get("sha256"), 64)):
-            problems.append(f"config.json: the record of {str(name)[:60]!r} must hold its bytes and sha256")
+            problems.append(f"config.json: the record of {brief(name)} must hold its bytes and sha256")
     projections = config["projections"]
     if len(projections) > MAX_PROJECTIONS or not all(
             isinstance(p, str) and PROJECTION_NAME.fullmatch(p) and f"{PROJECTION_PREFIX}{p}.npz" in config["files"]
