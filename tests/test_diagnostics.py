@@ -144,11 +144,36 @@ def test_prior_samples_are_standard_normal_and_reproducible():
     assert np.allclose(samples.mean(axis=0), 0, atol=0.03) and np.allclose(samples.std(axis=0), 1, atol=0.03)
 
 
-def test_hole_scores_are_about_one_inside_the_data_and_large_in_a_hole():
+def test_aggregate_density_is_the_mixture_of_the_posteriors():
+    from scipy.stats import multivariate_normal
+
+    rng = np.random.default_rng(0)
+    mu, logvar, z = rng.standard_normal((7, 3)), rng.normal(-1, 0.3, (7, 3)), rng.standard_normal((5, 3))
+    densities = np.array([[multivariate_normal.pdf(p, m, np.diag(np.exp(v)))
+                           for m, v in zip(mu, logvar, strict=True)] for p in z])  # (5, 7)
+    assert np.allclose(prior.log_aggregate_density(z, mu, logvar, chunk=2), np.log(densities.mean(axis=1)))
+    without = prior.log_aggregate_density(z, mu, logvar, leave_out=np.arange(5))
+    expected = [np.log(np.delete(densities[i], i).mean()) for i in range(5)]
+    assert np.allclose(without, expected)
+
+
+def test_a_prior_that_matches_the_aggregate_posterior_leaves_about_one_percent_in_holes():
+    rng = np.random.default_rng(0)
+    mu = rng.normal(0, np.sqrt(0.75), (5000, 2))  # q = N(0, 0.75 + 0.25) = the prior
+    logvar = np.full_like(mu, np.log(0.25))
+    reference = prior.hole_reference(mu, logvar, n=2000)
+    scores = prior.hole_scores(prior.prior_samples(4000, 2, seed=3), mu, logvar, reference)
+    assert 0.002 < (scores < prior.HOLE_QUANTILE).mean() < 0.025
+    assert 0.4 < np.median(scores) < 0.6
+
+
+def test_a_prior_sample_between_two_clusters_is_in_a_hole():
     rng = np.random.default_rng(0)
     mu = np.concatenate([rng.normal(-3, 0.3, (500, 2)), rng.normal(3, 0.3, (500, 2))])
-    scores = prior.hole_scores(np.array([[-3.0, -3.0], [0.0, 0.0], [3.0, 3.0]]), mu)
-    assert scores[0] < 2 and scores[2] < 2 and scores[1] > 10 * max(scores[0], scores[2])
+    logvar = np.full_like(mu, np.log(0.01))
+    scores = prior.hole_scores(np.array([[-3.0, -3.0], [0.0, 0.0], [3.0, 3.0]]), mu, logvar,
+                               prior.hole_reference(mu, logvar))
+    assert scores[1] < prior.HOLE_QUANTILE < min(scores[0], scores[2])
 
 
 def test_aggregate_posterior_densities_integrate_to_one_and_see_a_narrow_dimension():

@@ -9,11 +9,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui import bundles, figures, state, training
+from ui import bundles, figures, map_hover, map_selection, state, training
 from ui.inference import on_worker
 from ui.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
+from ui.map_figure import explore_map
+from ui.map_view import MapView
 from ui.text import md
 from vae.bundle import Bundle
+from vae.diagnostics.selection import among_shown_classes
 from vae.latent.attributes import order_dimensions
 from vae.latent.placement import nearest_neighbours
 from vae.latent.selection import display_subset, points_in_box, points_in_polygon
@@ -88,16 +91,21 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
         return
     st.session_state["last_selection"] = signature
     points = selection.get("points", [])
-    data_points = [p for p in points if p.get("curve_number") == 1]
+    # Only the map's points carry their index (map_figure.py); the click grid and overlays do not.
+    data_points = [p for p in points if isinstance(p.get("customdata"), (int, float))]
+    clicked = np.array([int(p["customdata"]) for p in data_points], dtype=np.int64)
     boxes, lassos = selection.get("box", []), selection.get("lasso", [])
     xy = bundle.projections[projection]["xy"]
-    # A box or lasso takes every point inside it, drawn or not; a click takes the point clicked.
+    # A box or lasso takes every point inside it, drawn or not, of the classes shown on the map
+    # (Plotly selects no point of a class hidden by a legend click); a click takes the point clicked.
     if boxes:
         indices = points_in_box(xy, boxes[0]["x"], boxes[0]["y"])
     elif lassos:
         indices = points_in_polygon(xy, lassos[0]["x"], lassos[0]["y"])
     else:
-        indices = np.array([int(p["customdata"]) for p in data_points], dtype=np.int64)
+        indices = clicked
+    indices = among_shown_classes(indices, bundle.labels, np.unique(bundle.labels[clicked]))
+    map_selection.remember(indices if len(indices) > 1 else None)
     if len(indices):
         centre = xy[indices].mean(axis=0)
         chosen = int(indices[np.argmin(((xy[indices] - centre) ** 2).sum(axis=1))])
@@ -131,7 +139,7 @@ def apply_map_selection(bundle: Bundle, projection: str) -> None:
         _handle_selection(bundle, projection, previous["selection"])
 
 
-def draw_map(bundle: Bundle, projection: str) -> None:
+def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overlays: list | None = None) -> None:
     """The WebGL map; selecting on it reruns the page, and `apply_map_selection` takes it from there."""
     xy = bundle.projections[projection]["xy"]
     key = _map_key(bundle, projection)
@@ -140,10 +148,11 @@ def draw_map(bundle: Bundle, projection: str) -> None:
     project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
     marker = project(code) if code.any() else None
     drawn = display_subset(len(xy), MAX_DRAWN, keep=selected)
-    fig = figures.latent_map(xy, bundle.labels, bundle.class_names,
-                             bundles.class_colours(len(bundle.class_names)), selected, marker, drawn=drawn)
+    fig = explore_map(xy, bundle.labels, bundle.class_names, bundles.class_colours(len(bundle.class_names)), drawn,
+                      selected, marker, view.scale if view else None, overlays or [])
     st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
+    map_hover.thumbnails(bundle, key, MAX_DRAWN)
     sampled = f" (a fixed sample of {len(drawn):,} drawn; selections use all)" if len(drawn) < len(xy) else ""
     st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
                "click empty space or drag a box to decode there (from the codes of the nearby points).")

@@ -1,16 +1,19 @@
 """Where the prior puts mass that no test image uses: prior samples and the aggregate posterior.
 
-A VAE samples from N(0, I), but its decoder only learned the codes its encoder produced. Prior
-samples far from every posterior mean fall in "holes" and decode to poor images; a dimension
-whose aggregate posterior is narrower than (or shifted from) N(0, 1) shows where they come from.
+A VAE samples from N(0, I), but its decoder only learned the codes its encoder produced: the
+aggregate posterior q(z) = mean over images of q(z|x). A prior sample where q(z) is low lies in a
+"hole" and decodes to a poor image. "Low" is measured against q itself: the density q gives its
+own samples, each judged without the image it came from (leave one out), as a new image's code
+would be. If prior and aggregate posterior agreed, HOLE_QUANTILE of prior samples would fall below.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
+from scipy.special import logsumexp
 
-HOLE_FACTOR = 3.0  # a prior sample is "in a hole" when its nearest test code is this many typical gaps away
+HOLE_QUANTILE = 0.01  # a prior sample is in a hole when q(z) there is lower than at 99% of q's own samples
+LOG_2PI = float(np.log(2 * np.pi))
 
 
 def prior_samples(n: int, latent_dim: int, seed: int = 0) -> np.ndarray:
@@ -18,13 +21,41 @@ def prior_samples(n: int, latent_dim: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
 
 
-def hole_scores(samples: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """Each sample's distance to its nearest test code, in units of the test codes' typical
-    (median) distance to their own nearest neighbour: about 1 inside the data, large in a hole."""
-    tree = cKDTree(np.asarray(mu, dtype=np.float64))
-    typical = np.median(tree.query(mu, k=2)[0][:, 1]) if len(mu) > 1 else 1.0
-    distances, _ = tree.query(np.asarray(samples, dtype=np.float64), k=1)
-    return (distances / max(float(typical), 1e-12)).astype(np.float32)
+def log_aggregate_density(z: np.ndarray, mu: np.ndarray, logvar: np.ndarray, leave_out: np.ndarray | None = None,
+                          chunk: int = 256) -> np.ndarray:
+    """log q(z) for (M, D) codes, q the mixture of the N posteriors N(mu_i, diag exp(logvar_i)).
+
+    `leave_out[m]` (optional) drops component leave_out[m] for code m. Memory stays (chunk, N).
+    """
+    z, mu = np.asarray(z, dtype=np.float64), np.asarray(mu, dtype=np.float64)
+    precision = np.exp(-np.asarray(logvar, dtype=np.float64))  # (N, D)
+    const = -0.5 * (mu.shape[1] * LOG_2PI + np.asarray(logvar, dtype=np.float64).sum(axis=1)
+                    + (mu**2 * precision).sum(axis=1))  # (N,)
+    n = len(mu) - (leave_out is not None)
+    out = np.empty(len(z))
+    for start in range(0, len(z), chunk):
+        part = z[start:start + chunk]  # (m, D)
+        # -0.5 * sum_d (z_d - mu_d)^2 / var_d, expanded so that no (m, N, D) array is made
+        log_p = const + part @ (mu * precision).T - 0.5 * (part**2) @ precision.T  # (m, N)
+        if leave_out is not None:
+            log_p[np.arange(len(part)), leave_out[start:start + chunk]] = -np.inf
+        out[start:start + chunk] = logsumexp(log_p, axis=1) - np.log(max(n, 1))
+    return out
+
+
+def hole_reference(mu: np.ndarray, logvar: np.ndarray, n: int = 500, seed: int = 0) -> np.ndarray:
+    """Sorted log q at n samples of q, each without its own image's component (needs N >= 2)."""
+    rng = np.random.default_rng(seed)
+    own = rng.choice(len(mu), size=min(n, len(mu)), replace=False)
+    samples = mu[own] + rng.standard_normal((len(own), mu.shape[1])) * np.exp(0.5 * logvar[own])
+    return np.sort(log_aggregate_density(samples, mu, logvar, leave_out=own))
+
+
+def hole_scores(samples: np.ndarray, mu: np.ndarray, logvar: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """For each sample, the fraction of q's own samples (`hole_reference`) where q is lower than at
+    the sample: about uniform on [0, 1] where the prior matches q, near 0 in a hole."""
+    log_q = log_aggregate_density(samples, mu, logvar)
+    return (np.searchsorted(reference, log_q) / len(reference)).astype(np.float32)
 
 
 def standard_normal_pdf(x: np.ndarray) -> np.ndarray:
