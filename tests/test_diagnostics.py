@@ -212,7 +212,8 @@ def test_worst_fit_is_the_highest_elbo_first():
 def test_selection_summaries_and_hidden_classes():
     labels = np.array([0, 1, 2, 1, 0, 2])
     indices = np.array([0, 1, 3, 5])
-    assert selection.among_shown_classes(indices, labels, np.array([1, 2])).tolist() == [1, 3, 5]
+    assert selection.without_classes(indices, labels, {0}).tolist() == [1, 3, 5]
+    assert selection.without_classes(indices, labels, set()).tolist() == [0, 1, 3, 5]
     assert selection.class_counts(indices, labels, 3).tolist() == [1, 2, 1]
     assert selection.mean_value(indices, np.arange(6.0)) == pytest.approx(9 / 4)
     assert selection.mean_value(indices, None) is None and selection.mean_value(np.array([]), np.ones(6)) is None

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui import bundles, figures, map_hover, map_selection, state, training
+from ui import bundles, figures, map_events, map_selection, state, training
 from ui.inference import on_worker
 from ui.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
 from ui.map_figure import explore_map
 from ui.map_view import MapView
 from ui.text import md
 from vae.bundle import Bundle
-from vae.diagnostics.selection import among_shown_classes
+from vae.diagnostics.selection import without_classes
 from vae.latent.attributes import order_dimensions
 from vae.latent.placement import nearest_neighbours
 from vae.latent.selection import display_subset, points_in_box, points_in_polygon
@@ -96,17 +96,17 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
     clicked = np.array([int(p["customdata"]) for p in data_points], dtype=np.int64)
     boxes, lassos = selection.get("box", []), selection.get("lasso", [])
     xy = bundle.projections[projection]["xy"]
-    # A box or lasso takes every point inside it, drawn or not, of the classes shown on the map
-    # (Plotly selects no point of a class hidden by a legend click); a click takes the point clicked.
+    # A box or lasso takes every point inside it, drawn or not, of the classes the legend shows;
+    # a click takes the point clicked.
     if boxes:
         indices = points_in_box(xy, boxes[0]["x"], boxes[0]["y"])
     elif lassos:
         indices = points_in_polygon(xy, lassos[0]["x"], lassos[0]["y"])
     else:
         indices = clicked
-    indices = among_shown_classes(indices, bundle.labels, np.unique(bundle.labels[clicked]))
-    map_selection.remember(indices if len(indices) > 1 else None)
+    indices = without_classes(indices, bundle.labels, map_events.hidden_classes(len(bundle.class_names)))
     if len(indices):
+        map_selection.remember(indices if len(indices) > 1 else None)
         centre = xy[indices].mean(axis=0)
         chosen = int(indices[np.argmin(((xy[indices] - centre) ** 2).sum(axis=1))])
         st.session_state["selected"] = chosen
@@ -149,10 +149,11 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
     marker = project(code) if code.any() else None
     drawn = display_subset(len(xy), MAX_DRAWN, keep=selected)
     fig = explore_map(xy, bundle.labels, bundle.class_names, bundles.class_colours(len(bundle.class_names)), drawn,
-                      selected, marker, view.scale if view else None, overlays or [])
+                      selected, marker, view.scale if view else None, overlays or [],
+                      frozenset(map_events.hidden_classes(len(bundle.class_names))))
     st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
-    map_hover.thumbnails(bundle, key, MAX_DRAWN)
+    map_events.listen(bundle, key, MAX_DRAWN)
     sampled = f" (a fixed sample of {len(drawn):,} drawn; selections use all)" if len(drawn) < len(xy) else ""
     st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
                "click empty space or drag a box to decode there (from the codes of the nearby points).")

@@ -41,8 +41,9 @@ def hover_template(scale: ColourScale | None) -> str:
 
 
 def class_traces(xy: np.ndarray, labels: np.ndarray, class_names: list[str], colours: list[str],
-                 drawn: np.ndarray, scale: ColourScale | None) -> list[go.Scattergl]:
-    """One WebGL trace per class over the `drawn` points."""
+                 drawn: np.ndarray, scale: ColourScale | None, hidden: frozenset[int] = frozenset()
+                 ) -> list[go.Scattergl]:
+    """One WebGL trace per class over the `drawn` points (`meta`: the class; `hidden` ones legend-only)."""
     traces = []
     for c, name in enumerate(class_names):
         members = drawn[labels[drawn] == c]
@@ -52,7 +53,8 @@ def class_traces(xy: np.ndarray, labels: np.ndarray, class_names: list[str], col
         else:
             marker.update(color=scale.values[members], coloraxis="coloraxis")
         traces.append(go.Scattergl(
-            x=xy[members, 0], y=xy[members, 1], mode="markers", name=safe_text(name), customdata=members,
+            x=xy[members, 0], y=xy[members, 1], mode="markers", name=safe_text(name), customdata=members, meta=c,
+            visible="legendonly" if c in hidden else True,
             hovertemplate=hover_template(scale), marker=marker,
             unselected={"marker": {"opacity": 0.8}},  # a click must not fade the whole map
         ))
@@ -69,12 +71,13 @@ def explore_map(
     marker: tuple[float, float] | None = None,
     scale: ColourScale | None = None,
     overlays: Sequence[go.Scattergl] = (),
+    hidden: frozenset[int] = frozenset(),
     height: int = 620,
 ) -> go.Figure:
-    """Trace 0 is the invisible click grid, then a trace per class, the overlays, the selection and
-    the current code."""
-    fig = go.Figure([figures.click_grid(xy), *class_traces(xy, labels, class_names, colours, drawn, scale),
-                     *overlays])
+    """Trace 0 is the invisible click grid, then a trace per class (those in `hidden` shown in the
+    legend only), the overlays, the selection and the current code."""
+    fig = go.Figure([figures.click_grid(xy),
+                     *class_traces(xy, labels, class_names, colours, drawn, scale, hidden), *overlays])
     figures.add_marks(fig, xy, selected, marker)
     figures.map_layout(fig, xy, height)
     if scale is not None:

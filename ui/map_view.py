@@ -65,7 +65,7 @@ def overlays(bundle: Bundle, projection: str, view: MapView) -> list:
     """The traces drawn over the map's points: prior samples, the selected image's posterior cloud."""
     traces = []
     if view.show_prior:
-        traces.append(prior_holes.overlay(bundle, projection))
+        traces += prior_holes.overlay(bundle, projection)
     selected = st.session_state.get("selected")
     if view.show_cloud and selected is not None:
         traces.append(posterior_cloud.overlay(bundle, projection, selected))

@@ -46,6 +46,7 @@ def _strip(path: str, stamp: tuple, index: int) -> np.ndarray:
 def strip(bundle: Bundle, index: int) -> None:
     """Decodings of the first samples of the cloud: what the model is unsure about for this image."""
     sigma = np.exp(0.5 * bundle.logvar[index])
-    st.caption(f"posterior cloud: {STRIP} of {K} samples of q(z|x), decoded (mean σ {sigma.mean():.2f}; "
-               "the orange diamonds on the map)")
-    st.image(_strip(str(bundle.path), bundles.stamp(bundle), index))
+    with st.container(key="posterior-cloud"):
+        st.caption(f"posterior cloud: {STRIP} of {K} samples of q(z|x), decoded (mean σ {sigma.mean():.2f}; "
+                   "the orange diamonds on the map)")
+        st.image(_strip(str(bundle.path), bundles.stamp(bundle), index))

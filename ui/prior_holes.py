@@ -39,17 +39,19 @@ def _samples(bundle: Bundle, projection: str | None = None) -> dict[str, np.ndar
     return prior if projection is None else {**prior, "xy": _placed(path, projection, stamp)}
 
 
-def overlay(bundle: Bundle, projection: str) -> go.Scattergl:
-    """Open circles where the prior samples land; red where no test code is near (a hole)."""
+def overlay(bundle: Bundle, projection: str) -> list[go.Scattergl]:
+    """Where the prior samples land: open circles, large red ones where they lie in a hole."""
     prior = _samples(bundle, projection)
     in_hole = prior["scores"] < HOLE_QUANTILE
-    return go.Scattergl(
-        x=prior["xy"][:, 0], y=prior["xy"][:, 1], mode="markers", name="prior samples (red: in a hole)",
-        text=[f"{100 * s:.1f}" for s in prior["scores"]],
-        hovertemplate="prior sample<br>q(z) here beats %{text}% of the encoder's own codes<extra></extra>",
-        marker={"size": 7, "symbol": "circle-open", "line": {"width": 1.5},
-                "color": np.where(in_hole, IN_HOLE, NEAR_DATA)},
-    )
+    hover = "prior sample<br>q(z) here beats %{text}% of the encoder's own codes<extra></extra>"
+    return [go.Scattergl(
+        x=prior["xy"][mask, 0], y=prior["xy"][mask, 1], mode="markers", name=name, hovertemplate=hover,
+        text=[f"{100 * s:.1f}" for s in prior["scores"][mask]],
+        marker={"size": size, "symbol": "circle-open", "line": {"width": width}, "color": colour},
+    ) for mask, name, size, width, colour in (
+        (~in_hole, "prior samples", 7, 1.5, NEAR_DATA),
+        (in_hole, "prior samples in holes", 12, 3, IN_HOLE),
+    )]
 
 
 def aggregate_figure(curve: dict[str, np.ndarray], dim: int) -> go.Figure:

@@ -18,10 +18,10 @@ def worst_fit(neg_elbo: np.ndarray, n: int) -> np.ndarray:
     return top[np.argsort(-neg_elbo[top], kind="stable")]
 
 
-def among_shown_classes(indices: np.ndarray, labels: np.ndarray, shown: np.ndarray) -> np.ndarray:
-    """The indices whose class is in `shown` (classes hidden on the map are not selected)."""
+def without_classes(indices: np.ndarray, labels: np.ndarray, hidden: set[int]) -> np.ndarray:
+    """The indices whose class is not in `hidden` (classes hidden on the map are not selected)."""
     indices = np.asarray(indices, dtype=np.int64)
-    return indices[np.isin(labels[indices], np.asarray(shown, dtype=np.int64))]
+    return indices[~np.isin(labels[indices], np.asarray(sorted(hidden), dtype=np.int64))]
 
 
 def class_counts(indices: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -1,6 +1,8 @@
-// The Explore map's hover thumbnail: the hovered test image next to the pointer.
+// The Explore map's companion in the browser: the hovered test image next to the pointer, and
+// which classes the legend hides (state value "hidden", a list of class numbers: Streamlit draws
+// a changed figure as a new chart, so Python must send the legend's state back in the figure).
 //
-// Python sends the map's key and, once the pointer first enters the map (trigger "want_atlas"), an
+// For the thumbnail, Python sends the map's key and, once the pointer first enters the map (trigger "want_atlas"), an
 // atlas: one JPEG of the drawn images in a grid, with the test index of each tile. The atlas is kept
 // across reruns (by id), so a hover draws a tile from it at once, with no round trip.
 const atlases = new Map(); // atlas id -> {image, columns, height, width, slots: Map(test index -> tile)}
@@ -67,6 +69,11 @@ function attach(root) {
     root.hovered = null;
     hide(root);
   });
+  // A legend click restyles the trace's `visible`; each point trace's `meta` is its class number.
+  plot.on("plotly_restyle", () => {
+    const hidden = plot._fullData.filter((t) => t.customdata && t.visible === "legendonly").map((t) => t.meta);
+    if (JSON.stringify(hidden) !== JSON.stringify(root.data.hidden)) root.setStateValue("hidden", hidden);
+  });
   plot.addEventListener("pointerenter", () => {
     const id = root.data.atlas_id;
     if (id && !atlases.has(id) && root.asked !== id) {
@@ -77,7 +84,7 @@ function attach(root) {
 }
 
 export default function (component) {
-  const { data, parentElement, setTriggerValue } = component;
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
   let root = parentElement.querySelector(".map-hover");
   if (!root) {
     root = document.createElement("figure");
@@ -96,6 +103,7 @@ export default function (component) {
   }
   root.data = data;
   root.setTriggerValue = setTriggerValue;
+  root.setStateValue = setStateValue;
   if (data.atlas && !atlases.has(data.atlas.id)) loadAtlas(root, data.atlas);
   attach(root);
 }
