@@ -1,6 +1,6 @@
 """What the Explore map's browser side tells Python, and a thumbnail of the hovered test image.
 
-A small Streamlit v2 component (plain DOM, no iframe; map_events.js) listens to the map's events:
+A small Streamlit v2 component (plain DOM, no iframe; components/map_events.js) listens to the map's events:
 - hover: Plotly's hover label holds text only, so the component draws the hovered image beside the
   pointer from an atlas: one JPEG of the drawn images (~3 MB for 10,000 28×28 images), sent once,
   when the pointer first enters the map;
@@ -30,7 +30,7 @@ WANTED_KEY = "map_atlas_wanted"
 JPEG_QUALITY = 85
 
 _component = st.components.v2.component(
-    "vae_lab.map_events", js=(Path(__file__).parent / "map_events.js").read_text(), isolate_styles=False)
+    "vae_lab.map_events", js=(Path(__file__).parent / "components" / "map_events.js").read_text(), isolate_styles=False)
 
 
 def atlas(images: np.ndarray, indices: np.ndarray) -> dict:
