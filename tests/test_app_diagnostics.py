@@ -18,6 +18,7 @@ from vae.diagnostics import cache
 from vae.diagnostics.selection import worst_fit
 
 from .conftest import ROOT, drop_bundle_file
+from .plotly_spec import decode, point_traces
 
 
 @pytest.fixture()
@@ -46,19 +47,6 @@ def explore(bundle: str = "good", query: dict | None = None, **state) -> AppTest
 def figure(at: AppTest) -> dict:
     """The map's Plotly figure as sent to the browser (the first chart on the page)."""
     return json.loads(at.get("plotly_chart")[0].proto.spec)
-
-
-def decode(array) -> np.ndarray:
-    """A Plotly typed array ({'bdata', 'dtype'}) or a plain list as NumPy."""
-    import base64
-
-    if isinstance(array, dict):
-        return np.frombuffer(base64.b64decode(array["bdata"]), array["dtype"])
-    return np.asarray(array)
-
-
-def point_traces(fig: dict) -> list[dict]:
-    return [t for t in fig["data"] if "customdata" in t]
 
 
 def test_the_map_has_a_trace_per_class_holding_every_point_once(folder):
