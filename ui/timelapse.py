@@ -15,8 +15,8 @@ def replay(bundle: Bundle) -> None:
     """An epoch slider over the bundle's time-lapse, or why there is none."""
     st.subheader("Training time-lapse")
     if bundle.timelapse is None:
-        st.caption("This bundle keeps no time-lapse: it was trained before bundles kept one, or without a live "
-                   "map (`vae-lab train --live-map N`; the Train page always draws one).")
+        st.caption("This bundle keeps no time-lapse: it was trained before bundles kept one, or with "
+                   "`vae-lab train --live-map 0`.")
         return
     _frame(bundle)
 
