@@ -59,7 +59,7 @@ def test_two_models_on_one_test_set_side_by_side(folder):
     row = table[table["metric"] == "test_neg_elbo"].iloc[0]
     expected = b.config["metrics"]["test_neg_elbo"] - a.config["metrics"]["test_neg_elbo"]
     assert float(row["B − A"].replace(",", "")) == pytest.approx(expected, abs=0.001)
-    assert [t["name"].split(" ·")[0] for t in kl["data"]] == ["A", "B"]
+    assert [t["name"] for t in kl["data"]] == ["A · a", "B · b"]
     assert len(decode(kl["data"][0]["y"])) == 4 and len(decode(kl["data"][1]["y"])) == 2
     assert any(image.captions[0].startswith("top: test images") for image in at.get("image"))
 

@@ -175,3 +175,15 @@ def test_a_bundle_without_per_image_values_opens_at_once_and_gets_them_in_the_ba
     cached = cache.read_cached(folder / "old", "per_image", 10**6)
     stored = load_bundle(folder / "good").per_image  # the same model and images: the same values
     assert np.allclose(cached["neg_elbo"], stored["neg_elbo"], rtol=1e-5)
+
+
+def test_class_names_from_a_bundle_reach_plotly_as_plain_text():
+    from ui.map_figure import ColourScale, explore_map
+
+    names = ["<img src=x onerror=alert(1)>", "%{customdata} {x}"]
+    xy, labels = np.random.default_rng(0).standard_normal((6, 2)), np.array([0, 1, 0, 1, 0, 1])
+    scale = ColourScale(np.arange(6.0), 0, 5, "<b>value</b>")
+    fig = explore_map(xy, labels, names, ["#000", "#111"], np.arange(6), scale=scale).to_plotly_json()
+    assert [t["name"] for t in fig["data"] if "customdata" in t] == [
+        "&lt;img src=x onerror=alert(1)&gt;", "&#37;&#123;customdata} &#123;x}"]
+    assert fig["layout"]["coloraxis"]["colorbar"]["title"]["text"] == "&lt;b&gt;value&lt;/b&gt;"

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import bundles, figures
-from ui.map_figure import explore_map
+from ui.map_figure import explore_map, safe_text
 from vae.bundle import Bundle, BundleError
 from vae.diagnostics.compare import (
     kl_by_rank,
@@ -85,10 +85,10 @@ def maps(a: Bundle, b: Bundle) -> None:
     selected = st.session_state.get(SELECTED_KEY)
     left, right = st.columns(2)
     with left:
-        st.caption(f"A · {a.name} · {_projection(a)}")
+        st.text(f"A · {a.name} · {_projection(a)}")  # names from the file system: shown as plain text
         _map(a, xy_a, "compare-map-a", selected)
     with right:
-        st.caption(f"B · {b.name} · {_projection(b)}{' (aligned to A)' if align else ''}")
+        st.text(f"B · {b.name} · {_projection(b)}{' (aligned to A)' if align else ''}")
         _map(b, xy_b, "compare-map-b", selected)
     st.caption("Click a point in either map: the same test image is starred in both and reconstructed below.")
 
@@ -108,7 +108,7 @@ def kl_figure(a: Bundle, b: Bundle) -> go.Figure:
     fig = go.Figure()
     for label, bundle in (("A", a), ("B", b)):
         kl, dims = kl_by_rank(bundle.kl_per_dim)
-        fig.add_trace(go.Bar(x=np.arange(1, len(kl) + 1), y=kl, name=f"{label} · {bundle.name}",
+        fig.add_trace(go.Bar(x=np.arange(1, len(kl) + 1), y=kl, name=safe_text(f"{label} · {bundle.name}"),
                              hovertext=[f"z{d}" for d in dims], hovertemplate="%{hovertext}: %{y:.3f} nats"))
     fig.update_layout(barmode="group", height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       title="KL per latent dimension, most informative first (nats)", xaxis_title="rank")

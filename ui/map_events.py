@@ -33,7 +33,7 @@ _component = st.components.v2.component(
     "vae_lab.map_events", js=(Path(__file__).parent / "components" / "map_events.js").read_text(), isolate_styles=False)
 
 
-def atlas(images: np.ndarray, indices: np.ndarray) -> dict:
+def atlas(images: np.ndarray, indices: np.ndarray, atlas_id: str) -> dict:
     """The images at `indices` tiled row by row into one JPEG data URI, with the tile layout."""
     pixels = to_pixels(images[indices])
     columns = max(1, int(np.ceil(np.sqrt(len(indices)))))
@@ -41,15 +41,20 @@ def atlas(images: np.ndarray, indices: np.ndarray) -> dict:
     buffer = io.BytesIO()
     Image.fromarray(grid).save(buffer, format="JPEG", quality=JPEG_QUALITY)
     jpeg = buffer.getvalue()
-    return {"id": hashlib.sha256(jpeg).hexdigest()[:16], "columns": columns, "height": int(pixels.shape[1]),
+    return {"id": atlas_id, "columns": columns, "height": int(pixels.shape[1]),
             "width": int(pixels.shape[2]), "jpeg": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode(),
             "indices": base64.b64encode(np.ascontiguousarray(indices, dtype="<i4").tobytes()).decode()}
 
 
+def _atlas_id(path: str, stamp: tuple, limit: int) -> str:
+    return hashlib.sha256(repr((path, stamp, limit)).encode()).hexdigest()[:16]
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _atlas(path: str, stamp: tuple, limit: int) -> dict:
+    """Built when a browser first asks for it, not on the first page load (~0.3 s for 10,000 images)."""
     bundle = bundles.get_bundle(Path(path))
-    return atlas(bundle.images, display_subset(len(bundle.images), limit))
+    return atlas(bundle.images, display_subset(len(bundle.images), limit), _atlas_id(path, stamp, limit))
 
 
 def _on_want(key: str) -> None:
@@ -70,9 +75,10 @@ def listen(bundle: Bundle, map_key: str, limit: int) -> None:
 
     A legend click only stores the hidden classes (this fragment reruns): the next full run draws them.
     """
-    built = _atlas(str(bundle.path), bundles.stamp(bundle), limit)
-    send = st.session_state.pop(WANTED_KEY, None) == built["id"]
+    path, stamp = str(bundle.path), bundles.stamp(bundle)
+    atlas_id = _atlas_id(path, stamp, limit)
+    send = st.session_state.pop(WANTED_KEY, None) == atlas_id
     hidden = sorted(hidden_classes(len(bundle.class_names)))
-    _component(key=KEY, data={"map_key": map_key, "atlas_id": built["id"], "atlas": built if send else None,
-                              "hidden": hidden},
+    _component(key=KEY, data={"map_key": map_key, "atlas_id": atlas_id,
+                              "atlas": _atlas(path, stamp, limit) if send else None, "hidden": hidden},
                default={"hidden": []}, on_want_atlas_change=partial(_on_want, KEY), on_hidden_change=lambda: None)

@@ -13,7 +13,7 @@ if b is None:
     st.stop()
 problem = compare.test_set_problem(a, b)
 if problem:
-    st.error(f"Cannot compare {a.name} with {b.name}: {problem}.")
+    st.error(f"Cannot compare these two models: {problem}.")
     st.stop()
 compare.maps(a, b)
 st.subheader("Metrics")
