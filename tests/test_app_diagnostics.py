@@ -3,6 +3,7 @@ prior samples, posterior cloud, hover thumbnails, and bundles built without per-
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import time
@@ -77,6 +78,11 @@ def test_colour_by_elbo_draws_the_stored_values_on_a_clipped_scale_with_a_colour
     for trace in point_traces(fig):
         assert np.allclose(decode(trace["marker"]["color"]), values[decode(trace["customdata"])])
         assert "−ELBO %{marker.color:.3f}" in trace["hovertemplate"]
+    # The browser companion is told the same colours, to recolour the drawn map in place.
+    (sent,) = [json.loads(c.proto.json)["colour"] for c in at.get("bidi_component") if "map_key" in c.proto.json]
+    assert sent["key"] == fig["layout"]["meta"]["colour"]
+    assert all(sent["coloraxis"][k] == axis[k] for k in ("cmin", "cmax", "colorbar"))
+    assert np.array_equal(np.frombuffer(base64.b64decode(sent["values"]), "<f4"), values)
     at.checkbox(key="colour_clip").uncheck().run()
     axis = figure(at)["layout"]["coloraxis"]
     assert axis["cmin"] == pytest.approx(values.min()) and axis["cmax"] == pytest.approx(values.max())

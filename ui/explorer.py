@@ -128,13 +128,13 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
     state.set_code(code, f"map position ({target[0]:.2f}, {target[1]:.2f}), decoded from the nearby points")
 
 
-def _map_key(bundle: Bundle, projection: str) -> str:
+def map_key(bundle: Bundle, projection: str) -> str:
     return f"map-{bundle.name}-{projection}"
 
 
 def apply_map_selection(bundle: Bundle, projection: str) -> None:
     """Load the map's latest selection into the sliders; call before the sliders are drawn."""
-    previous = st.session_state.get(_map_key(bundle, projection))
+    previous = st.session_state.get(map_key(bundle, projection))
     if previous is not None and previous.get("selection"):
         _handle_selection(bundle, projection, previous["selection"])
 
@@ -142,7 +142,7 @@ def apply_map_selection(bundle: Bundle, projection: str) -> None:
 def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overlays: list | None = None) -> None:
     """The WebGL map; selecting on it reruns the page, and `apply_map_selection` takes it from there."""
     xy = bundle.projections[projection]["xy"]
-    key = _map_key(bundle, projection)
+    key = map_key(bundle, projection)
     selected = st.session_state.get("selected")
     code = state.current_code(bundle.latent_dim)
     project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
@@ -153,7 +153,6 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
                       frozenset(map_events.hidden_classes(len(bundle.class_names))))
     st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
-    map_events.listen(bundle, key, MAX_DRAWN)
     sampled = f" (a fixed sample of {len(drawn):,} drawn; selections use all)" if len(drawn) < len(xy) else ""
     st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
                "click empty space or drag a box to decode there (from the codes of the nearby points).")

@@ -1,11 +1,13 @@
-"""What the Explore map's browser side tells Python, and a thumbnail of the hovered test image.
+"""The Explore map's browser companion: hover thumbnails, the legend's hidden classes, colours in place.
 
-A small Streamlit v2 component (plain DOM, no iframe; components/map_events.js) listens to the map's events:
+A small Streamlit v2 component (plain DOM, no iframe; components/map_events.js) listens to the map:
 - hover: Plotly's hover label holds text only, so the component draws the hovered image beside the
   pointer from an atlas: one JPEG of the drawn images (~3 MB for 10,000 28×28 images), sent once,
   when the pointer first enters the map;
 - legend clicks: which classes are hidden. Streamlit draws a changed figure as a new chart, which
-  would show every class again, so the figure carries this state (and selections skip those classes).
+  would show every class again, so the figure carries this state (and selections skip those classes);
+- colours: told how to colour the map (ui/map_view.py), it recolours the chart in place when the
+  figure's `layout.meta.colour` says otherwise.
 """
 
 from __future__ import annotations
@@ -69,16 +71,16 @@ def hidden_classes(n_classes: int) -> set[int]:
     return {c for c in hidden if isinstance(c, int) and not isinstance(c, bool) and 0 <= c < n_classes}
 
 
-@st.fragment
-def listen(bundle: Bundle, map_key: str, limit: int) -> None:
-    """Mount the component for the map with Streamlit key `map_key` (the atlas goes out once asked).
-
-    A legend click only stores the hidden classes (this fragment reruns): the next full run draws them.
+def listen(bundle: Bundle, map_key: str, limit: int, colour: dict) -> None:
+    """Mount the component for the map with Streamlit key `map_key` (the atlas goes out once asked);
+    `colour` is how to colour the map (ui/map_view.py). Call it inside a fragment: a legend click
+    then stores the hidden classes by rerunning that fragment alone, and the next full run draws them.
     """
     path, stamp = str(bundle.path), bundles.stamp(bundle)
     atlas_id = _atlas_id(path, stamp, limit)
     send = st.session_state.pop(WANTED_KEY, None) == atlas_id
     hidden = sorted(hidden_classes(len(bundle.class_names)))
     _component(key=KEY, data={"map_key": map_key, "atlas_id": atlas_id,
-                              "atlas": _atlas(path, stamp, limit) if send else None, "hidden": hidden},
+                              "atlas": _atlas(path, stamp, limit) if send else None, "hidden": hidden,
+                              "colour": colour},
                default={"hidden": []}, on_want_atlas_change=partial(_on_want, KEY), on_hidden_change=lambda: None)

@@ -29,6 +29,24 @@ class ColourScale:
     high: float
     title: str
 
+    @property
+    def key(self) -> str:
+        """What the map is coloured by, as the figure's `layout.meta.colour` tells the browser."""
+        return f"{self.title}|{self.low:.6g}|{self.high:.6g}"
+
+
+CLASS_KEY = "class"
+
+
+def colour_key(scale: ColourScale | None) -> str:
+    return CLASS_KEY if scale is None else scale.key
+
+
+def coloraxis(scale: ColourScale) -> dict:
+    """The layout's colour axis (the scale, its clipped range and the colour bar)."""
+    return {"colorscale": COLOUR_SCALE, "cmin": scale.low, "cmax": scale.high,
+            "colorbar": {"title": {"text": safe_text(scale.title), "side": "right"}, "thickness": 14, "len": 0.75}}
+
 
 def safe_text(text: str) -> str:
     """A text from a file, shown as itself by Plotly (no tags, no template fields)."""
@@ -80,9 +98,7 @@ def explore_map(
                      *class_traces(xy, labels, class_names, colours, drawn, scale, hidden), *overlays])
     figures.add_marks(fig, xy, selected, marker)
     figures.map_layout(fig, xy, height)
+    fig.update_layout(meta={"colour": colour_key(scale)})
     if scale is not None:
-        fig.update_layout(coloraxis={
-            "colorscale": COLOUR_SCALE, "cmin": scale.low, "cmax": scale.high,
-            "colorbar": {"title": {"text": safe_text(scale.title), "side": "right"}, "thickness": 14, "len": 0.75},
-        })
+        fig.update_layout(coloraxis=coloraxis(scale))
     return fig

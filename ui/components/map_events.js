@@ -1,6 +1,8 @@
-// The Explore map's companion in the browser: the hovered test image next to the pointer, and
-// which classes the legend hides (state value "hidden", a list of class numbers: Streamlit draws
-// a changed figure as a new chart, so Python must send the legend's state back in the figure).
+// The Explore map's companion in the browser: the hovered test image next to the pointer, which
+// classes the legend hides (state value "hidden", a list of class numbers: Streamlit draws a
+// changed figure as a new chart, so Python must send the legend's state back in the figure), and
+// the map's colours, changed in place (Plotly.update) when Python asks for other ones than the
+// figure's `layout.meta.colour`: far quicker than the new chart a changed figure would make.
 //
 // For the thumbnail, Python sends the map's key and, once the pointer first enters the map (trigger "want_atlas"), an
 // atlas: one JPEG of the drawn images in a grid, with the test index of each tile. The atlas is kept
@@ -8,11 +10,15 @@
 const atlases = new Map(); // atlas id -> {image, columns, height, width, slots: Map(test index -> tile)}
 const SCALE = 3;
 
-function readIndices(base64) {
+function readBytes(base64) {
   const binary = atob(base64);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  const indices = new Int32Array(bytes.buffer);
+  return bytes.buffer;
+}
+
+function readIndices(base64) {
+  const indices = new Int32Array(readBytes(base64));
   const slots = new Map();
   indices.forEach((index, slot) => slots.set(index, slot));
   return slots;
@@ -54,6 +60,26 @@ function show(root, event) {
 function hide(root) {
   root.style.display = "none";
   delete root.dataset.index;
+}
+
+// Colour the map's point traces (`customdata`: each point's test index; `meta`: its class) as
+// `root.data.colour` says: by class, or by a value per test image on a colour axis.
+function recolour(root) {
+  const plot = root.plot, colour = root.data.colour;
+  if (!plot || !colour || !plot._fullData || !window.Plotly) return;
+  if ((plot.layout.meta || {}).colour === colour.key) return;
+  const values = colour.values ? new Float32Array(readBytes(colour.values)) : null;
+  const traces = [], colours = [];
+  plot._fullData.forEach((trace) => {
+    if (!trace.customdata) return;
+    traces.push(trace.index);
+    colours.push(values ? Array.from(trace.customdata, (i) => values[i]) : colour.class_colours[trace.meta]);
+  });
+  window.Plotly.update(plot, {
+    "marker.color": colours,
+    "marker.coloraxis": traces.map(() => (values ? "coloraxis" : null)),
+    hovertemplate: traces.map(() => colour.hovertemplate),
+  }, { coloraxis: values ? colour.coloraxis : null, meta: { ...(plot.layout.meta || {}), colour: colour.key } }, traces);
 }
 
 function attach(root) {
@@ -99,11 +125,16 @@ export default function (component) {
     root.append(root.canvas, root.caption);
     parentElement.append(root);
     // The map is drawn after this component, and Streamlit may replace it: look for it now and then.
-    root.timer = setInterval(() => root.isConnected ? attach(root) : clearInterval(root.timer), 500);
+    root.timer = setInterval(() => {
+      if (!root.isConnected) return clearInterval(root.timer);
+      attach(root);
+      recolour(root);
+    }, 500);
   }
   root.data = data;
   root.setTriggerValue = setTriggerValue;
   root.setStateValue = setStateValue;
   if (data.atlas && !atlases.has(data.atlas.id)) loadAtlas(root, data.atlas);
   attach(root);
+  recolour(root);
 }
