@@ -51,9 +51,10 @@ function show(root, event) {
                     0, 0, canvas.width, canvas.height);
   caption.textContent = `#${point.customdata}`;
   root.dataset.index = point.customdata;
+  // Left of the pointer: Plotly puts its hover label (with the value) to the right where it fits.
   const pointer = event.event || {};
-  root.style.left = `${(pointer.clientX || 0) + 16}px`;
-  root.style.top = `${(pointer.clientY || 0) + 16}px`;
+  root.style.left = `${Math.max(0, (pointer.clientX || 0) - canvas.width - 28)}px`;
+  root.style.top = `${Math.max(0, (pointer.clientY || 0) - canvas.height / 2 - 12)}px`;
   root.style.display = "block";
 }
 
