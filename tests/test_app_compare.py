@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui.text import md
 from vae.bundle import load_bundle, write_bundle
 from vae.diagnostics.compare import procrustes_align
 
@@ -56,7 +57,7 @@ def test_two_models_on_one_test_set_side_by_side(folder):
         for trace in point_traces(fig):
             assert np.allclose(np.stack([decode(trace["x"]), decode(trace["y"])], 1), xy[decode(trace["customdata"])])
     table = at.table[0].value
-    row = table[table["metric"] == "test_neg_elbo"].iloc[0]
+    row = table[table["metric"] == md("test_neg_elbo")].iloc[0]  # shown as written (Markdown escaped)
     expected = b.config["metrics"]["test_neg_elbo"] - a.config["metrics"]["test_neg_elbo"]
     assert float(row["B − A"].replace(",", "")) == pytest.approx(expected, abs=0.001)
     assert [t["name"] for t in kl["data"]] == ["A · a", "B · b"]

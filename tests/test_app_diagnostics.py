@@ -191,5 +191,5 @@ def test_class_names_from_a_bundle_reach_plotly_as_plain_text():
     scale = ColourScale(np.arange(6.0), 0, 5, "<b>value</b>")
     fig = explore_map(xy, labels, names, ["#000", "#111"], np.arange(6), scale=scale).to_plotly_json()
     assert [t["name"] for t in fig["data"] if "customdata" in t] == [
-        "&lt;img src=x onerror=alert(1)&gt;", "&#37;&#123;customdata} &#123;x}"]
+        "&lt;img src=x onerror=alert(1)&gt;", "%{customdata} {x}"]
     assert fig["layout"]["coloraxis"]["colorbar"]["title"]["text"] == "&lt;b&gt;value&lt;/b&gt;"

@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import bundles, figures
-from ui.map_figure import explore_map, safe_text
+from ui.map_figure import explore_map
+from ui.text import md, plotly
 from vae.bundle import Bundle, BundleError
 from vae.diagnostics.compare import (
     kl_by_rank,
@@ -44,7 +45,7 @@ def choose_other(a: Bundle) -> Bundle | None:
     choice = st.selectbox("Compare with (B)", names, key="compare_b")
     opened = bundles.open_bundle(paths[choice])
     if isinstance(opened, BundleError):
-        st.error(f"Cannot open {choice}: {opened.problems[0]}")
+        st.error(f"Cannot open {md(choice)}: {md(opened.problems[0])}")
         return None
     return opened
 
@@ -100,15 +101,15 @@ def _number(value: float | None) -> str:
 def metrics(a: Bundle, b: Bundle) -> None:
     """The model cards' numbers side by side, with B − A."""
     rows = metric_rows(a.config.get("metrics", {}), b.config.get("metrics", {}))
-    st.table({"metric": [r[0] for r in rows], f"A · {a.name}": [_number(r[1]) for r in rows],
-              f"B · {b.name}": [_number(r[2]) for r in rows], "B − A": [_number(r[3]) for r in rows]})
+    st.table({"metric": [md(r[0]) for r in rows], f"A · {md(a.name)}": [_number(r[1]) for r in rows],
+              f"B · {md(b.name)}": [_number(r[2]) for r in rows], "B − A": [_number(r[3]) for r in rows]})
 
 
 def kl_figure(a: Bundle, b: Bundle) -> go.Figure:
     fig = go.Figure()
     for label, bundle in (("A", a), ("B", b)):
         kl, dims = kl_by_rank(bundle.kl_per_dim)
-        fig.add_trace(go.Bar(x=np.arange(1, len(kl) + 1), y=kl, name=safe_text(f"{label} · {bundle.name}"),
+        fig.add_trace(go.Bar(x=np.arange(1, len(kl) + 1), y=kl, name=plotly(f"{label} · {bundle.name}"),
                              hovertext=[f"z{d}" for d in dims], hovertemplate="%{hovertext}: %{y:.3f} nats"))
     fig.update_layout(barmode="group", height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       title="KL per latent dimension, most informative first (nats)", xaxis_title="rank")

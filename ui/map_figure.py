@@ -3,12 +3,11 @@
 A trace per class lets a legend click hide that class (Plotly then neither draws nor selects its
 points). Every point trace carries each point's global index in `customdata`; nothing else on the
 map does, which is how a selection tells points from the click grid and the overlays. Class names
-come from the bundle: they are escaped before Plotly reads them as (a little) HTML.
+come from the bundle: `ui.text.plotly` escapes them before Plotly reads them as (a little) HTML.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ui import figures
+from ui.text import plotly
 
 COLOUR_SCALE = "Viridis"
 
@@ -45,16 +45,11 @@ def colour_key(scale: ColourScale | None) -> str:
 def coloraxis(scale: ColourScale) -> dict:
     """The layout's colour axis (the scale, its clipped range and the colour bar)."""
     return {"colorscale": COLOUR_SCALE, "cmin": scale.low, "cmax": scale.high,
-            "colorbar": {"title": {"text": safe_text(scale.title), "side": "right"}, "thickness": 14, "len": 0.75}}
-
-
-def safe_text(text: str) -> str:
-    """A text from a file, shown as itself by Plotly (no tags, no template fields)."""
-    return html.escape(str(text)).replace("%", "&#37;").replace("{", "&#123;")
+            "colorbar": {"title": {"text": plotly(scale.title), "side": "right"}, "thickness": 14, "len": 0.75}}
 
 
 def hover_template(scale: ColourScale | None) -> str:
-    value = "" if scale is None else f"<br>{safe_text(scale.title)} %{{marker.color:.3f}}"
+    value = "" if scale is None else f"<br>{plotly(scale.title)} %{{marker.color:.3f}}"
     return f"%{{fullData.name}}<br>#%{{customdata}}{value}<extra></extra>"
 
 
@@ -71,7 +66,7 @@ def class_traces(xy: np.ndarray, labels: np.ndarray, class_names: list[str], col
         else:
             marker.update(color=scale.values[members], coloraxis="coloraxis")
         traces.append(go.Scattergl(
-            x=xy[members, 0], y=xy[members, 1], mode="markers", name=safe_text(name), customdata=members, meta=c,
+            x=xy[members, 0], y=xy[members, 1], mode="markers", name=plotly(name), customdata=members, meta=c,
             visible="legendonly" if c in hidden else True,
             hovertemplate=hover_template(scale), marker=marker,
             unselected={"marker": {"opacity": 0.8}},  # a click must not fade the whole map

@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import bundles
-from ui.map_figure import safe_text
 from ui.per_image import per_image
+from ui.text import plotly
 from vae.bundle import Bundle
 from vae.diagnostics.selection import (
     GRID_LIMIT,
@@ -36,7 +36,7 @@ def current() -> np.ndarray | None:
 
 def _histogram(bundle: Bundle, counts: np.ndarray) -> go.Figure:
     colours = bundles.class_colours(len(bundle.class_names))
-    fig = go.Figure(go.Bar(x=[safe_text(n) for n in bundle.class_names], y=counts, marker_color=colours))
+    fig = go.Figure(go.Bar(x=[plotly(n) for n in bundle.class_names], y=counts, marker_color=colours))
     fig.update_layout(height=220, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="classes in the selection")
     return fig
 

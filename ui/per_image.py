@@ -16,9 +16,11 @@ import numpy as np
 import streamlit as st
 
 from ui import bundles
+from ui.text import md
 from vae.bundle import Bundle
 from vae.diagnostics import cache
-from vae.diagnostics.per_image import FIELDS, bundle_likelihood, check_values, per_image_values
+from vae.diagnostics.per_image import FIELDS, check_values, per_image_values
+from vae.evaluation import likelihood_of
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-per-image")
 
 def _compute(path: Path) -> dict[str, np.ndarray]:
     bundle = bundles.get_bundle(path)
-    values = per_image_values(bundle.model, bundle.images, *bundle_likelihood(bundle.config))
+    values = per_image_values(bundle.model, bundle.images, *likelihood_of(bundle.config["training"]))
     cache.write_cached(path, KIND, values)
     return values
 
@@ -74,7 +76,7 @@ def status_note(bundle: Bundle) -> None:
         return
     reason = failure(bundle)
     if reason:
-        st.caption(f"Per-image −ELBO could not be computed ({reason}); the map is coloured by class.")
+        st.caption(f"Per-image −ELBO could not be computed ({md(reason)}); the map is coloured by class.")
     else:
         _wait_for_values(bundle)
 
