@@ -26,12 +26,13 @@ from harness.browser import (
     CHROMIUM,
     CHROMIUM_FLAGS,
     DECODED_IMAGE,
+    DRAWN_POINTS,
     READY,
     free_port,
     start_app,
     time_map_click,
 )
-from ui import figures
+from ui.map_figure import explore_map
 from vae.bundle import load_bundle
 from vae.cli.tables import format_table
 from vae.latent.selection import display_subset
@@ -59,8 +60,8 @@ def figure_cost(bundle_path: Path, limit: int) -> tuple[float, int, int]:
     projection = next(p for p in ("umap", "latent", "pca") if p in bundle.projections)
     xy = bundle.projections[projection]["xy"]
     started = time.perf_counter()
-    fig = figures.latent_map(xy, bundle.labels, bundle.class_names, ["#1f77b4"] * len(bundle.class_names),
-                             drawn=display_subset(len(xy), limit))
+    fig = explore_map(xy, bundle.labels, bundle.class_names, ["#1f77b4"] * len(bundle.class_names),
+                      display_subset(len(xy), limit))
     payload = fig.to_json()
     return time.perf_counter() - started, len(payload), len(xy)
 
@@ -106,7 +107,7 @@ def measure(browser, bundle_path: Path, limit: int, repeats: int) -> dict:
         page.wait_for_function(MAP_DRAWN, timeout=180_000)
         page.wait_for_selector(READY, timeout=180_000)
         ready = time.perf_counter() - started
-        drawn = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData[1]._length")
+        drawn = page.evaluate(DRAWN_POINTS)
         zooms = [zoom_ms(page) for _ in range(repeats)]
         page.goto(f"http://127.0.0.1:{port}/?bundle={bundle_path.name}")
         page.wait_for_function(MAP_DRAWN, timeout=180_000)

@@ -109,16 +109,39 @@ def upload(page, name: str, mime: str, data: bytes) -> None:
         {"name": name, "mimeType": mime, "buffer": data})
 
 
-def point_on_screen(page, index: int) -> tuple[float, float]:
-    """Page coordinates of the `index`-th drawn point of the map (trace 1 of the first Plotly chart)."""
+# The map's point traces (those with each point's index in customdata: a trace per class on the
+# Explore map, one trace elsewhere) that are drawn, i.e. not hidden by a legend click.
+POINT_TRACES = "(gd) => gd._fullData.filter(t => t.customdata && t.visible === true)"
+DRAWN_POINTS = f"() => ({POINT_TRACES})(document.querySelector('.js-plotly-plot')).reduce((n, t) => n + t._length, 0)"
+
+
+def point_on_screen(page, index: int, chart: int = 0) -> tuple[float, float]:
+    """Page coordinates of the `index`-th drawn point of the map (counted over its point traces in
+    order) on the page's `chart`-th Plotly chart."""
     # Right after a rerun the chart can be missing for a moment (bench/map_scale.py met it once).
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData?.[1]", timeout=30_000)
-    return tuple(page.evaluate("""(i) => {
-        const gd = document.querySelector('.js-plotly-plot');
-        const t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    page.wait_for_function("(c) => document.querySelectorAll('.js-plotly-plot')[c]?._fullData?.[1]", arg=chart,
+                           timeout=30_000)
+    return tuple(page.evaluate(f"""([i, c]) => {{
+        const gd = document.querySelectorAll('.js-plotly-plot')[c];
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        return [box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i])];
-    }""", index))
+        for (const t of ({POINT_TRACES})(gd)) {{
+            if (i < t._length) return [box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i])];
+            i -= t._length;
+        }}
+        return null;
+    }}""", [index, chart]))
+
+
+def point_index(page, index: int, chart: int = 0) -> int:
+    """The test index (customdata) of the `index`-th drawn point, counted as `point_on_screen` does."""
+    return int(page.evaluate(f"""([i, c]) => {{
+        for (const t of ({POINT_TRACES})(document.querySelectorAll('.js-plotly-plot')[c])) {{
+            if (i < t._length) return t.customdata[i];
+            i -= t._length;
+        }}
+        return null;
+    }}""", [index, chart]))
 
 
 def click_map_point(page, index: int, registered, attempts: int = 3) -> None:

@@ -81,3 +81,20 @@ def portable_bundle(tmp_path: Path, portable_source) -> Path:
     import shutil
 
     return Path(shutil.copytree(portable_source[1], tmp_path / "portable"))
+
+
+def drop_bundle_file(path: Path, name: str) -> None:
+    """Remove one file and its config.json record: a bundle as an older version wrote it."""
+    import json
+
+    config = json.loads((path / "config.json").read_text())
+    del config["files"][name]
+    (path / "config.json").write_text(json.dumps(config, indent=2))
+    (path / name).unlink()
+
+
+@pytest.fixture()
+def old_bundle(tiny_bundle: Path) -> Path:
+    """A valid bundle without per-image values, as bundles written before they existed."""
+    drop_bundle_file(tiny_bundle, "per_image.npz")
+    return tiny_bundle

@@ -41,8 +41,8 @@ def run_page(name: str, query: dict | None = None) -> AppTest:
 
 def slider_data(at: AppTest) -> dict:
     """What the Explore page sent its slider component: the rows and the code they show."""
-    (component,) = at.get("bidi_component")
-    return json.loads(component.proto.json)
+    (data,) = [d for d in (json.loads(c.proto.json) for c in at.get("bidi_component")) if "rows" in d]
+    return data
 
 
 def slider_values(at: AppTest) -> list[float]:
@@ -303,7 +303,8 @@ def test_a_map_larger_than_the_draw_limit_draws_a_sample(checkpoints, monkeypatc
     monkeypatch.setattr("ui.explorer.MAX_DRAWN", 50)
     at = run_page("explore.py")
     assert not at.exception
-    points = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][1]
-    indices = np.frombuffer(base64.b64decode(points["customdata"]["bdata"]), points["customdata"]["dtype"])
+    traces = [t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if "customdata" in t]
+    indices = np.concatenate([np.frombuffer(base64.b64decode(t["customdata"]["bdata"]), t["customdata"]["dtype"])
+                              for t in traces])
     assert len(indices) == 50 and len(set(indices.tolist())) == 50 and indices.max() < 128
     assert any("128 images (a fixed sample of 50 drawn" in c.value for c in at.caption)

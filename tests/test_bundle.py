@@ -46,7 +46,7 @@ def test_round_trip_reproduces_the_model_and_arrays(tiny_bundle, synthetic):
 
 def test_bundle_holds_no_pickles_and_no_temporary_files(tiny_bundle):
     names = sorted(p.name for p in tiny_bundle.iterdir())
-    assert names == ["config.json", "latents.npz", "model.safetensors", "projection_pca.npz",
+    assert names == ["config.json", "latents.npz", "model.safetensors", "per_image.npz", "projection_pca.npz",
                      "test_images.npz"]
     for npz in tiny_bundle.glob("*.npz"):
         with np.load(npz, allow_pickle=False) as arrays:

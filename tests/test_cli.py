@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vae.bundle import BundleError, load_bundle
@@ -101,6 +102,14 @@ def test_evaluate_cli_records_iwae_in_the_model_card(tiny_bundle):
     load_bundle(tiny_bundle)
 
 
+def test_evaluate_cli_stores_per_image_values_in_a_bundle_built_without_them(old_bundle):
+    assert load_bundle(old_bundle).per_image is None
+    result = run([sys.executable, "-m", "vae.cli", "evaluate", str(old_bundle), "--iwae-k", "0"])
+    assert result.returncode == 0, result.stderr
+    bundle = load_bundle(old_bundle)
+    assert bundle.per_image["neg_elbo"].mean() == pytest.approx(bundle.config["metrics"]["test_neg_elbo"], rel=1e-5)
+
+
 def test_evaluate_cli_reports_a_broken_bundle_clearly(tiny_bundle):
     (tiny_bundle / "latents.npz").write_bytes(b"junk")
     result = run([sys.executable, "-m", "vae.cli", "evaluate", str(tiny_bundle)])
@@ -115,4 +124,7 @@ def test_train_cli_writes_a_live_map_each_epoch(tmp_path):
     assert result.returncode == 0, result.stderr
     live = read_live_map(tmp_path / "b")
     assert live["xy"].shape == (100, 2) and int(live["epoch"]) == 2 and len(live["labels"]) == 100
-    load_bundle(tmp_path / "b")
+    timelapse = load_bundle(tmp_path / "b").timelapse  # every epoch's map is kept in the bundle
+    assert timelapse["epochs"].tolist() == [1, 2] and timelapse["xy"].shape == (2, 100, 2)
+    assert np.allclose(timelapse["xy"][-1], live["xy"], atol=0.01)
+    assert np.array_equal(timelapse["labels"], live["labels"])

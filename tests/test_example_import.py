@@ -1,7 +1,6 @@
 """The README's worked example: a plain PyTorch VAE script outside VAE Lab trains for an epoch and saves a
 state dict; `import torch` makes a bundle of it; the user's files are deleted and every page still works."""
 
-import base64
 import json
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from vae.data.datasets import find_idx_files
 from vae.portable.runtime import PortableVAE
 
 from .conftest import ROOT
+from .plotly_spec import decode, point_traces
 from .test_app import slider_data
 
 pytestmark = pytest.mark.skipif(find_idx_files("fashion-mnist") is None, reason="needs the Fashion-MNIST IDX files")
@@ -61,8 +61,8 @@ def test_every_page_works_on_it(imported, monkeypatch):
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(imported.parent))
     explore = page("explore.py")
     assert not explore.exception and len(slider_data(explore)["rows"]) == 20
-    points = json.loads(explore.get("plotly_chart")[0].proto.spec)["data"][1]
-    drawn = np.frombuffer(base64.b64decode(points["customdata"]["bdata"]), points["customdata"]["dtype"])
+    traces = point_traces(json.loads(explore.get("plotly_chart")[0].proto.spec))
+    drawn = np.concatenate([decode(t["customdata"]) for t in traces])
     assert len(np.unique(drawn)) == 10_000  # every test image is a point on the map
     assert any(c.value.startswith("10,000 images ·") for c in explore.caption)
     for name in ("interpolate.py", "generate.py", "own_image.py", "model.py"):

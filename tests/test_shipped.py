@@ -124,3 +124,11 @@ def test_readme_figures_are_the_model_cards_and_meet_their_target(shipped):
     assert metrics["iwae_nll"] <= metrics["iwae_neg_elbo_same_images"]
     if name in TARGET_NEG_ELBO:
         assert metrics["test_neg_elbo"] <= TARGET_NEG_ELBO[name]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_bundles_store_per_image_values_whose_mean_is_the_cards_test_elbo(name: str):
+    bundle = load_bundle(ROOT / "checkpoints" / name)
+    assert bundle.per_image is not None
+    for field, metric in (("neg_elbo", "test_neg_elbo"), ("recon", "test_recon"), ("kl", "test_kl")):
+        assert abs(float(bundle.per_image[field].mean()) - bundle.config["metrics"][metric]) < 0.01

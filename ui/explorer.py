@@ -9,11 +9,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui import bundles, figures, state, training
+from ui import bundles, figures, map_events, map_selection, state, training
 from ui.inference import on_worker
 from ui.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
+from ui.map_figure import explore_map
+from ui.map_view import MapView
 from ui.text import md
 from vae.bundle import Bundle
+from vae.diagnostics.selection import without_classes
 from vae.latent.attributes import order_dimensions
 from vae.latent.placement import nearest_neighbours
 from vae.latent.selection import display_subset, points_in_box, points_in_polygon
@@ -88,17 +91,22 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
         return
     st.session_state["last_selection"] = signature
     points = selection.get("points", [])
-    data_points = [p for p in points if p.get("curve_number") == 1]
+    # Only the map's points carry their index (map_figure.py); the click grid and overlays do not.
+    data_points = [p for p in points if isinstance(p.get("customdata"), (int, float))]
+    clicked = np.array([int(p["customdata"]) for p in data_points], dtype=np.int64)
     boxes, lassos = selection.get("box", []), selection.get("lasso", [])
     xy = bundle.projections[projection]["xy"]
-    # A box or lasso takes every point inside it, drawn or not; a click takes the point clicked.
+    # A box or lasso takes every point inside it, drawn or not, of the classes the legend shows;
+    # a click takes the point clicked.
     if boxes:
         indices = points_in_box(xy, boxes[0]["x"], boxes[0]["y"])
     elif lassos:
         indices = points_in_polygon(xy, lassos[0]["x"], lassos[0]["y"])
     else:
-        indices = np.array([int(p["customdata"]) for p in data_points], dtype=np.int64)
+        indices = clicked
+    indices = without_classes(indices, bundle.labels, map_events.hidden_classes(len(bundle.class_names)))
     if len(indices):
+        map_selection.remember(indices if len(indices) > 1 else None)
         centre = xy[indices].mean(axis=0)
         chosen = int(indices[np.argmin(((xy[indices] - centre) ** 2).sum(axis=1))])
         st.session_state["selected"] = chosen
@@ -120,28 +128,29 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
     state.set_code(code, f"map position ({target[0]:.2f}, {target[1]:.2f}), decoded from the nearby points")
 
 
-def _map_key(bundle: Bundle, projection: str) -> str:
+def map_key(bundle: Bundle, projection: str) -> str:
     return f"map-{bundle.name}-{projection}"
 
 
 def apply_map_selection(bundle: Bundle, projection: str) -> None:
     """Load the map's latest selection into the sliders; call before the sliders are drawn."""
-    previous = st.session_state.get(_map_key(bundle, projection))
+    previous = st.session_state.get(map_key(bundle, projection))
     if previous is not None and previous.get("selection"):
         _handle_selection(bundle, projection, previous["selection"])
 
 
-def draw_map(bundle: Bundle, projection: str) -> None:
+def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overlays: list | None = None) -> None:
     """The WebGL map; selecting on it reruns the page, and `apply_map_selection` takes it from there."""
     xy = bundle.projections[projection]["xy"]
-    key = _map_key(bundle, projection)
+    key = map_key(bundle, projection)
     selected = st.session_state.get("selected")
     code = state.current_code(bundle.latent_dim)
     project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
     marker = project(code) if code.any() else None
     drawn = display_subset(len(xy), MAX_DRAWN, keep=selected)
-    fig = figures.latent_map(xy, bundle.labels, bundle.class_names,
-                             bundles.class_colours(len(bundle.class_names)), selected, marker, drawn=drawn)
+    fig = explore_map(xy, bundle.labels, bundle.class_names, bundles.class_colours(len(bundle.class_names)), drawn,
+                      selected, marker, view.scale if view else None, overlays or [],
+                      frozenset(map_events.hidden_classes(len(bundle.class_names))))
     st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
     sampled = f" (a fixed sample of {len(drawn):,} drawn; selections use all)" if len(drawn) < len(xy) else ""

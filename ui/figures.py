@@ -13,7 +13,7 @@ from vae.media import png_bytes
 GRID_SIDE = 48  # invisible click targets per side: clicking empty map space hits one of them
 
 
-def _bounds(xy: np.ndarray, pad: float = 0.05) -> tuple[float, float, float, float]:
+def map_bounds(xy: np.ndarray, pad: float = 0.05) -> tuple[float, float, float, float]:
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     span = np.maximum(hi - lo, 1e-6)
     return lo[0] - pad * span[0], hi[0] + pad * span[0], lo[1] - pad * span[1], hi[1] + pad * span[1]
@@ -33,15 +33,8 @@ def latent_map(
     in customdata; `drawn` limits which), then legend-only traces per class, the selection and the
     current code."""
     n_classes = len(class_names)
-    x0, x1, y0, y1 = _bounds(xy)
-    gx, gy = np.meshgrid(np.linspace(x0, x1, GRID_SIDE), np.linspace(y0, y1, GRID_SIDE))
-    hidden = {"opacity": 0}
     fig = go.Figure()
-    fig.add_trace(go.Scattergl(
-        x=gx.ravel(), y=gy.ravel(), mode="markers", name="empty space", showlegend=False,
-        marker={"size": 14, "opacity": 0, "color": "#000"}, hoverinfo="none",
-        selected={"marker": hidden}, unselected={"marker": hidden},
-    ))
+    fig.add_trace(click_grid(xy))
     scale = [[pos, colours[i]] for i in range(n_classes) for pos in (i / n_classes, (i + 1) / n_classes)]
     drawn = np.arange(len(xy)) if drawn is None else drawn
     safe_names = [plotly(name) for name in class_names]
@@ -57,6 +50,25 @@ def latent_map(
     for i, name in enumerate(safe_names):
         fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=name,
                                    marker={"size": 9, "color": colours[i]}, hoverinfo="skip"))
+    add_marks(fig, xy, selected, marker)
+    map_layout(fig, xy, height)
+    return fig
+
+
+def click_grid(xy: np.ndarray) -> go.Scattergl:
+    """Invisible points over the whole map (no customdata): a click on empty space hits one."""
+    x0, x1, y0, y1 = map_bounds(xy)
+    gx, gy = np.meshgrid(np.linspace(x0, x1, GRID_SIDE), np.linspace(y0, y1, GRID_SIDE))
+    hidden = {"opacity": 0}
+    return go.Scattergl(
+        x=gx.ravel(), y=gy.ravel(), mode="markers", name="empty space", showlegend=False,
+        marker={"size": 14, "opacity": 0, "color": "#000"}, hoverinfo="none",
+        selected={"marker": hidden}, unselected={"marker": hidden},
+    )
+
+
+def add_marks(fig: go.Figure, xy: np.ndarray, selected: int | None, marker: tuple[float, float] | None) -> None:
+    """The selected point (a star) and the current code (a cross), drawn over everything else."""
     if selected is not None:
         fig.add_trace(go.Scattergl(
             x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name="selected", hoverinfo="skip",
@@ -67,6 +79,11 @@ def latent_map(
             x=[marker[0]], y=[marker[1]], mode="markers", name="current code", hoverinfo="skip",
             marker={"size": 14, "symbol": "x", "color": "#e00", "line": {"width": 1, "color": "#fff"}},
         ))
+
+
+def map_layout(fig: go.Figure, xy: np.ndarray, height: int) -> None:
+    """A map's axes (no ticks, fixed to the points' bounds), legend and pan/zoom behaviour."""
+    x0, x1, y0, y1 = map_bounds(xy)
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="pan",
         legend={"itemsizing": "constant", "orientation": "h", "y": -0.02}, uirevision="map",
@@ -74,12 +91,11 @@ def latent_map(
         yaxis={"showticklabels": False, "zeroline": False, "range": [y0, y1]},
         hovermode="closest",
     )
-    return fig
 
 
 def density_raster(xy: np.ndarray, side: int = 160) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """A grey (side, side, 3) uint8 picture of where the map's points lie, and its bounds."""
-    bounds = _bounds(xy)
+    bounds = map_bounds(xy)
     x0, x1, y0, y1 = bounds
     counts, _, _ = np.histogram2d(xy[:, 1], xy[:, 0], bins=side, range=[[y0, y1], [x0, x1]])
     shade = 1 - np.log1p(counts) / max(np.log1p(counts).max(), 1e-9)

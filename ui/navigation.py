@@ -15,6 +15,7 @@ PAGES = [
     ("app_pages/generate.py", "Generate", ":material/auto_awesome:"),
     ("app_pages/own_image.py", "Your image", ":material/upload:"),
     ("app_pages/model.py", "Model card", ":material/badge:"),
+    ("app_pages/compare.py", "Compare", ":material/compare:"),
     ("app_pages/train.py", "Train", ":material/model_training:"),
     ("app_pages/open_model.py", "Open a model", ":material/file_open:"),
 ]

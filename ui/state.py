@@ -14,7 +14,8 @@ MAX_QUERY_Z = 512
 CODE_KEY = "code"
 SLIDER_LIMIT = 3.0
 # Per-bundle keys, dropped when the user switches bundle.
-BUNDLE_KEYS = (CODE_KEY, "selected", "code_source", "groups")
+BUNDLE_KEYS = (CODE_KEY, "selected", "code_source", "groups", "map_selection", "worst_pick", "find_index",
+               "compare_selected")
 
 
 def parse_code(text: str | None, latent_dim: int) -> np.ndarray | None:

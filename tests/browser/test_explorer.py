@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.browser import ROOT, click_map_point, serving
+from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, point_index, serving
 from ui.live_decoder import STEP
 from ui.state import SLIDER_LIMIT
 from vae.bundle import load_bundle
@@ -43,8 +43,8 @@ def page(browser, app_url):
     context.close()
 
 
-def map_lengths(page) -> list[int]:
-    return page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.map(t => t._length)")
+def drawn_points(page) -> int:
+    return page.evaluate(DRAWN_POINTS)
 
 
 def decoded_src(page) -> str:
@@ -58,23 +58,24 @@ def slider_values(page) -> list[str]:
 def empty_spot(page) -> tuple[float, float, float, float]:
     """The click-grid node (trace 0) inside the plot area farthest from every point: its page
     coordinates and its map coordinates."""
-    return tuple(page.evaluate("""() => {
+    return tuple(page.evaluate(f"""() => {{
         const gd = document.querySelector('.js-plotly-plot');
-        const grid = gd._fullData[0], t = gd._fullData[1], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const grid = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        const xs = [], ys = [];
+        for (const t of ({POINT_TRACES})(gd)) for (let i = 0; i < t._length; i += 7) {{
+            xs.push(xa.l2p(t.x[i])); ys.push(ya.l2p(t.y[i]));
+        }}
         let best = null, bestD = -1;
-        for (let g = 0; g < grid.x.length; g++) {
+        for (let g = 0; g < grid.x.length; g++) {{
             const px = xa.l2p(grid.x[g]), py = ya.l2p(grid.y[g]);
             if (px < 20 || py < 20 || px > box.width - 20 || py > box.height - 20) continue;
             let d = Infinity;
-            for (let i = 0; i < t.x.length; i += 7) {
-                const dx = xa.l2p(t.x[i]) - px, dy = ya.l2p(t.y[i]) - py;
-                d = Math.min(d, dx * dx + dy * dy);
-            }
-            if (d > bestD) { bestD = d; best = [box.left + px, box.top + py, grid.x[g], grid.y[g]]; }
-        }
+            for (let i = 0; i < xs.length; i++) d = Math.min(d, (xs[i] - px) ** 2 + (ys[i] - py) ** 2);
+            if (d > bestD) {{ bestD = d; best = [box.left + px, box.top + py, grid.x[g], grid.y[g]]; }}
+        }}
         return best;
-    }"""))
+    }}"""))
 
 
 def slider_code(page) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +112,7 @@ def open_explorer(page, app_url):
 def test_map_shows_all_test_points_within_10_seconds(page, app_url, screenshots):
     elapsed = open_explorer(page, app_url)
     assert elapsed < 10
-    assert map_lengths(page)[1] == 10_000
+    assert drawn_points(page) == 10_000
     page.screenshot(path=str(screenshots / "explore-map.png"), full_page=True)
 
 
@@ -167,7 +168,7 @@ def test_the_browser_decodes_slider_steps_as_the_server_does(page, app_url, scre
 
 def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(page, app_url, screenshots):
     open_explorer(page, app_url)
-    clicked = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData[1].customdata[1234]")
+    clicked = point_index(page, 1234)
     selected = page.get_by_text(f"Selected: test #{clicked} ")
     click_map_point(page, 1234, lambda timeout: selected.wait_for(timeout=timeout))
     wait_ready(page)

@@ -58,7 +58,8 @@ def test_the_wheel_holds_the_whole_app(installed, tmp_path):
     assert all(Path(p).is_relative_to(site) for p in where), where
     app = Path(where[0]).parent
     for name in ("app.py", "app_pages/explore.py", "app_pages/train.py", "components/live_decoder.js",
-                 "components/local_decoder.js", "components/live_decoder.css", ".streamlit/config.toml"):
+                 "components/local_decoder.js", "components/live_decoder.css", "components/map_events.js",
+                 ".streamlit/config.toml"):
         assert (app / name).is_file(), name
     assert not (app.parent / "harness").exists() and not (app.parent / "tests").exists()
 

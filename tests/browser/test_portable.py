@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.browser import click_map_point, serving
+from harness.browser import DRAWN_POINTS, click_map_point, serving
 from vae.models.inference import decode
 
 from .conftest import wait_ready
@@ -43,7 +43,7 @@ def open_on_map(page, url: str) -> None:
 def test_explore_a_portable_bundle_select_a_point_and_decode_slider_steps(page, app_url, screenshots,
                                                                          portable_source):
     open_on_map(page, f"{app_url}/?bundle=portable")
-    assert page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData[1]._length") == 128
+    assert page.evaluate(DRAWN_POINTS) == 128
     selected = page.get_by_text("Selected: test #")
     click_map_point(page, 50, lambda timeout: selected.wait_for(timeout=timeout))
     wait_ready(page)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import bundles, iwae, model_card
+from ui import bundles, iwae, model_card, timelapse
 from ui.text import md
 
 bundle = bundles.select_bundle()
@@ -13,3 +13,4 @@ model_card.summary(bundle)
 iwae.section(bundle)
 model_card.curves(bundle)
 model_card.pictures(bundle)
+timelapse.replay(bundle)

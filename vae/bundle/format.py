@@ -30,6 +30,7 @@ PROJECTION_PREFIX = "projection_"
 MAX_CONFIG_BYTES = 4 * 2**20
 MAX_FILE_BYTES = 1 * 2**30
 STATUSES = ("completed", "cancelled")
+TIMELAPSE_SPEC = {"epochs": ("iu", 1), "xy": ("f", 3), "labels": ("iu", 1), "indices": ("iu", 1)}
 # The model files each kind of bundle must list (besides the latents and the test images).
 KINDS: dict[str, tuple[str, ...]] = {"native": (WEIGHTS,), "portable": (ENCODER_FILE, DECODER_FILE)}
 
@@ -61,6 +62,8 @@ class Bundle:
     kl_per_dim: np.ndarray  # (D,) float32
     images: np.ndarray  # (N, C, H, W) uint8
     projections: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    per_image: dict[str, np.ndarray] | None = None  # (N,) each, see vae/diagnostics/per_image.py
+    timelapse: dict[str, np.ndarray] | None = None  # the live map of each epoch, see vae/diagnostics/timelapse.py
 
     @property
     def name(self) -> str:

@@ -31,12 +31,15 @@ from vae.bundle.format import (
     MAX_CONFIG_BYTES,
     MAX_FILE_BYTES,
     PROJECTION_PREFIX,
+    TIMELAPSE_SPEC,
     WEIGHTS,
     Bundle,
     BundleError,
     bundle_kind,
 )
 from vae.bundle.schema import brief, config_problems
+from vae.diagnostics.per_image import FIELDS, PER_IMAGE, check_values
+from vae.diagnostics.timelapse import TIMELAPSE, check_timelapse
 from vae.files import NotARegularFile, describe, read_regular
 from vae.models import VAE, build_model, config_from_dict
 from vae.portable.onnx_check import GraphError
@@ -227,13 +230,22 @@ def load_bundle(path: str | Path) -> Bundle:
     images = _load_npz(data[IMAGES], IMAGES, {"images": ("u", 4)}, problems).get("images")
     files = {name: f"{PROJECTION_PREFIX}{name}.npz" for name in config["projections"]}
     projections = {name: _load_npz(data[file], file, {"xy": ("f", 2)}, problems) for name, file in files.items()}
+    per_image = (_load_npz(data[PER_IMAGE], PER_IMAGE, {name: ("f", 1) for name in FIELDS}, problems)
+                 if PER_IMAGE in data else None)
+    timelapse = _load_npz(data[TIMELAPSE], TIMELAPSE, TIMELAPSE_SPEC, problems) if TIMELAPSE in data else None
     if problems:
         raise BundleError(path, problems)
     problems = _shape_problems(config, latents, images, projections)
+    n = len(latents["mu"])
+    if per_image is not None:
+        problems += check_values(per_image, n)
+    if timelapse is not None:
+        problems += check_timelapse(timelapse, n, len(config["dataset"]["class_names"]))
     if problems:
         raise BundleError(path, problems)
     assert model is not None
     return Bundle(
         path, config, model, latents["mu"].astype(np.float32), latents["logvar"].astype(np.float32),
         latents["labels"].astype(np.int64), latents["kl_per_dim"].astype(np.float32), images, projections,
+        per_image, timelapse,
     )

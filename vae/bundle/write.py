@@ -33,6 +33,9 @@ from vae.bundle.format import (
     sha256_of,
 )
 from vae.bundle.read import read_config
+from vae.diagnostics.per_image import FIELDS, PER_IMAGE, per_image_values
+from vae.diagnostics.timelapse import TIMELAPSE
+from vae.evaluation import likelihood_of
 from vae.latent.projection import pca_2d
 from vae.losses import kl_per_dim
 from vae.models import VAE
@@ -109,13 +112,15 @@ def write_bundle(
     test_labels: np.ndarray,
     meta: dict[str, Any],
     codes: tuple[np.ndarray, np.ndarray] | None = None,
+    timelapse: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Encode the test set, project it, and write a complete bundle to `out` atomically.
 
     `meta` must hold `status`, `training`, `dataset` (name, class_names), `history`,
-    `metrics` and `device`; the rest (model config, latents, files) is filled in here. `codes`
-    (mu, logvar) are the images' codes when the caller has them already. A `PortableVAE` makes a
-    portable bundle.
+    `metrics` and `device`; the rest (model config, latents, per-image values, files) is filled in
+    here. `codes` (mu, logvar) are the images' codes when the caller has them already. A
+    `PortableVAE` makes a portable bundle. `timelapse` (vae/diagnostics/timelapse.py) keeps the live
+    map of each epoch.
     """
     out = Path(out)
     if meta.get("status") not in STATUSES:
@@ -125,12 +130,17 @@ def write_bundle(
     kl_dims = kl_per_dim(torch.from_numpy(mu), torch.from_numpy(logvar)).mean(dim=0).numpy()
     projection = "latent" if model.latent_dim == 2 else "pca"
     proj_file = f"{PROJECTION_PREFIX}{projection}.npz"
+    per_image = per_image_values(model, test_images, *likelihood_of(meta["training"]))
     with _staging(out) as staging:
-        names = [*_save_model(model, staging), LATENTS, IMAGES, proj_file]
+        names = [*_save_model(model, staging), LATENTS, IMAGES, proj_file, PER_IMAGE,
+                 *([TIMELAPSE] if timelapse else [])]
         _save_npz(staging / LATENTS, mu=mu, logvar=logvar,
                   labels=np.asarray(test_labels, dtype=np.int64), kl_per_dim=kl_dims.astype(np.float32))
         _save_npz(staging / IMAGES, compress=True, images=np.ascontiguousarray(test_images, dtype=np.uint8))
         _save_npz(staging / proj_file, **({"xy": mu.astype(np.float32)} if projection == "latent" else pca_2d(mu)))
+        _save_npz(staging / PER_IMAGE, **per_image)
+        if timelapse:
+            _save_npz(staging / TIMELAPSE, compress=True, **timelapse)
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -158,19 +168,29 @@ def _save_model(model: VAE, staging: Path) -> list[str]:
     return [WEIGHTS]
 
 
-def add_projection(path: str | Path, name: str, arrays: dict[str, np.ndarray]) -> None:
-    """Add (or replace) a 2-D projection of a valid bundle, committing a new config.json."""
-    path = Path(path)
+def _add_file(path: Path, file: str, arrays: dict[str, np.ndarray], updates: dict[str, Any] | None = None) -> None:
+    """Add (or replace) one .npz file of a valid bundle, committing a new config.json."""
     config = read_config(path)
-    xy = arrays.get("xy")
-    if xy is None or xy.ndim != 2 or xy.shape[1] != 2:
-        raise ValueError("a projection needs an 'xy' array of shape (N, 2)")
-    file = f"{PROJECTION_PREFIX}{name}.npz"
     with _staging(path) as staging:
         _save_npz(staging / file, **arrays)
         config["files"][file] = _file_record(staging / file)
-        config["projections"] = sorted(set(config.get("projections", [])) | {name})
+        config.update(updates or {})
         _commit(path, staging, config, [file])
+
+
+def add_projection(path: str | Path, name: str, arrays: dict[str, np.ndarray]) -> None:
+    """Add (or replace) a 2-D projection of a valid bundle, committing a new config.json."""
+    path = Path(path)
+    xy = arrays.get("xy")
+    if xy is None or xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError("a projection needs an 'xy' array of shape (N, 2)")
+    names = sorted(set(read_config(path).get("projections", [])) | {name})
+    _add_file(path, f"{PROJECTION_PREFIX}{name}.npz", arrays, {"projections": names})
+
+
+def add_per_image(path: str | Path, values: dict[str, np.ndarray]) -> None:
+    """Store per-image values (vae/diagnostics/per_image.py) in a bundle built without them."""
+    _add_file(Path(path), PER_IMAGE, {name: np.asarray(values[name], dtype=np.float32) for name in FIELDS})
 
 
 def update_config(path: str | Path, updates: dict[str, Any]) -> dict[str, Any]:

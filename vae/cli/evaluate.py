@@ -3,7 +3,8 @@
     vae-lab evaluate checkpoints/fashion-mnist-conv-z16 --iwae-k 1000
 
 Prints test -ELBO, reconstruction, KL, active units and an IWAE-k estimate of -log p(x),
-and records them in the bundle's config.json (unless --no-write).
+and records them in the bundle's config.json (unless --no-write), with the per-image values
+(per_image.npz) when the bundle was built without them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from vae.bundle import CONFIG, BundleError, load_bundle, update_config
+from vae.bundle import CONFIG, BundleError, add_per_image, load_bundle, update_config
 from vae.cli.errors import fail
 from vae.cli.tables import format_table
+from vae.diagnostics.per_image import per_image_values
 from vae.evaluation import evaluate, iwae_estimate, likelihood_of
 
 
@@ -44,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     rows = [(k, v) for k, v in result.items() if k != "kl_per_dim"]
     print(format_table(["metric (nats per image)", "value"], rows))
     if not args.no_write:
+        if bundle.per_image is None:
+            add_per_image(bundle.path, per_image_values(bundle.model, bundle.images, likelihood, sigma))
         update_config(bundle.path, {"metrics": {**bundle.config.get("metrics", {}), **result}})
         print(f"recorded in {bundle.path / CONFIG}")
     return 0

@@ -74,7 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="images encoded into the bundle's map: the test set, or train + test (70k for "
                         "Fashion-MNIST; a bundle of ~60 MB)")
     p.add_argument("--live-map", type=int, default=2000, metavar="N",
-                   help="re-encode N test images after each epoch into <out>/live_map.npz (0: off)")
+                   help="re-encode N test images after each epoch into <out>/live_map.npz, all epochs kept in "
+                        "the bundle as its time-lapse (0: off)")
 
 
 def model_config_from_args(args: argparse.Namespace, input_shape: tuple[int, int, int]) -> dict[str, Any]:
@@ -127,7 +128,8 @@ def _bundle_meta(args: argparse.Namespace, out: Path, config: TrainConfig, datas
 
 
 def _save(args: argparse.Namespace, out: Path, model: torch.nn.Module, dataset: ImageDataset,
-          meta: dict[str, Any], events: EventLog, umap_worker: ProjectionWorker | None) -> None:
+          meta: dict[str, Any], events: EventLog, umap_worker: ProjectionWorker | None,
+          live_map: LiveLatentMap | None = None) -> None:
     """Write the bundle (PCA map: openable from here on), then have the worker add the UMAP map.
 
     OSError (disk full) propagates; a failed UMAP map leaves the PCA-only bundle and says why.
@@ -137,7 +139,8 @@ def _save(args: argparse.Namespace, out: Path, model: torch.nn.Module, dataset: 
         images = np.concatenate([dataset.test_images, dataset.train_images])
         labels = np.concatenate([dataset.test_labels, dataset.train_labels])
     mu, logvar = encode(model, images)  # (N, D) each: the bundle's codes
-    write_bundle(out, model, images, labels, meta, codes=(mu, logvar))
+    write_bundle(out, model, images, labels, meta, codes=(mu, logvar),
+                 timelapse=live_map.timelapse() if live_map else None)
     events.write(ev.BUNDLE_SAVED, {"path": str(out), "status": meta["status"]})
     print(f"bundle written: {out} ({meta['status']})")
     if umap_worker is None:
@@ -182,7 +185,7 @@ def _train(args: argparse.Namespace, train_config: TrainConfig, dataset: ImageDa
         print(f"error: {out} already holds a bundle; pass --overwrite or choose another --out", file=sys.stderr)
         return EXIT_USAGE
     callbacks: list[Callback] = []
-    events = None
+    events = live_map = None
     if main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / ev.EVENTS_FILE).unlink(missing_ok=True)
@@ -191,8 +194,8 @@ def _train(args: argparse.Namespace, train_config: TrainConfig, dataset: ImageDa
                                    "dataset": {"name": dataset.name, "class_names": dataset.class_names}})
         callbacks = [events, TqdmProgress()]
         if args.live_map > 0:
-            callbacks.insert(0, LiveLatentMap(out, dataset.test_images, dataset.test_labels, args.live_map,
-                                              args.seed))
+            live_map = LiveLatentMap(out, dataset.test_images, dataset.test_labels, args.live_map, args.seed)
+            callbacks.insert(0, live_map)
     torch.manual_seed(args.seed)
     model = build_model(config_from_dict(model_dict))
     trainer = Trainer(model, train_config, dataset.train_images, dataset.test_images, callbacks,
@@ -223,7 +226,7 @@ def _train(args: argparse.Namespace, train_config: TrainConfig, dataset: ImageDa
     else:
         meta = _bundle_meta(args, out, train_config, dataset, result, device, dist.world_size if dist else 1)
         try:
-            _save(args, out, model, dataset, meta, events, umap_worker)
+            _save(args, out, model, dataset, meta, events, umap_worker, live_map)
             status, message, bundle = result.status, result.message, str(out)
         except OSError as exc:  # disk full, permissions: any previous bundle at `out` is left intact
             status, message = "failed", f"could not save the bundle to {out}: {exc.strerror or exc}"

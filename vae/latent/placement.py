@@ -71,6 +71,19 @@ class ForwardProjector:
             return code[:2].copy()
         return inverse_distance_weighted(self.tree, code, self.xy, min(self.k, len(self.codes)))
 
+    def place_many(self, codes: np.ndarray) -> np.ndarray:
+        """(M, D) codes -> (M, 2) at once, row i equal to `self(codes[i])` (overlays place hundreds)."""
+        codes = np.asarray(codes, dtype=np.float64).reshape(-1, self.codes.shape[1])
+        if self.components is not None:
+            return (codes - self.mean) @ np.asarray(self.components, dtype=np.float64).T
+        if self.tree is None:
+            return codes[:, :2].copy()
+        k = min(self.k, len(self.codes))
+        distances, index = self.tree.query(codes, k=k)
+        weights = 1 / np.maximum(distances.reshape(len(codes), k), 1e-12)  # (M, k)
+        weights /= weights.sum(axis=1, keepdims=True)
+        return np.einsum("mk,mkj->mj", weights, np.asarray(self.xy, dtype=np.float64)[index.reshape(len(codes), k)])
+
 
 def nearest_neighbours(codes: np.ndarray, query: np.ndarray, k: int = 8, exclude: int | None = None) -> np.ndarray:
     """Indices of the k codes closest (Euclidean) to `query`, nearest first."""

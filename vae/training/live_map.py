@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
 
+from vae.diagnostics.timelapse import timelapse_arrays
 from vae.files import read_regular
 from vae.latent.projection import pca_2d
 from vae.models.inference import encode
@@ -34,7 +35,8 @@ def align(previous: np.ndarray | None, current: np.ndarray) -> np.ndarray:
 
 
 class LiveLatentMap(Callback):
-    """Writes `<out>/live_map.npz` (xy, labels, epoch) atomically at each epoch end."""
+    """Writes `<out>/live_map.npz` (xy, labels, epoch) atomically at each epoch end, and keeps every
+    epoch's map for the bundle's time-lapse (`timelapse()`)."""
 
     def __init__(self, out: str | Path, images: np.ndarray, labels: np.ndarray, n: int = 2000, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
@@ -42,6 +44,8 @@ class LiveLatentMap(Callback):
         self.images, self.labels = images[self.indices], labels[self.indices]
         self.path = Path(out) / LIVE_MAP
         self.previous: np.ndarray | None = None
+        self.epochs: list[int] = []
+        self.maps: list[np.ndarray] = []
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
         mu, _ = encode(trainer.model, self.images)
@@ -49,10 +53,16 @@ class LiveLatentMap(Callback):
         xy = mu[:, :2] if mu.shape[1] <= 2 else pca_2d(mu)["xy"]
         xy = align(self.previous, np.asarray(xy, dtype=np.float64))
         self.previous = xy
+        self.epochs.append(int(metrics["epoch"]))
+        self.maps.append(xy.astype(np.float16))
         tmp = self.path.with_name(f".{LIVE_MAP}.{os.getpid()}.tmp.npz")
         np.savez(tmp, xy=xy.astype(np.float32), labels=self.labels, indices=self.indices,
                  epoch=np.int64(metrics["epoch"]))
         os.replace(tmp, self.path)
+
+    def timelapse(self) -> dict[str, np.ndarray] | None:
+        """The arrays of the bundle's `timelapse.npz` (bounded), or None before the first epoch."""
+        return timelapse_arrays(self.epochs, self.maps, self.labels, self.indices) if self.maps else None
 
 
 def read_live_map(out: str | Path) -> dict[str, np.ndarray] | None:

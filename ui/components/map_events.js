@@ -1,0 +1,141 @@
+// The Explore map's companion in the browser: the hovered test image next to the pointer, which
+// classes the legend hides (state value "hidden", a list of class numbers: Streamlit draws a
+// changed figure as a new chart, so Python must send the legend's state back in the figure), and
+// the map's colours, changed in place (Plotly.update) when Python asks for other ones than the
+// figure's `layout.meta.colour`: far quicker than the new chart a changed figure would make.
+//
+// For the thumbnail, Python sends the map's key and, once the pointer first enters the map (trigger "want_atlas"), an
+// atlas: one JPEG of the drawn images in a grid, with the test index of each tile. The atlas is kept
+// across reruns (by id), so a hover draws a tile from it at once, with no round trip.
+const atlases = new Map(); // atlas id -> {image, columns, height, width, slots: Map(test index -> tile)}
+const SCALE = 3;
+
+function readBytes(base64) {
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes.buffer;
+}
+
+function readIndices(base64) {
+  const indices = new Int32Array(readBytes(base64));
+  const slots = new Map();
+  indices.forEach((index, slot) => slots.set(index, slot));
+  return slots;
+}
+
+function loadAtlas(root, atlas) {
+  const image = new Image();
+  const entry = { image, columns: atlas.columns, height: atlas.height, width: atlas.width,
+                  slots: readIndices(atlas.indices), ready: false };
+  image.onload = () => {
+    entry.ready = true;
+    if (root.hovered) show(root, root.hovered); // the pointer has waited on a point for the atlas
+  };
+  image.src = atlas.jpeg;
+  atlases.set(atlas.id, entry);
+}
+
+function show(root, event) {
+  const point = event.points.find((p) => typeof p.customdata === "number");
+  const atlas = atlases.get(root.data.atlas_id);
+  const slot = point && atlas && atlas.ready ? atlas.slots.get(point.customdata) : undefined;
+  if (slot === undefined) return hide(root);
+  const { canvas, caption } = root;
+  canvas.width = atlas.width * SCALE;
+  canvas.height = atlas.height * SCALE;
+  const context = canvas.getContext("2d");
+  context.imageSmoothingEnabled = false;
+  const column = slot % atlas.columns, row = Math.floor(slot / atlas.columns);
+  context.drawImage(atlas.image, column * atlas.width, row * atlas.height, atlas.width, atlas.height,
+                    0, 0, canvas.width, canvas.height);
+  caption.textContent = `#${point.customdata}`;
+  root.dataset.index = point.customdata;
+  // Left of the pointer: Plotly puts its hover label (with the value) to the right where it fits.
+  const pointer = event.event || {};
+  root.style.left = `${Math.max(0, (pointer.clientX || 0) - canvas.width - 28)}px`;
+  root.style.top = `${Math.max(0, (pointer.clientY || 0) - canvas.height / 2 - 12)}px`;
+  root.style.display = "block";
+}
+
+function hide(root) {
+  root.style.display = "none";
+  delete root.dataset.index;
+}
+
+// Colour the map's point traces (`customdata`: each point's test index; `meta`: its class) as
+// `root.data.colour` says: by class, or by a value per test image on a colour axis.
+function recolour(root) {
+  const plot = root.plot, colour = root.data.colour;
+  if (!plot || !colour || !plot._fullData || !window.Plotly) return;
+  if ((plot.layout.meta || {}).colour === colour.key) return;
+  const values = colour.values ? new Float32Array(readBytes(colour.values)) : null;
+  const traces = [], colours = [];
+  plot._fullData.forEach((trace) => {
+    if (!trace.customdata) return;
+    traces.push(trace.index);
+    colours.push(values ? Array.from(trace.customdata, (i) => values[i]) : colour.class_colours[trace.meta]);
+  });
+  window.Plotly.update(plot, {
+    "marker.color": colours,
+    "marker.coloraxis": traces.map(() => (values ? "coloraxis" : null)),
+    hovertemplate: traces.map(() => colour.hovertemplate),
+  }, { coloraxis: values ? colour.coloraxis : null, meta: { ...(plot.layout.meta || {}), colour: colour.key } }, traces);
+}
+
+function attach(root) {
+  const name = root.data.map_key.trim().replaceAll(/[^a-zA-Z0-9_-]/g, "-");
+  const plot = document.querySelector(`.st-key-${name} .js-plotly-plot`);
+  if (!plot || plot === root.plot || typeof plot.on !== "function") return;
+  root.plot = plot;
+  plot.on("plotly_hover", (event) => {
+    root.hovered = event;
+    show(root, event);
+  });
+  plot.on("plotly_unhover", () => {
+    root.hovered = null;
+    hide(root);
+  });
+  // A legend click restyles the trace's `visible`; each point trace's `meta` is its class number.
+  plot.on("plotly_restyle", () => {
+    const hidden = plot._fullData.filter((t) => t.customdata && t.visible === "legendonly").map((t) => t.meta);
+    if (JSON.stringify(hidden) !== JSON.stringify(root.data.hidden)) root.setStateValue("hidden", hidden);
+  });
+  plot.addEventListener("pointerenter", () => {
+    const id = root.data.atlas_id;
+    if (id && !atlases.has(id) && root.asked !== id) {
+      root.asked = id;
+      root.setTriggerValue("want_atlas", id);
+    }
+  });
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  let root = parentElement.querySelector(".map-hover");
+  if (!root) {
+    root = document.createElement("figure");
+    root.className = "map-hover";
+    Object.assign(root.style, { position: "fixed", display: "none", zIndex: 1000, pointerEvents: "none",
+                                margin: 0, padding: "4px", background: "#fff", border: "1px solid #888",
+                                borderRadius: "4px", boxShadow: "0 2px 6px rgba(0,0,0,.3)" });
+    root.canvas = document.createElement("canvas");
+    root.canvas.style.display = "block";
+    root.caption = document.createElement("figcaption");
+    Object.assign(root.caption.style, { font: "12px sans-serif", textAlign: "center" });
+    root.append(root.canvas, root.caption);
+    parentElement.append(root);
+    // The map is drawn after this component, and Streamlit may replace it: look for it now and then.
+    root.timer = setInterval(() => {
+      if (!root.isConnected) return clearInterval(root.timer);
+      attach(root);
+      recolour(root);
+    }, 500);
+  }
+  root.data = data;
+  root.setTriggerValue = setTriggerValue;
+  root.setStateValue = setStateValue;
+  if (data.atlas && !atlases.has(data.atlas.id)) loadAtlas(root, data.atlas);
+  attach(root);
+  recolour(root);
+}
