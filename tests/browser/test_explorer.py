@@ -21,7 +21,7 @@ from vae.models.inference import decode
 from .conftest import wait_ready
 
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
-DECODED = "img.decoded"  # the live decoder's image
+DECODED = "canvas.decoded"  # the live decoder's image
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,8 @@ def map_lengths(page) -> list[int]:
 
 
 def decoded_src(page) -> str:
-    return page.locator(DECODED).get_attribute("src")
+    """The decoded image as a PNG data URI of the canvas's pixels."""
+    return page.locator(DECODED).evaluate("canvas => canvas.toDataURL()")
 
 
 def slider_values(page) -> list[str]:
@@ -122,7 +123,7 @@ def test_slider_step_changes_the_decoded_image(page, app_url, screenshots):
     slider.focus()
     for _ in range(10):
         slider.press("ArrowRight")
-    page.wait_for_function("(old) => document.querySelector('img.decoded').src !== old",
+    page.wait_for_function("(old) => document.querySelector('canvas.decoded').toDataURL() !== old",
                            arg=before, timeout=10_000)
     # Ten quick steps, at most one in flight at a time: the last one must reach the code (and the URL).
     dim = int(slider.get_attribute("data-dim"))
@@ -143,7 +144,8 @@ def test_the_browser_decodes_slider_steps_as_the_server_does(page, app_url, scre
     sent_before = page.evaluate(moves_sent)
     for _ in range(3):
         slider.press("ArrowRight")
-    # Decoded here, synchronously, with no move sent to the server until the gesture settles.
+    # Decoded here (onnxruntime-web, one step at a time), with no move sent until the gesture settles.
+    page.wait_for_function("() => !document.querySelector('.live-decoder').decoding", timeout=5_000)
     local_src, values = decoded_src(page), page.evaluate(  # collapsed dimensions' sliders included
         "() => Array.from(document.querySelectorAll('.live-decoder input[type=range]'),"
         " e => [Number(e.dataset.dim), Number(e.value)])")
