@@ -125,13 +125,14 @@ function moveMarker(root, [left, top]) {
   root.marker.style.transform = `translate(${left}%, ${top}%)`;
 }
 
+// Decode the sliders' code here; a promise of the drawing (or of the one running, which takes it up).
 function decodeHere(root) {
   root.wanted = currentValues(root);
-  if (!root.decoding) decodeWanted(root);
+  if (!root.decoding) root.decoding = decodeWanted(root);
+  return root.decoding;
 }
 
 async function decodeWanted(root) {
-  root.decoding = true;
   try {
     while (root.wanted) {
       const values = root.wanted;
@@ -150,7 +151,7 @@ async function decodeWanted(root) {
     root.dataset.decoder = "server";
     send(root);
   } finally {
-    root.decoding = false;
+    root.decoding = null;
   }
 }
 
@@ -200,12 +201,12 @@ function loadLocalDecoder(root, payload, ortUrl) {
   }
   if (localDecoders.has(payload.id) || building.has(payload.id)) return;
   building.add(payload.id);
-  buildLocalDecoder(payload, ortUrl).then((local) => {
+  buildLocalDecoder(payload, ortUrl).then(async (local) => {
     localDecoders.set(payload.id, local);
-    if (root.localId === payload.id) {
-      root.local = local;
-      root.dataset.decoder = "browser";
-    }
+    if (root.localId !== payload.id) return;
+    root.local = local;
+    await decodeHere(root); // the same image, drawn here once: a canvas's first drawing of this kind is slow
+    if (root.local) root.dataset.decoder = "browser";
   }).catch((error) => { // the server path still works: say why in the console, and ask no more
     console.warn("VAE Lab: decoding on the server, the browser could not load the decoder:", error);
     unusable.add(payload.id);

@@ -6,9 +6,10 @@
 // takes (1, latent_dim) float32 and whose one output is (1, C, H, W) float32, holding pixel means
 // in [0, 1] (output "probs") or logits (output "logits": the sigmoid is applied here).
 
-// The first runs of a decoder and of the placement are slow (onnxruntime's first run ~10-90 ms, V8
-// compiles hot JavaScript after a few calls): a decoder is warmed with these before a step uses it.
-const WARM_UP_RUNS = 3;
+// The first runs of a decoder and of the placement are slow (onnxruntime's first run ~10-90 ms; V8
+// compiles hot JavaScript and WebAssembly after a few calls): a decoder is warmed with these runs
+// before a step uses it.
+const WARM_UP_RUNS = 8;
 let ortModule = null; // onnxruntime-web, imported once per page
 
 function loadOrt(url) {
@@ -136,7 +137,7 @@ async function buildLocalDecoder(payload, ortUrl) {
   const local = {
     decode: async (code) => toPixels(await decode(code), channels, pixels),
     place: (code) => {
-      const [x, y] = place(code);
+      const [x, y] = place(Float64Array.from(code)); // one array type, so V8's warm code stays valid
       const percent = (fraction) => Math.round(clip(fraction) * 10000) / 100;
       return [percent((x - x0) / (x1 - x0)), percent((y1 - y) / (y1 - y0))];
     },
