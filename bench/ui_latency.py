@@ -1,26 +1,27 @@
 """UI latency of the explorer against reference Streamlit apps, all driven in Debian Chromium.
 
-Three apps, each on a fresh server (--rounds times, interleaved; medians reported): a trivial one
-(a slider in a fragment rendering an image), the same plus one 3-point Plotly chart (what Plotly's
-JavaScript alone costs), and the explorer. For each: time from navigation until interactive
-(script idle, first image loaded, sliders drawn) and until its map is drawn, and slider steps
-(p50/p95 over --steps steps, spread over the rounds), started after the same --settle-ms pause in
-every app, so that they are timed in steady state rather than while the browser still finishes
-the first load (Plotly's drawing, for the apps with a map); the explorer's steps start as soon as
-the browser has its decoder (sent when a slider first gets focus, that wait reported on its own),
-so each round's first steps are the first after the decoder arrived. A step is timed two ways:
-on screen, from the key press as the page received it (the event's timeStamp) until the frame
-holding the new pixels has been painted (see ARM_NEXT_IMAGE), which is what a person sees; and by
-the driver, from Playwright's key press until the page reports it, which adds Playwright's round
-trips. The explorer's sliders are also dragged (--drags pointer moves a round, timed on screen from
-each move; a Streamlit slider sends nothing until it is released, so the reference apps have no
-such row). For the explorer also map click -> sliders updated, uploads on the Your image page (a
-4000x3000 JPEG until its reconstruction shows, a non-image until its message shows), and the
-inverse projection's own cost. All apps run in the same invocation, one after the other, on the
-same machine. Prints a table and writes bench/results/ui_latency.json.
+Three apps (four with --baseline: the explorer of another checkout), each on a fresh server
+(--rounds times, interleaved; medians reported): a trivial one (a slider in a fragment rendering an
+image), the same plus one 3-point Plotly chart (what Plotly's JavaScript alone costs), and the
+explorer. For each: time from navigation until interactive (script idle, first image loaded, sliders
+drawn) and until its map is drawn, and slider steps (p50/p95 over --steps steps, spread over the
+rounds), started after the same --settle-ms pause in every app, so that they are timed in steady
+state rather than while the browser still finishes the first load (Plotly's drawing, for the apps
+with a map); the explorer's steps start as soon as the browser has its decoder (sent when a slider
+first gets focus, that wait reported on its own), so each round's first steps are the first after
+the decoder arrived. A step is timed two ways: on screen, from the key press as the page received it
+(the event's timeStamp) until the frame holding the new pixels has been painted (see
+ARM_NEXT_IMAGE), which is what a person sees; and by the driver, from Playwright's key press until
+the page reports it, which adds Playwright's round trips. The explorer's sliders are also dragged
+(--drags pointer moves over the rounds, timed on screen from each move; a Streamlit slider sends
+nothing until it is released, so the reference apps have no such row). For the explorer also map
+click -> sliders updated, uploads on the Your image page (a 4000x3000 JPEG until its reconstruction
+shows, a non-image until its message shows), and the inverse projection's own cost. All apps run in
+the same invocation, one after the other, on the same machine. Prints a table and writes
+bench/results/ui_latency.json.
 
     .venv/bin/python -m bench.ui_latency [--rounds 5] [--steps 60] [--drags 60] [--clicks 10] [--uploads 5]
-                                         [--settle-ms 1000]
+                                         [--settle-ms 1000] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -198,12 +200,13 @@ def inverse_projection_ms(queries: int = 2000) -> dict[str, float]:
             "query_p95_ms": percentile(durations, 0.95), "query_max_ms": max(durations)}
 
 
-def measure(browser, script: str, with_map: bool, settle_ms: int, steps: int = 0, drags: int = 0,
-            clicks: int = 0, uploads: int = 0) -> dict:
-    """A fresh server for `script` and its first page load (cold); then, if asked, slider steps,
-    and for the explorer map clicks and uploads."""
+def measure(browser, script: str | None, with_map: bool, settle_ms: int, steps: int = 0, drags: int = 0,
+            clicks: int = 0, uploads: int = 0, command: list | None = None, cwd: Path = ROOT) -> dict:
+    """A fresh server for `script` (None: the explorer, started by `command` in the checkout `cwd`)
+    and its first page load (cold); then, if asked, slider steps, and for the explorer map clicks and
+    uploads."""
     port = free_port()
-    proc = start_app(port, script)
+    proc = start_app(port, script, command=command, cwd=cwd)
     try:
         context = browser.new_context(viewport={"width": 1500, "height": 1100})
         page = context.new_page()
@@ -236,30 +239,34 @@ STEP_TIMES = ("slider_s", "slider_driver_s", "first_s", "drag_s")
 
 
 def measure_all(browser, rounds: int, steps: int, drags: int, clicks: int, uploads: int,
-                settle_ms: int) -> dict[str, dict]:
-    """`rounds` cold starts of every app, interleaved so that machine noise hits them alike; each
-    round also times steps/rounds slider steps (and drags/rounds explorer drag moves), and the
-    explorer's last round clicks and uploads."""
-    runs: dict[str, list[dict]] = {name: [] for name in APPS}
+                settle_ms: int, baseline: Path | None = None) -> dict[str, dict]:
+    """`rounds` cold starts of every app (and the explorer of the `baseline` checkout), interleaved
+    so that machine noise hits them alike; each round also times steps/rounds slider steps (and
+    drags/rounds drag moves for an explorer), and the explorer's last round clicks and uploads."""
+    apps = {name: (script, with_map, None, ROOT) for name, (script, with_map) in APPS.items()}
+    if baseline:  # a checkout from before `vae-lab serve` starts its explorer with `python -m ui.serve`
+        command = None if (baseline / "vae" / "cli" / "serve.py").is_file() else [sys.executable, "-m", "ui.serve"]
+        apps[f"explorer at {baseline}"] = (None, True, command, baseline)
+    runs: dict[str, list[dict]] = {name: [] for name in apps}
     per_round, drags_per_round = max(1, steps // rounds), drags // rounds
     for round_ in range(rounds):
         last = round_ == rounds - 1
-        for name, (script, with_map) in APPS.items():
+        for name, (script, with_map, command, cwd) in apps.items():
             explorer = script is None
             runs[name].append(measure(browser, script, with_map, settle_ms, per_round,
-                                      drags_per_round if explorer else 0, clicks if explorer and last else 0,
-                                      uploads if explorer and last else 0))
-    apps = {}
+                                      drags_per_round if explorer else 0, clicks if name == "explorer" and last else 0,
+                                      uploads if name == "explorer" and last else 0, command, cwd))
+    measured = {}
     for name, results in runs.items():
-        apps[name] = {
+        measured[name] = {
             **results[-1],
             **{key: [v for r in results for v in r.get(key, [])] for key in STEP_TIMES},
             "cold_loads": [{k: r[k] for k in ("interactive_s", "map_s") if k in r} for r in results],
         }
         for key in ("interactive_s", "map_s", "browser_decoder_s"):
             if results[0].get(key) is not None:
-                apps[name][key] = statistics.median(r[key] for r in results)
-    return apps
+                measured[name][key] = statistics.median(r[key] for r in results)
+    return measured
 
 
 def main() -> None:
@@ -272,10 +279,13 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=10)
     parser.add_argument("--uploads", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5, help="cold starts of each app (median reported)")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose explorer is measured alongside, e.g. "
+                        "the code before a change: git archive COMMIT | tar -x -C DIR, with .venv linked in")
     args = parser.parse_args()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        apps = measure_all(browser, args.rounds, args.steps, args.drags, args.clicks, args.uploads, args.settle_ms)
+        apps = measure_all(browser, args.rounds, args.steps, args.drags, args.clicks, args.uploads, args.settle_ms,
+                           args.baseline)
         browser.close()
     inverse = inverse_projection_ms()
     trivial, explorer = apps["trivial app"], apps["explorer"]
@@ -305,6 +315,11 @@ def main() -> None:
           f"slider p50 {ratios['slider_p50_ratio']:.2f}x (target <= 1.25); map drawn "
           f"{ratios['map_ratio_to_trivial']:.2f}x the trivial app's interactive time, "
           f"{ratios['map_ratio_to_plotly_baseline']:.2f}x a 3-point Plotly chart's")
+    for name, r in apps.items():
+        if name.startswith("explorer at "):
+            p50 = statistics.median(explorer["slider_s"]) / statistics.median(r["slider_s"])
+            p95 = percentile(explorer["slider_s"], 0.95) / percentile(r["slider_s"], 0.95)
+            print(f"explorer / {name}: slider p50 {p50:.2f}x, p95 {p95:.2f}x")
     one_frame = all(percentile(explorer[key], 0.95) <= 1 / 60 for key in ("slider_s", "drag_s") if explorer[key])
     print(f"explorer steps within one frame (p95 <= 16.7 ms on screen, key presses and drags): {one_frame}")
     print(f"explorer: the browser decodes itself {explorer['browser_decoder_s']:.2f} s after a slider first "
@@ -323,7 +338,8 @@ def main() -> None:
     out = ROOT / "bench" / "results" / "ui_latency.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"apps": apps, **ratios, "one_frame": one_frame, "inverse_projection": inverse,
-                               "args": vars(args), "load_average": os.getloadavg()}, indent=2))
+                               "args": {**vars(args), "baseline": str(args.baseline)},
+                               "load_average": os.getloadavg()}, indent=2))
     print(f"wrote {out}")
 
 

@@ -20,8 +20,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
-# The explorer's live-decoder canvas, or the reference apps' st.image (the first on the page).
-DECODED_IMAGE = "canvas.decoded, [data-testid=stImage] img"
+# The explorer's live-decoder canvas, or the reference apps' st.image (the first on the page);
+# img.decoded: the explorer before its canvas, for benches that measure an older checkout beside it.
+DECODED_IMAGE = "canvas.decoded, img.decoded, [data-testid=stImage] img"
 # Arm a promise, `window.nextImage`, for the next slider step: it resolves once the page shows a
 # decoded image other than the current one (a canvas counts up its data-frame attribute on each
 # drawing; an image must have loaded its new src) and the frame holding it has been painted:
