@@ -1,7 +1,7 @@
 """Decoding in the browser: onnxruntime-web against the hand-written JavaScript interpreter it replaced.
 
 In one page of Debian's Chromium (headless, software GL), served by the app's own Streamlit server
-(onnxruntime-web from static/, as the explorer loads it), for the shipped 16-D conv model: the
+(onnxruntime-web from ui/static/, as the explorer loads it), for the shipped 16-D conv model: the
 interpreter (bench/anchors/, the decoder VAE Lab shipped before, with its float16 program) and
 onnxruntime-web's WebAssembly back end on the explorer's ONNX export (float16 weights, as sent),
 the same with float32 weights, and a `torch.onnx.export` of the same decoder (what a portable
@@ -12,7 +12,7 @@ of --decodes decodes of the same random codes; medians over runs.
 WebGPU is looked for and reported: headless Chromium with software GL has none. Prints a table
 and writes bench/results/browser_decode.json.
 
-    .venv/bin/python bench/browser_decode.py [--runs 5] [--decodes 100]
+    .venv/bin/python -m bench.browser_decode [--runs 5] [--decodes 100]
 """
 
 from __future__ import annotations
@@ -29,16 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.anchors import decoder_program
+from harness.browser import CHROMIUM, CHROMIUM_FLAGS, free_port, start_app
+from ui.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
+from vae.bundle import load_bundle
+from vae.cli.tables import format_table
+from vae.models.decoder_export import export_decoder
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.anchors import decoder_program  # noqa: E402
-from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, free_port, start_app  # noqa: E402
-from ui.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder  # noqa: E402
-from vae.bundle import load_bundle  # noqa: E402
-from vae.cli_output import format_table  # noqa: E402
-from vae.decoder_export import export_decoder  # noqa: E402
-
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
 ANCHOR_JS = ROOT / "bench" / "anchors" / "js_interpreter.js"
 DECODER_JS = ROOT / "ui" / "components" / "local_decoder.js"

@@ -10,7 +10,7 @@ thread: the renderer's main thread (input, decode, drawing, style, layout, paint
 and the GPU process's display compositor (software GL). Prints a table and writes
 bench/results/step_cpu.json.
 
-    .venv/bin/python bench/step_cpu.py [--rounds 3] [--steps 20] [--baseline DIR]
+    .venv/bin/python -m bench.step_cpu [--rounds 3] [--steps 20] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -23,10 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.browser.harness import (  # noqa: E402
+from harness.browser import (
     ARM_NEXT_IMAGE,
     BROWSER_DECODER,
     CHROMIUM,
@@ -37,7 +34,9 @@ from tests.browser.harness import (  # noqa: E402
     free_port,
     start_app,
 )
-from vae.cli_output import format_table  # noqa: E402
+from vae.cli.tables import format_table
+
+ROOT = Path(__file__).resolve().parent.parent
 
 THREADS = {"CrRendererMain": "renderer main", "Compositor": "renderer compositor",
            "VizCompositorThread": "GPU process compositor"}
@@ -105,13 +104,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--baseline", type=Path, help="another checkout whose explorer is traced alongside")
     args = parser.parse_args()
-    checkouts = {"explorer": ROOT, **({f"explorer at {args.baseline}": args.baseline} if args.baseline else {})}
+    checkouts = {"explorer": (None, ROOT)}
+    if args.baseline:  # a checkout from before `vae-lab serve` starts its explorer with `python -m ui.serve`
+        old = not (args.baseline / "vae" / "cli" / "serve.py").is_file()
+        checkouts[f"explorer at {args.baseline}"] = ([sys.executable, "-m", "ui.serve"] if old else None, args.baseline)
     results = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        for name, root in checkouts.items():
+        for name, (command, cwd) in checkouts.items():
             port = free_port()
-            server = start_app(port, root=root)
+            server = start_app(port, command=command, cwd=cwd)
             try:
                 results[name] = measure(browser, f"http://127.0.0.1:{port}/", args.rounds, args.steps)
             finally:
