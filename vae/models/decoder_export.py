@@ -3,15 +3,17 @@
 Through Streamlit, every slider step costs the browser ~30 ms of main-thread work (a rerun's
 render) and the server a script run; with ten users on one small machine that contention doubled
 step latency. onnxruntime-web (WebAssembly, SIMD) runs the shipped 16-D conv decoder (~8 M
-multiply-adds) in ~1 ms, several times faster than the hand-written JavaScript interpreter it
-replaced (bench/browser_decode.py). The model is written here from `model.decoder_layers()` with
+multiply-adds) in ~1 ms, 10-30x faster than the hand-written JavaScript interpreter it replaced
+(bench/browser_decode.py). The model is written here from `model.decoder_layers()` with
 `onnx.helper` (~0.1 s for the shipped model) rather than by `torch.onnx.export` (~4 s, and
 onnxscript, on the first slider touch). Supported layers: Linear, Conv2d, ConvTranspose2d (zero
 padding), ReLU, SiLU, ELU and Unflatten; anything else raises `UnsupportedLayer`, and the explorer
 decodes on the server.
 
 The contract the browser reads (ui/live_decoder.py's `browser_decoder`): one input `z`,
-(N, latent_dim) float32; one output `probs`, (N, C, H, W) float32 pixel means in [0, 1]."""
+(N, latent_dim) float32; one output `probs`, (N, C, H, W) float32 pixel means in [0, 1]. The
+`onnx` package is imported when a decoder is exported, not with this module (~0.1 s).
+"""
 
 from __future__ import annotations
 
@@ -26,8 +28,6 @@ INPUT = "z"
 OUTPUT = "probs"
 OPSET = 17
 IR_VERSION = 8  # opset 17's IR: onnxruntime(-web) builds older than the onnx package still read it
-
-
 SUPPORTED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.ReLU, nn.SiLU, nn.ELU, nn.Unflatten)
 
 
