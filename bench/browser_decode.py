@@ -45,12 +45,10 @@ ORT_PATH = f"/app/static/{ORT_DIR.name}/{ORT_MODULE}"
 # Each script in its own scope (they share function names), exposed as one object.
 SCOPED = "window.{name} = (() => {{\n{source}\nreturn {{ {exports} }};\n}})();"
 # Import onnxruntime-web and start its WebAssembly back end (fetch, compile, initialise), which the
-# first session of a page waits for: timed on its own, with a one-node model.
-LOAD_ORT = """async ([ortUrl, identity]) => {
+# first session of a page waits for: timed on its own, as the explorer starts it.
+LOAD_ORT = """async (ortUrl) => {
   const started = performance.now();
-  const ort = await onnx.loadOrt(ortUrl);
-  const bytes = Uint8Array.from(atob(identity), (c) => c.charCodeAt(0));
-  await ort.InferenceSession.create(bytes, {executionProviders: ['wasm']});
+  await onnx.startOrt(ortUrl);
   return performance.now() - started;
 }"""
 # Build a decoder, then time `codes` through it; the results of the last code are returned.
@@ -93,18 +91,6 @@ def torch_exported_onnx(model) -> bytes:
     return program.model_proto.SerializeToString()
 
 
-def identity_onnx() -> str:
-    """A one-node ONNX model, base64."""
-    from onnx import TensorProto, helper
-
-    value = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity", [value],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return base64.b64encode(model.SerializeToString()).decode()
-
-
 def decoders(model) -> dict[str, tuple[str, dict]]:
     """name: (kind, the decoder as the page receives it)."""
     shape, dim = model.config.input_shape, model.latent_dim
@@ -132,8 +118,8 @@ def run_once(browser, url: str, cases: dict, codes: list[list[float]], order: li
     page.add_script_tag(content=SCOPED.format(name="interpreter", source=ANCHOR_JS.read_text(),
                                               exports="buildDecoder"))
     page.add_script_tag(content=SCOPED.format(name="onnx", source=DECODER_JS.read_text(),
-                                              exports="buildDecoder, loadOrt"))
-    results = {"load_ort_ms": page.evaluate(LOAD_ORT, [f"{url}{ORT_PATH}", identity_onnx()])}
+                                              exports="buildDecoder, startOrt"))
+    results = {"load_ort_ms": page.evaluate(LOAD_ORT, f"{url}{ORT_PATH}")}
     for name in order:
         kind, decoder = cases[name]
         results[name] = page.evaluate(TIME_DECODES, [kind, decoder, f"{url}{ORT_PATH}", codes])

@@ -161,6 +161,7 @@ function askForLocalDecoder(root) {
   if (performance.now() - (root.askedAt ?? -Infinity) < ASK_AGAIN_MS) return; // an answer may be on its way
   root.askedAt = performance.now();
   root.setTriggerValue("want_local", id);
+  startOrt(root.ortUrl).catch(() => {}); // meanwhile; a failure shows when the decoder is built
 }
 
 function send(root, settled = false) {
@@ -238,6 +239,7 @@ export default function (component) {
   root.seq = Math.max(root.seq, data.seq);
   if (data.local) loadLocalDecoder(root, data.local, data.ort);
   root.localId = data.local_id;
+  root.ortUrl = data.ort;
   root.local = localDecoders.get(data.local_id);
   root.dataset.decoder = root.local ? "browser" : "server";
   const stale = data.seq < root.seq; // Python has not seen the latest move yet

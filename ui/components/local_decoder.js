@@ -10,15 +10,25 @@
 // compiles hot JavaScript and WebAssembly after a few calls): a decoder is warmed with these runs
 // before a step uses it.
 const WARM_UP_RUNS = 8;
-let ortModule = null; // onnxruntime-web, imported once per page
+// A one-node ONNX model (Identity of one float, made with onnx.helper, opset 17). A session for it
+// starts onnxruntime's WebAssembly (fetch, compile, initialise: ~1.5 s on a busy 2-core machine),
+// which the decoder's own session then finds ready: the page starts it when the sliders are first
+// touched, while the server exports the decoder.
+const START_MODEL = "CAg6OwoQCgF4EgF5IghJZGVudGl0eRIFc3RhcnRaDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgQKABAR";
+let ortStarted = null; // onnxruntime-web, imported and started once per page
 
-function loadOrt(url) {
+function startOrt(url) {
   // A full URL: this script may run as a blob: module, against which a path does not resolve.
-  ortModule ??= import(new URL(url, document.baseURI).href).then((ort) => {
+  ortStarted ??= import(new URL(url, document.baseURI).href).then(async (ort) => {
     ort.env.wasm.numThreads = 1; // threads need a cross-origin isolated page, which Streamlit's is not
+    const session = await ort.InferenceSession.create(readBytes(START_MODEL), { executionProviders: ["wasm"] });
+    await session.release();
     return ort;
+  }).catch((error) => {
+    ortStarted = null; // a later touch tries again
+    throw error;
   });
-  return ortModule;
+  return ortStarted;
 }
 
 let halfTable = null;
@@ -58,7 +68,7 @@ function readArray(base64, dtype) {
 // An async function from a code (latent_dim numbers) to the image's floats (C, H, W) in [0, 1].
 // One run at a time: callers wait for each result.
 async function buildDecoder(decoder, ortUrl) {
-  const ort = await loadOrt(ortUrl);
+  const ort = await startOrt(ortUrl);
   const session = await ort.InferenceSession.create(readBytes(decoder.onnx), { executionProviders: ["wasm"] });
   if (!session.inputNames.includes("z") || session.outputNames.length !== 1) {
     throw new Error(`a decoder takes "z" and gives one output, not ${session.inputNames} -> ${session.outputNames}`);
