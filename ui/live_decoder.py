@@ -26,6 +26,7 @@ import streamlit as st
 from ui import state
 from vae.bundle import Bundle
 from vae.latent.selection import display_subset
+from vae.models import VAE
 from vae.models.decoder_export import UnsupportedLayer, export_decoder
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ SEQ_KEY = "slider_seq"
 URL_PENDING_KEY = "slider_url_pending"
 LOCAL_WANTED_KEY = "local_decoder_wanted"
 STEP = 0.05
+# A larger decoder decodes on the server: the page would wait longer for it than it saves.
+MAX_BROWSER_DECODER_BYTES = 32 * 2**20
 # The browser places a code on a UMAP map by its nearest codes; above this many it gets a fixed
 # sample (the marker moves a little when the server's exact placement arrives at the gesture's end).
 LOCAL_PLACE_LIMIT = 20_000
@@ -106,13 +109,23 @@ def browser_decoder(onnx_bytes: bytes, latent_dim: int, image_shape: tuple[int, 
     The contract: the model's input is named "z" and takes (1, latent_dim) float32 (a symbolic
     batch size is fine); its one output is (1, C, H, W) float32 with image_shape (C, H, W), holding
     pixel means in [0, 1] (`output` "probs") or logits (`output` "logits": the browser applies
-    the sigmoid). A native model's comes from vae.models.decoder_export; a portable bundle's decoder.onnx
-    fits as it is.
+    the sigmoid). `decoder_onnx` gives a native model's (vae.models.decoder_export) and a portable
+    bundle's (its decoder.onnx, whose contract is this one).
     """
     if output not in ("probs", "logits"):
         raise ValueError(f"output must be 'probs' or 'logits', not {output!r}")
     return {"onnx": base64.b64encode(onnx_bytes).decode("ascii"), "latent_dim": latent_dim,
             "image_shape": list(image_shape), "output": output}
+
+
+def decoder_onnx(model: VAE) -> tuple[bytes, str]:
+    """The decoder as ONNX bytes and its output kind: a portable bundle's own decoder.onnx as it is,
+    a native model's exported (raises UnsupportedLayer where it cannot be)."""
+    from vae.portable.runtime import PortableVAE  # onnxruntime: imported once a browser asks, not at start
+
+    if isinstance(model, PortableVAE):
+        return model.decoder_graph.SerializeToString(), model.config.decoder_output
+    return export_decoder(model), "probs"
 
 
 def local_payload(bundle: Bundle, projection: str, bounds: tuple[float, float, float, float]) -> dict | None:
@@ -122,10 +135,14 @@ def local_payload(bundle: Bundle, projection: str, bounds: tuple[float, float, f
     linear for PCA, the code itself for a 2-D latent, else the k nearest codes' positions.
     """
     try:
-        decoder = browser_decoder(export_decoder(bundle.model), bundle.latent_dim, bundle.model.config.input_shape)
+        onnx_bytes, output = decoder_onnx(bundle.model)
     except UnsupportedLayer as error:
         log.info("%s decodes on the server only: %s", bundle.name, error)
         return None
+    if len(onnx_bytes) > MAX_BROWSER_DECODER_BYTES:
+        log.info("%s decodes on the server only: its decoder is %d MB", bundle.name, len(onnx_bytes) >> 20)
+        return None
+    decoder = browser_decoder(onnx_bytes, bundle.latent_dim, bundle.model.config.input_shape, output)
     arrays = bundle.projections[projection]
     if arrays.get("components") is not None:
         place = {"kind": "pca", "components": np.asarray(arrays["components"], float).tolist(),

@@ -18,7 +18,7 @@ from vae.bundle import load_bundle
 from vae.latent.placement import InverseProjector
 from vae.models.inference import decode
 
-from .conftest import wait_ready
+from .conftest import needs_onnxruntime_web, wait_ready
 
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
 DECODED = "canvas.decoded"  # the live decoder's image
@@ -134,6 +134,7 @@ def test_slider_step_changes_the_decoded_image(page, app_url, screenshots):
     page.screenshot(path=str(screenshots / "explore-slider.png"), full_page=True)
 
 
+@needs_onnxruntime_web
 def test_the_browser_decodes_slider_steps_as_the_server_does(page, app_url, screenshots):
     open_explorer(page, app_url)
     slider = page.get_by_role("slider").first

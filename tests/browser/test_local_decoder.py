@@ -18,6 +18,8 @@ from ui.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
 from vae.models import ConvConfig, build_model
 from vae.models.decoder_export import export_decoder
 
+from .conftest import needs_onnxruntime_web
+
 SCRIPT = (ROOT / "ui" / "components" / "local_decoder.js").read_text()
 DECODE = """async ([decoder, ortUrl, codes]) => {
   const decode = await buildDecoder(decoder, ortUrl);
@@ -26,8 +28,7 @@ DECODE = """async ([decoder, ortUrl, codes]) => {
   return images;
 }"""
 
-if not (ORT_DIR / ORT_MODULE).is_file():
-    pytest.skip(f"onnxruntime-web is not in {ORT_DIR}: run scripts/web-assets.sh", allow_module_level=True)
+pytestmark = needs_onnxruntime_web
 
 
 @pytest.fixture(scope="module")
