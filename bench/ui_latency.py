@@ -1,27 +1,36 @@
 """UI latency of the explorer against reference Streamlit apps, all driven in Debian Chromium.
 
-Three apps, each on a fresh server (--rounds times, interleaved; medians reported): a trivial one
-(a slider in a fragment rendering an image), the same plus one 3-point Plotly chart (what Plotly's
-JavaScript alone costs), and the explorer. For each: time from navigation until interactive
-(script idle, first image loaded, sliders drawn) and until its map is drawn, and slider step ->
-new image loaded as the page reports it (p50/p95 over --steps steps, spread over the rounds),
-started after the same --settle-ms pause in every app, so that they are timed in steady state
-rather than while the browser still finishes the first load (Plotly's drawing, for the apps with
-a map); the explorer's steps start once the browser has its decoder (sent when a slider first gets
-focus, that wait reported on its own). For
-the explorer also map click -> sliders updated, uploads on the Your image page (a 4000x3000 JPEG
-until its reconstruction shows, a non-image until its message shows), and the inverse
-projection's own cost. All apps run in the same invocation, one after the other, on the same
-machine. Prints a table and writes bench/results/ui_latency.json.
+Three apps (four with --baseline: the explorer of another checkout), each on a fresh server
+(--rounds times, interleaved; medians reported): a trivial one (a slider in a fragment rendering an
+image), the same plus one 3-point Plotly chart (what Plotly's JavaScript alone costs), and the
+explorer. For each: time from navigation until interactive (script idle, first image loaded, sliders
+drawn) and until its map is drawn, and slider steps (p50/p95 over --steps steps, spread over the
+rounds), started after the same --settle-ms pause in every app, so that they are timed in steady
+state rather than while the browser still finishes the first load (Plotly's drawing, for the apps
+with a map); the explorer's steps start as soon as the browser has its decoder (sent when a slider
+first gets focus, that wait reported on its own), so each round's first steps are the first after
+the decoder arrived. A step is timed two ways: on screen, from the key press as the page received it
+(the event's timeStamp) until the frame holding the new pixels has been painted (see
+ARM_NEXT_IMAGE), which is what a person sees; and by the driver, from Playwright's key press until
+the page reports it, which adds Playwright's round trips. The explorer's sliders are also dragged
+(--drags pointer moves over the rounds, timed on screen from each move; a Streamlit slider sends
+nothing until it is released, so the reference apps have no such row). For the explorer also map
+click -> sliders updated, uploads on the Your image page (a 4000x3000 JPEG until its reconstruction
+shows, a non-image until its message shows), and the inverse projection's own cost. All apps run in
+the same invocation, one after the other, on the same machine. Prints a table and writes
+bench/results/ui_latency.json.
 
-    .venv/bin/python -m bench.ui_latency [--rounds 5] [--steps 60] [--clicks 10] [--uploads 5] [--settle-ms 1000]
+    .venv/bin/python -m bench.ui_latency [--rounds 5] [--steps 60] [--drags 60] [--clicks 10] [--uploads 5]
+                                         [--settle-ms 1000] [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -52,10 +61,11 @@ ROOT = Path(__file__).resolve().parent.parent
 MILESTONES = """([withMap, image]) => new Promise(resolve => {
   const marks = {};
   const tick = () => {
-    const img = document.querySelector(image);
+    const img = document.querySelector(image);  // the explorer's canvas counts its drawings
+    const shown = img && (img.tagName === 'CANVAS' ? img.dataset.frame !== '0' : img.complete && img.naturalWidth > 0);
     const idle = document.querySelector('[data-testid=stApp][data-test-script-state=notRunning]');
-    if (marks.interactive === undefined && idle && img && img.complete && img.naturalWidth > 0
-        && document.querySelector('input[type=range]')) marks.interactive = performance.now();
+    if (marks.interactive === undefined && idle && shown && document.querySelector('input[type=range]'))
+      marks.interactive = performance.now();
     const gd = document.querySelector('.js-plotly-plot');
     if (marks.map === undefined && gd && gd._fullData && gd._fullData.some(t => t._length > 0))
       marks.map = performance.now();
@@ -79,8 +89,22 @@ def time_ready(page, url: str, with_map: bool) -> dict[str, float]:
     return {f"{name}_s": ms / 1000 for name, ms in marks.items()}
 
 
-def time_slider_steps(page, steps: int) -> tuple[list[float], float | None]:
-    """Step times; for the explorer also seconds from a slider's focus until the browser decodes."""
+FIRST_STEPS = 3  # a round's first steps after the browser's decoder arrived, also reported alone
+
+
+def time_step(page, act) -> tuple[float, float]:
+    """One step made by `act()`: seconds on screen (input event -> new pixels painted) and by the driver."""
+    page.evaluate(ARM_NEXT_IMAGE, DECODED_IMAGE)
+    started = time.perf_counter()
+    act()
+    marks = page.evaluate(NEXT_IMAGE)
+    return (marks["shown"] - marks["start"]) / 1000, time.perf_counter() - started
+
+
+def time_slider_steps(page, steps: int) -> tuple[dict[str, list[float]], float | None]:
+    """Key steps on the first slider (to the focused slider, as a person's key press goes: a locator's
+    press would first find the slider by its accessibility role, walking the page's whole tree each
+    step); for the explorer also seconds from the slider's focus until the browser decodes."""
     slider = page.get_by_role("slider").first
     started = time.perf_counter()
     slider.focus()
@@ -89,15 +113,33 @@ def time_slider_steps(page, steps: int) -> tuple[list[float], float | None]:
         page.wait_for_selector(BROWSER_DECODER, timeout=30_000)
         decoder_s = time.perf_counter() - started
         page.wait_for_selector(READY, timeout=30_000)
-    times = []
+    times: dict[str, list[float]] = {"slider_s": [], "slider_driver_s": []}
     for i in range(steps):
-        page.evaluate(ARM_NEXT_IMAGE, DECODED_IMAGE)
-        started = time.perf_counter()
-        page.keyboard.press("ArrowRight" if (i // 20) % 2 == 0 else "ArrowLeft")  # to the focused slider
-        page.evaluate(NEXT_IMAGE)
-        times.append(time.perf_counter() - started)
+        key = "ArrowRight" if (i // 20) % 2 == 0 else "ArrowLeft"
+        screen, driver = time_step(page, lambda key=key: page.keyboard.press(key))
+        times["slider_s"].append(screen)
+        times["slider_driver_s"].append(driver)
         page.wait_for_selector(READY, timeout=30_000)
+    times["first_s"] = times["slider_s"][:FIRST_STEPS]
     return times, decoder_s
+
+
+def time_drag_steps(page, moves: int, pixels: int = 8) -> list[float]:
+    """Drag the first slider's thumb `pixels` at a time (back and forth every 20 moves); seconds on
+    screen from each pointer move. Only for the explorer, whose range inputs decode while dragged."""
+    slider = page.get_by_role("slider").first
+    box = slider.bounding_box()
+    low, high, value = slider.evaluate("e => [Number(e.min), Number(e.max), Number(e.value)]")
+    x, y = box["x"] + box["width"] * (value - low) / (high - low), box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    times = []
+    for i in range(moves):
+        x += pixels if (i // 20) % 2 == 0 else -pixels
+        times.append(time_step(page, lambda x=x: page.mouse.move(x, y))[0])
+    page.mouse.up()
+    page.wait_for_selector(READY, timeout=30_000)
+    return times
 
 
 def time_map_clicks(page, clicks: int) -> list[float]:
@@ -158,19 +200,23 @@ def inverse_projection_ms(queries: int = 2000) -> dict[str, float]:
             "query_p95_ms": percentile(durations, 0.95), "query_max_ms": max(durations)}
 
 
-def measure(browser, script: str, with_map: bool, settle_ms: int, steps: int = 0, clicks: int = 0,
-            uploads: int = 0) -> dict:
-    """A fresh server for `script` and its first page load (cold); then, if asked, slider steps,
-    and for the explorer map clicks and uploads."""
+def measure(browser, script: str | None, with_map: bool, settle_ms: int, steps: int = 0, drags: int = 0,
+            clicks: int = 0, uploads: int = 0, command: list | None = None, cwd: Path = ROOT) -> dict:
+    """A fresh server for `script` (None: the explorer, started by `command` in the checkout `cwd`)
+    and its first page load (cold); then, if asked, slider steps, and for the explorer map clicks and
+    uploads."""
     port = free_port()
-    proc = start_app(port, script)
+    proc = start_app(port, script, command=command, cwd=cwd)
     try:
         context = browser.new_context(viewport={"width": 1500, "height": 1100})
         page = context.new_page()
         result = time_ready(page, f"http://127.0.0.1:{port}/", with_map)
         if steps:
             page.wait_for_timeout(settle_ms)
-            result["slider_s"], result["browser_decoder_s"] = time_slider_steps(page, steps)
+            times, result["browser_decoder_s"] = time_slider_steps(page, steps)
+            result.update(times)
+        if drags:
+            result["drag_s"] = time_drag_steps(page, drags)
         if clicks:
             result["click_s"] = time_map_clicks(page, clicks)
         if uploads:
@@ -189,28 +235,38 @@ APPS = {  # name: (script, has a map)
 }
 
 
-def measure_all(browser, rounds: int, steps: int, clicks: int, uploads: int, settle_ms: int) -> dict[str, dict]:
-    """`rounds` cold starts of every app, interleaved so that machine noise hits them alike; each
-    round also times steps/rounds slider steps, and the explorer's last round clicks and uploads."""
-    runs: dict[str, list[dict]] = {name: [] for name in APPS}
-    per_round = max(1, steps // rounds)
+STEP_TIMES = ("slider_s", "slider_driver_s", "first_s", "drag_s")
+
+
+def measure_all(browser, rounds: int, steps: int, drags: int, clicks: int, uploads: int,
+                settle_ms: int, baseline: Path | None = None) -> dict[str, dict]:
+    """`rounds` cold starts of every app (and the explorer of the `baseline` checkout), interleaved
+    so that machine noise hits them alike; each round also times steps/rounds slider steps (and
+    drags/rounds drag moves for an explorer), and the explorer's last round clicks and uploads."""
+    apps = {name: (script, with_map, None, ROOT) for name, (script, with_map) in APPS.items()}
+    if baseline:  # a checkout from before `vae-lab serve` starts its explorer with `python -m ui.serve`
+        command = None if (baseline / "vae" / "cli" / "serve.py").is_file() else [sys.executable, "-m", "ui.serve"]
+        apps[f"explorer at {baseline}"] = (None, True, command, baseline)
+    runs: dict[str, list[dict]] = {name: [] for name in apps}
+    per_round, drags_per_round = max(1, steps // rounds), drags // rounds
     for round_ in range(rounds):
         last = round_ == rounds - 1
-        for name, (script, with_map) in APPS.items():
-            extras = last and script is None
-            runs[name].append(measure(browser, script, with_map, settle_ms, per_round, clicks if extras else 0,
-                                      uploads if extras else 0))
-    apps = {}
+        for name, (script, with_map, command, cwd) in apps.items():
+            explorer = script is None
+            runs[name].append(measure(browser, script, with_map, settle_ms, per_round,
+                                      drags_per_round if explorer else 0, clicks if name == "explorer" and last else 0,
+                                      uploads if name == "explorer" and last else 0, command, cwd))
+    measured = {}
     for name, results in runs.items():
-        apps[name] = {
+        measured[name] = {
             **results[-1],
-            "slider_s": [v for r in results for v in r["slider_s"]],
+            **{key: [v for r in results for v in r.get(key, [])] for key in STEP_TIMES},
             "cold_loads": [{k: r[k] for k in ("interactive_s", "map_s") if k in r} for r in results],
         }
         for key in ("interactive_s", "map_s", "browser_decoder_s"):
             if results[0].get(key) is not None:
-                apps[name][key] = statistics.median(r[key] for r in results)
-    return apps
+                measured[name][key] = statistics.median(r[key] for r in results)
+    return measured
 
 
 def main() -> None:
@@ -218,26 +274,32 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--drags", type=int, default=60, help="explorer slider drag moves, over all rounds")
     parser.add_argument("--settle-ms", type=int, default=1000, help="pause after the first load, before the steps")
     parser.add_argument("--clicks", type=int, default=10)
     parser.add_argument("--uploads", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5, help="cold starts of each app (median reported)")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose explorer is measured alongside, e.g. "
+                        "the code before a change: git archive COMMIT | tar -x -C DIR, with .venv linked in")
     args = parser.parse_args()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        apps = measure_all(browser, args.rounds, args.steps, args.clicks, args.uploads, args.settle_ms)
+        apps = measure_all(browser, args.rounds, args.steps, args.drags, args.clicks, args.uploads, args.settle_ms,
+                           args.baseline)
         browser.close()
     inverse = inverse_projection_ms()
     trivial, explorer = apps["trivial app"], apps["explorer"]
 
-    def ms(values: list[float] | None, q: float | None = None) -> int | str:
+    def ms(values: list[float] | None, q: float | None = None) -> float | str:
         if not values:
             return "-"
-        return round(1000 * (statistics.median(values) if q is None else percentile(values, q)))
+        return round(1000 * (statistics.median(values) if q is None else percentile(values, q)), 1)
 
     rows = [(name, round(r["interactive_s"], 2), round(r["map_s"], 2) if "map_s" in r else "-",
-             ms(r["slider_s"]), ms(r["slider_s"], 0.95), ms(r.get("click_s")), ms(r.get("click_s"), 0.95))
-            for name, r in apps.items()]
+             ms(r.get("click_s")), ms(r.get("click_s"), 0.95)) for name, r in apps.items()]
+    step_rows = [(name, ms(r["slider_s"]), ms(r["slider_s"], 0.95), ms(r["first_s"], 0.95),
+                  ms(r["slider_driver_s"]), ms(r["slider_driver_s"], 0.95), ms(r["drag_s"]), ms(r["drag_s"], 0.95))
+                 for name, r in apps.items()]
     ratios = {
         "interactive_ratio": explorer["interactive_s"] / trivial["interactive_s"],
         "map_ratio_to_trivial": explorer["map_s"] / trivial["interactive_s"],
@@ -245,13 +307,23 @@ def main() -> None:
         "slider_p50_ratio": statistics.median(explorer["slider_s"]) / statistics.median(trivial["slider_s"]),
     }
     print(format_table([f"app (fresh server, first load; median of {args.rounds})", "interactive s",
-                        "map drawn s", "slider p50 ms", "slider p95 ms", "click p50 ms", "click p95 ms"], rows))
+                        "map drawn s", "click p50 ms", "click p95 ms"], rows))
+    print(format_table(["slider step (ms): key press -> new pixels painted", "p50", "p95",
+                        f"p95 of each round's first {FIRST_STEPS}", "driver p50", "driver p95",
+                        "drag move p50", "drag move p95"], step_rows))
     print(f"explorer / trivial: interactive {ratios['interactive_ratio']:.2f}x (target <= 1.5), "
           f"slider p50 {ratios['slider_p50_ratio']:.2f}x (target <= 1.25); map drawn "
           f"{ratios['map_ratio_to_trivial']:.2f}x the trivial app's interactive time, "
           f"{ratios['map_ratio_to_plotly_baseline']:.2f}x a 3-point Plotly chart's")
+    for name, r in apps.items():
+        if name.startswith("explorer at "):
+            p50 = statistics.median(explorer["slider_s"]) / statistics.median(r["slider_s"])
+            p95 = percentile(explorer["slider_s"], 0.95) / percentile(r["slider_s"], 0.95)
+            print(f"explorer / {name}: slider p50 {p50:.2f}x, p95 {p95:.2f}x")
+    one_frame = all(percentile(explorer[key], 0.95) <= 1 / 60 for key in ("slider_s", "drag_s") if explorer[key])
+    print(f"explorer steps within one frame (p95 <= 16.7 ms on screen, key presses and drags): {one_frame}")
     print(f"explorer: the browser decodes itself {explorer['browser_decoder_s']:.2f} s after a slider first "
-          "gets focus (the decoder is sent then; steps are timed after it)")
+          "gets focus (the decoder is sent then; steps are timed from the moment it is ready)")
     print(format_table(["upload (Your image page), from the browser's upload request", "p50 s", "max s"], [
         ("4000x3000 JPEG -> reconstruction shown", round(statistics.median(explorer["photo_s"]), 2),
          round(max(explorer["photo_s"]), 2)),
@@ -265,8 +337,9 @@ def main() -> None:
           f"max {inverse['query_max_ms']:.2f} ms")
     out = ROOT / "bench" / "results" / "ui_latency.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"apps": apps, **ratios, "inverse_projection": inverse, "steps": args.steps},
-                              indent=2))
+    out.write_text(json.dumps({"apps": apps, **ratios, "one_frame": one_frame, "inverse_projection": inverse,
+                               "args": {**vars(args), "baseline": str(args.baseline)},
+                               "load_average": os.getloadavg()}, indent=2))
     print(f"wrote {out}")
 
 

@@ -20,28 +20,42 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
-# The explorer's live-decoder image, or the reference apps' st.image (the first on the page).
-DECODED_IMAGE = "img.decoded, [data-testid=stImage] img"
-# Arm a promise, `window.nextImage`, that resolves once the page shows a decoded image other than
-# the current one, fully loaded: the page reports it itself (a MutationObserver and load events),
-# so timing a step needs no polling, which would cost every open page CPU time.
+# The explorer's live-decoder canvas, or the reference apps' st.image (the first on the page);
+# img.decoded: the explorer before its canvas, for benches that measure an older checkout beside it.
+DECODED_IMAGE = "canvas.decoded, img.decoded, [data-testid=stImage] img"
+# Arm a promise, `window.nextImage`, for the next slider step: it resolves once the page shows a
+# decoded image other than the current one (a canvas counts up its data-frame attribute on each
+# drawing; an image must have loaded its new src) and the frame holding it has been painted:
+# the requestAnimationFrame after the new pixels, then the task after that frame's paint.
+# It gives performance.now() times: `start`, the key press or pointer move (the event's own
+# timeStamp, when the browser received it), `drawn` and `shown`. The page reports all of it itself
+# (a MutationObserver and load events), so timing a step needs no polling, which would cost every
+# open page CPU time.
 ARM_NEXT_IMAGE = """(selector) => {
-  const old = document.querySelector(selector)?.src;
+  const version = (el) => el && (el.tagName === 'CANVAS' ? el.dataset.frame : el.src);
+  const old = version(document.querySelector(selector));
+  let start = null;
+  const inputs = ['keydown', 'pointermove'];
+  const began = (event) => { start ??= event.timeStamp; };
+  inputs.forEach(type => document.addEventListener(type, began, true));
   window.nextImage = new Promise(resolve => {
     const check = () => {
-      const img = document.querySelector(selector);
-      if (img && img.src !== old && img.complete && img.naturalWidth > 0) {
-        observer.disconnect();
-        document.removeEventListener('load', check, true);
-        resolve(performance.now());
-      }
+      const el = document.querySelector(selector);
+      if (!el || version(el) === old || (el.tagName === 'IMG' && !(el.complete && el.naturalWidth > 0))) return;
+      observer.disconnect();
+      document.removeEventListener('load', check, true);
+      inputs.forEach(type => document.removeEventListener(type, began, true));
+      const drawn = performance.now();
+      requestAnimationFrame(() => setTimeout(() => resolve({start, drawn, shown: performance.now()})));
     };
     const observer = new MutationObserver(check);
-    observer.observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+    observer.observe(document.body, {subtree: true, childList: true, attributes: true,
+                                     attributeFilter: ['src', 'data-frame']});
     document.addEventListener('load', check, true);
   });
 }"""
-NEXT_IMAGE = "() => window.nextImage"
+NEXT_IMAGE = """() => Promise.race([window.nextImage, new Promise((_, reject) =>
+  setTimeout(() => reject(new Error('no new image within 30 s')), 30000))])"""
 # The explorer's live decoder once the browser has its decoder (asked for when a slider gets focus).
 BROWSER_DECODER = ".live-decoder[data-decoder=browser]"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv and install VAE Lab into it (editable, so the checkout is what runs); re-installs only
-# when pyproject.toml changes. Usage: scripts/setup.sh [dev]
+# Create .venv and install VAE Lab into it (editable, so the checkout is what runs), then the
+# browser's onnxruntime-web (scripts/web-assets.sh); each re-installs only when its pins change.
+# Usage: scripts/setup.sh [dev]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras=""
@@ -26,3 +27,4 @@ if [ ! -f "$primed" ] || [ "$stamp" -nt "$primed" ]; then
     echo "warning: could not prime numba's cache; the first UMAP map will compile its kernels" >&2
   fi
 fi
+scripts/web-assets.sh

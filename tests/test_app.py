@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import onnx
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -126,8 +127,33 @@ def test_the_browser_decoder_is_sent_once_when_asked_for(checkpoints):
     assert isinstance(data["local_id"], str) and data["local"] is None
     at.session_state["local_decoder_wanted"] = data["local_id"]
     data = slider_data(at.run())
-    assert data["local"]["id"] == data["local_id"] and data["local"]["decoder"]["ops"][-1]["op"] == "sigmoid"
+    assert data["local"]["id"] == data["local_id"] and data["ort"].endswith("/onnxruntime-web/ort.wasm.bundle.min.mjs")
+    model = onnx.load_from_string(base64.b64decode(data["local"]["decoder"]["onnx"]))
+    assert [i.name for i in model.graph.input] == ["z"] and data["local"]["decoder"]["output"] == "probs"
     assert slider_data(at.run())["local"] is None
+
+
+def test_a_decoder_the_export_cannot_express_is_refused_once_asked_for(checkpoints, monkeypatch):
+    from ui import live_decoder
+    from vae.models.decoder_export import UnsupportedLayer
+
+    def refuse(model):
+        raise UnsupportedLayer("the browser cannot run a Mystery layer")
+
+    monkeypatch.setattr(live_decoder, "export_decoder", refuse)
+    at = run_page("explore.py")
+    at.session_state["local_decoder_wanted"] = slider_data(at)["local_id"]
+    local = slider_data(at.run())["local"]
+    assert local == {"id": slider_data(at)["local_id"], "unusable": True}  # the browser asks no more
+    assert not at.exception
+
+
+def test_without_onnxruntime_web_the_browser_is_not_offered_a_decoder(checkpoints, monkeypatch, tmp_path):
+    from ui import live_decoder
+
+    monkeypatch.setattr(live_decoder, "ORT_DIR", tmp_path / "missing")
+    data = slider_data(run_page("explore.py"))
+    assert data["local_id"] is None and data["ort"] is None
 
 
 def test_zero_and_random_buttons_set_the_sliders(checkpoints):

@@ -1,19 +1,18 @@
-"""The decoder program the browser runs: it must compute what `VAE.decode` computes.
+"""The decoder as ONNX (what the browser runs): it must compute what `VAE.decode` computes.
 
-`run_program` below is an independent reading of the format with torch.nn.functional; the
-JavaScript reading of it is checked against the server's decode in tests/browser/test_explorer.py.
+onnxruntime reads the model here; onnxruntime-web reads the same bytes in Chromium in
+tests/browser/test_local_decoder.py.
 """
 
-import base64
-
 import numpy as np
+import onnx
+import onnxruntime
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from vae.models import ConvConfig, MLPConfig, build_model
-from vae.models.decoder_export import UnsupportedLayer, export_decoder
+from vae.models.decoder_export import INPUT, OUTPUT, UnsupportedLayer, export_decoder
 
 CONFIGS = [
     MLPConfig(),
@@ -23,41 +22,29 @@ CONFIGS = [
     ConvConfig(latent_dim=4, full_res_channels=8, activation="silu"),
     ConvConfig(latent_dim=4, channels=(8, 16), hidden=32, activation="elu"),
 ]
+IDS = [f"{c.arch}-{c.input_shape[0]}ch-z{c.latent_dim}-{getattr(c, 'activation', 'relu')}" for c in CONFIGS]
 
 
-def run_program(program: dict, z: torch.Tensor) -> torch.Tensor:
-    """Apply a `DecoderProgram.to_json()` result to one code (D,) -> (C, H, W)."""
-    dtype = np.dtype(program["dtype"]).newbyteorder("<")
-    weights = torch.from_numpy(np.frombuffer(base64.b64decode(program["weights"]), dtype).astype(np.float32))
-
-    def param(op: dict, key: str, shape: list[int]) -> torch.Tensor | None:
-        start = op[key]
-        return None if start < 0 else weights[start:start + int(np.prod(shape))].reshape(shape)
-
-    x = z[None]
-    for op in program["ops"]:
-        name, out_shape = op["op"], op["out_shape"]
-        if name == "linear":
-            fan_in, fan_out = op["in_shape"][0], out_shape[0]
-            x = F.linear(x, param(op, "weight", [fan_out, fan_in]), param(op, "bias", [fan_out]))
-        elif name in ("conv2d", "conv_transpose2d"):
-            c_in, c_out, (kh, kw) = op["in_shape"][0], out_shape[0], op["kernel"]
-            if name == "conv2d":
-                weight = param(op, "weight", [c_out, c_in, kh, kw])
-                x = F.conv2d(x, weight, param(op, "bias", [c_out]), op["stride"], op["padding"])
-            else:
-                weight = param(op, "weight", [c_in, c_out, kh, kw])
-                x = F.conv_transpose2d(x, weight, param(op, "bias", [c_out]), op["stride"], op["padding"])
-        elif name == "unflatten":
-            x = x.reshape(1, *out_shape)
-        else:
-            x = {"relu": F.relu, "silu": F.silu, "sigmoid": torch.sigmoid,
-                 "elu": lambda t, op=op: F.elu(t, op["alpha"])}[name](x)
-        assert list(x.shape[1:]) == out_shape, op
-    return x[0]
+def unusual_conv_model() -> nn.Module:
+    """Convolutions with other kernels, strides, paddings, dilations and groups than the shipped models'."""
+    torch.manual_seed(0)
+    model = build_model(ConvConfig(latent_dim=4, input_shape=(3, 28, 28), channels=(4, 8), hidden=8))
+    layers = [nn.Linear(4, 6 * 7 * 7), nn.ELU(0.5), nn.Unflatten(1, (6, 7, 7)),
+              nn.ConvTranspose2d(6, 6, 3, stride=2, padding=1, groups=2),  # (6, 13, 13)
+              nn.SiLU(), nn.ConvTranspose2d(6, 4, 4, stride=2, padding=0, output_padding=1, dilation=1),  # (4, 29, 29)
+              nn.ReLU(), nn.Conv2d(4, 4, 3, padding=2, dilation=2),  # (4, 29, 29)
+              nn.Conv2d(4, 3, 2, stride=1, bias=False)]  # (3, 28, 28)
+    model.decoder_layers = lambda: layers
+    model.decode_logits = lambda z: nn.Sequential(*layers)(z)
+    return model
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.arch}-{c.input_shape[0]}ch-z{c.latent_dim}")
+def run_onnx(onnx_bytes: bytes, z: np.ndarray) -> np.ndarray:
+    session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    return session.run([OUTPUT], {INPUT: z})[0]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_decoder_layers_in_order_are_the_decoder(config):
     torch.manual_seed(0)
     model = build_model(config).eval()
@@ -68,29 +55,42 @@ def test_decoder_layers_in_order_are_the_decoder(config):
     torch.testing.assert_close(x, model.decode_logits(z))
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.arch}-{c.input_shape[0]}ch-z{c.latent_dim}")
-def test_program_computes_the_decode(config):
-    torch.manual_seed(0)
-    model = build_model(config).eval()
-    program = export_decoder(model)
-    assert program.weights.size == sum(p.numel() for p in model.decoder_layers() for p in p.parameters())
-    z = torch.randn(config.latent_dim)
-    expected = model.decode(z[None])[0].detach()
-    torch.testing.assert_close(run_program(program.to_json("float32"), z), expected, atol=1e-5, rtol=1e-4)
-    # float16 weights: what the browser receives. A display level is 1/255.
-    assert (run_program(program.to_json("float16"), z) - expected).abs().max() < 1 / 255
+@pytest.mark.parametrize("make_model", [*(lambda c=c: build_model(c) for c in CONFIGS), unusual_conv_model],
+                         ids=[*IDS, "unusual-conv"])
+def test_onnx_computes_the_decode(make_model):
+    torch.manual_seed(1)
+    model = make_model().eval()
+    z = torch.randn(3, model.latent_dim)  # a batch: the batch size is symbolic
+    expected = model.decode(z).detach().numpy()
+    exact = export_decoder(model, "float32")
+    onnx.checker.check_model(onnx.load_from_string(exact), full_check=True)
+    np.testing.assert_allclose(run_onnx(exact, z.numpy()), expected, atol=1e-5, rtol=1e-4)
+    # float16 weights: what the browser is sent. A display level is 1/255.
+    assert np.abs(run_onnx(export_decoder(model), z.numpy()) - expected).max() < 1 / 255
 
 
-def test_program_identifies_its_weights():
-    torch.manual_seed(0)
-    first = build_model(MLPConfig(latent_dim=2, hidden=(8,)))
-    second = build_model(MLPConfig(latent_dim=2, hidden=(8,)))
-    assert export_decoder(first).to_json()["id"] == export_decoder(first).to_json()["id"]
-    assert export_decoder(first).to_json()["id"] != export_decoder(second).to_json()["id"]
+def test_float16_weights_halve_the_model():
+    model = build_model(ConvConfig(latent_dim=16, full_res_channels=32))
+    parameters = sum(p.numel() for layer in model.decoder_layers() for p in layer.parameters())
+    assert 4 * parameters < len(export_decoder(model, "float32")) < 4 * parameters + 10_000
+    assert 2 * parameters < len(export_decoder(model)) < 2 * parameters + 10_000
 
 
-def test_a_layer_the_browser_cannot_run_is_refused():
+def test_only_standard_operators():
+    model = onnx.load_from_string(export_decoder(build_model(ConvConfig(latent_dim=4, activation="silu"))))
+    assert {node.domain for node in model.graph.node} == {""}
+    assert [opset.version for opset in model.opset_import] == [17]
+
+
+@pytest.mark.parametrize(("layers", "reason"), [
+    ([nn.Linear(2, 784), nn.BatchNorm1d(784), nn.Unflatten(1, (1, 28, 28))], "BatchNorm1d"),
+    ([nn.Linear(2, 784), nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect")],
+     "padding_mode='reflect'"),
+    ([nn.Linear(2, 784), nn.Unflatten(1, (1, 28, 28)), nn.Linear(28, 28)], "image-shaped"),
+    ([nn.Linear(2, 100), nn.Unflatten(1, (1, 10, 10))], "not the image shape"),
+])
+def test_a_layer_the_export_cannot_express_is_refused(layers, reason):
     model = build_model(MLPConfig(latent_dim=2, hidden=(8,)))
-    model.decoder_layers = lambda: [nn.Linear(2, 784), nn.BatchNorm1d(784), nn.Unflatten(1, (1, 28, 28))]
-    with pytest.raises(UnsupportedLayer, match="BatchNorm1d"):
+    model.decoder_layers = lambda: layers
+    with pytest.raises(UnsupportedLayer, match=reason):
         export_decoder(model)

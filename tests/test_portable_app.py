@@ -30,9 +30,20 @@ def test_explore_shows_the_map_sliders_by_kl_and_a_selected_point(checkpoints):
     assert data["image"].startswith("data:image/png;base64,")
     assert any("test #7" in h.value for h in at.subheader)
     assert len(at.get("plotly_chart")) >= 1 and at.get("image")  # map; the point, reconstruction, neighbours
-    assert data["local_id"] is None  # no PyTorch layers to export: slider steps decode on the server
+    assert data["local_id"]  # the browser may ask for the decoder: the bundle's own decoder.onnx
     next(b for b in at.button if b.label == "Random (prior)").click().run()
     assert not at.exception and any(v != 0 for v in slider_values(at))
+
+
+def test_the_browser_is_sent_the_bundles_own_decoder(checkpoints):
+    import base64
+
+    at = run_page("explore.py")
+    at.session_state["local_decoder_wanted"] = slider_data(at)["local_id"]
+    decoder = slider_data(at.run())["local"]["decoder"]
+    assert base64.b64decode(decoder["onnx"]) == (checkpoints / "good" / "decoder.onnx").read_bytes()
+    config = json.loads((checkpoints / "good" / "config.json").read_text())
+    assert decoder["output"] == config["model"]["decoder_output"] and decoder["image_shape"] == [1, 28, 28]
 
 
 def test_interpolate_renders_every_frame(checkpoints):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -167,8 +169,13 @@ def _minimap(path: str, projection: str, stamp: tuple) -> tuple[str, tuple]:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _local_decoder(path: str, projection: str, stamp: tuple, bounds: tuple) -> dict | None:
-    """The browser's own decoder and placement for a bundle and map (built once, sent on request)."""
+    """The browser's own decoder and placement for a bundle and map (built once, on request)."""
     return local_payload(bundles.get_bundle(Path(path)), projection, bounds)
+
+
+def _local_id(*key: object) -> str:
+    """The browser's name for `_local_decoder(*key)`, known without building it."""
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
 
 
 def _reset(bundle: Bundle, how: str) -> None:
@@ -206,9 +213,9 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
     picture, bounds = _minimap(str(bundle.path), projection, stamp)
     where = bundles.forward_projector(str(bundle.path), projection, stamp)(code)
     image = figures.png_data_uri(on_worker(decode, bundle.model, code)[0])
+    key = (str(bundle.path), projection, stamp, tuple(bounds))
     live_decoder_panel(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim, image, picture,
-                       figures.marker_position(bounds, where),
-                       _local_decoder(str(bundle.path), projection, stamp, tuple(bounds)))
+                       figures.marker_position(bounds, where), _local_id(*key), partial(_local_decoder, *key))
     if url_due():
         state.sync_url(bundle.name, st.session_state.get("selected"), code)
 

@@ -5,8 +5,9 @@ main thread busy ~80 ms per slider step; as plain DOM in one Streamlit v2 compon
 step re-renders that one element, ~30 ms (a one-slider Streamlit app: ~20 ms; Chrome traces).
 The component sends `{"seq", "values"}` when the user moves a slider; Python answers with the
 image, the current code and the last `seq` it applied (see components/live_decoder.js for the
-handshake). Once the browser has asked for `local_payload` it decodes steps itself and sends one
-move per gesture, marked settled. The URL follows a slider gesture once it settles, not every
+handshake). Once the browser has asked for `local_payload` it decodes steps itself with
+onnxruntime-web (served from ui/static/, see scripts/web-assets.sh) and sends one move per gesture,
+marked settled. The URL follows a slider gesture once it settles, not every
 step: writing the query string re-renders the whole app in the browser (~12 ms a step here) and
 pushes a history entry.
 """
@@ -14,8 +15,8 @@ pushes a history entry.
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -25,16 +26,22 @@ import streamlit as st
 from ui import state
 from vae.bundle import Bundle
 from vae.latent.selection import display_subset
+from vae.models import VAE
 from vae.models.decoder_export import UnsupportedLayer, export_decoder
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent / "components"
+# scripts/web-assets.sh puts onnxruntime-web here; Streamlit serves static/ beside app.py at app/static/.
+ORT_DIR = Path(__file__).resolve().parent / "static" / "onnxruntime-web"
+ORT_MODULE = "ort.wasm.bundle.min.mjs"
 KEY = "live-decoder"
 SEQ_KEY = "slider_seq"
 URL_PENDING_KEY = "slider_url_pending"
 LOCAL_WANTED_KEY = "local_decoder_wanted"
 STEP = 0.05
+# A larger decoder decodes on the server: the page would wait longer for it than it saves.
+MAX_BROWSER_DECODER_BYTES = 32 * 2**20
 # The browser places a code on a UMAP map by its nearest codes; above this many it gets a fixed
 # sample (the marker moves a little when the server's exact placement arrives at the gesture's end).
 LOCAL_PLACE_LIMIT = 20_000
@@ -87,17 +94,55 @@ def _base64(array: np.ndarray, dtype: str) -> str:
     return base64.b64encode(np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()).decode()
 
 
+def ort_url() -> str | None:
+    """The URL path of onnxruntime-web's module, or None where it is not installed or not served."""
+    if not (ORT_DIR / ORT_MODULE).is_file() or not st.get_option("server.enableStaticServing"):
+        return None
+    base = st.get_option("server.baseUrlPath").strip("/")
+    return "/" + "/".join(part for part in (base, "app/static", ORT_DIR.name, ORT_MODULE) if part)
+
+
+def browser_decoder(onnx_bytes: bytes, latent_dim: int, image_shape: tuple[int, int, int],
+                    output: str = "probs") -> dict:
+    """A decoder for the browser (ui/components/local_decoder.js), as ONNX bytes it runs itself.
+
+    The contract: the model's input is named "z" and takes (1, latent_dim) float32 (a symbolic
+    batch size is fine); its one output is (1, C, H, W) float32 with image_shape (C, H, W), holding
+    pixel means in [0, 1] (`output` "probs") or logits (`output` "logits": the browser applies
+    the sigmoid). `decoder_onnx` gives a native model's (vae.models.decoder_export) and a portable
+    bundle's (its decoder.onnx, whose contract is this one).
+    """
+    if output not in ("probs", "logits"):
+        raise ValueError(f"output must be 'probs' or 'logits', not {output!r}")
+    return {"onnx": base64.b64encode(onnx_bytes).decode("ascii"), "latent_dim": latent_dim,
+            "image_shape": list(image_shape), "output": output}
+
+
+def decoder_onnx(model: VAE) -> tuple[bytes, str]:
+    """The decoder as ONNX bytes and its output kind: a portable bundle's own decoder.onnx as it is,
+    a native model's exported (raises UnsupportedLayer where it cannot be)."""
+    from vae.portable.runtime import PortableVAE  # onnxruntime: imported once a browser asks, not at start
+
+    if isinstance(model, PortableVAE):
+        return model.decoder_graph.SerializeToString(), model.config.decoder_output
+    return export_decoder(model), "probs"
+
+
 def local_payload(bundle: Bundle, projection: str, bounds: tuple[float, float, float, float]) -> dict | None:
     """What the browser needs to decode and place codes itself, or None where it cannot.
 
-    The decoder program (vae/models/decoder_export.py) and the map placement of `ForwardProjector`:
+    The decoder as ONNX (`browser_decoder`) and the map placement of `ForwardProjector`:
     linear for PCA, the code itself for a 2-D latent, else the k nearest codes' positions.
     """
     try:
-        decoder = export_decoder(bundle.model).to_json("float16")
+        onnx_bytes, output = decoder_onnx(bundle.model)
     except UnsupportedLayer as error:
         log.info("%s decodes on the server only: %s", bundle.name, error)
         return None
+    if len(onnx_bytes) > MAX_BROWSER_DECODER_BYTES:
+        log.info("%s decodes on the server only: its decoder is %d MB", bundle.name, len(onnx_bytes) >> 20)
+        return None
+    decoder = browser_decoder(onnx_bytes, bundle.latent_dim, bundle.model.config.input_shape, output)
     arrays = bundle.projections[projection]
     if arrays.get("components") is not None:
         place = {"kind": "pca", "components": np.asarray(arrays["components"], float).tolist(),
@@ -108,8 +153,7 @@ def local_payload(bundle: Bundle, projection: str, bounds: tuple[float, float, f
         keep = display_subset(len(bundle.mu), LOCAL_PLACE_LIMIT)
         place = {"kind": "neighbours", "k": 8, "dim": bundle.latent_dim, "dtype": "float16",
                  "codes": _base64(bundle.mu[keep], "float16"), "xy": _base64(arrays["xy"][keep], "float32")}
-    digest = hashlib.sha256(f"{decoder['id']}|{projection}|{place}|{bounds}".encode()).hexdigest()[:16]
-    return {"id": digest, "decoder": decoder, "projection": place, "bounds": [float(b) for b in bounds]}
+    return {"decoder": decoder, "projection": place, "bounds": [float(b) for b in bounds]}
 
 
 def _on_move(latent_dim: int) -> None:
@@ -117,19 +161,24 @@ def _on_move(latent_dim: int) -> None:
 
 
 def live_decoder_panel(rows: list[dict], latent_dim: int, image_uri: str, picture_uri: str,
-                       marker: tuple[float, float], local: dict | None = None) -> None:
+                       marker: tuple[float, float], local_id: str | None = None,
+                       local: Callable[[], dict | None] | None = None) -> None:
     """Draw the decoded image, the position picture with its marker (percent from left and top) and
-    the sliders at the current code; moves reach `take_move` before the rerun. `local` (see
-    `local_payload`) is sent once the browser asks for it, not on every run: it is ~2 MB."""
+    the sliders at the current code; moves reach `take_move` before the rerun. `local` makes the
+    payload (see `local_payload`) under the name `local_id`; it is called and sent only once the
+    browser asks for it (a few MB), and never where onnxruntime-web is not served."""
     code = state.current_code(latent_dim)
-    local_id = local["id"] if local else None
-    send_local = local_id is not None and st.session_state.pop(LOCAL_WANTED_KEY, None) == local_id
+    url = ort_url()
+    local_id = local_id if url and local else None
+    payload = None
+    if local_id is not None and st.session_state.pop(LOCAL_WANTED_KEY, None) == local_id:
+        payload = {"id": local_id, **(local() or {"unusable": True})}
     _component(
         key=KEY,
         data={"rows": rows, "values": [round(float(v), 4) for v in code],
               "seq": st.session_state.get(SEQ_KEY, 0), "limit": state.SLIDER_LIMIT, "step": STEP,
               "url_pending": not url_due(), "image": image_uri, "picture": picture_uri, "marker": list(marker),
-              "local_id": local_id, "local": local if send_local else None},
+              "local_id": local_id, "local": payload, "ort": url},
         default={"code": None},
         on_code_change=partial(_on_move, latent_dim),
         on_settled_change=_on_settled,

@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 
 from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT
+from ui.live_decoder import ORT_DIR, ORT_MODULE
 
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (scripts/system-packages.sh installs it)",
                 allow_module_level=True)
+
+# Decoding in the browser needs onnxruntime-web, which scripts/setup.sh installs with npm.
+needs_onnxruntime_web = pytest.mark.skipif(not (ORT_DIR / ORT_MODULE).is_file(),
+                                           reason=f"onnxruntime-web is not in {ORT_DIR}: run scripts/web-assets.sh")
 
 
 @pytest.fixture(scope="session")

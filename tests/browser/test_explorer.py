@@ -18,10 +18,10 @@ from vae.bundle import load_bundle
 from vae.latent.placement import InverseProjector
 from vae.models.inference import decode
 
-from .conftest import wait_ready
+from .conftest import needs_onnxruntime_web, wait_ready
 
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
-DECODED = "img.decoded"  # the live decoder's image
+DECODED = "canvas.decoded"  # the live decoder's image
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,8 @@ def drawn_points(page) -> int:
 
 
 def decoded_src(page) -> str:
-    return page.locator(DECODED).get_attribute("src")
+    """The decoded image as a PNG data URI of the canvas's pixels."""
+    return page.locator(DECODED).evaluate("canvas => canvas.toDataURL()")
 
 
 def slider_values(page) -> list[str]:
@@ -123,7 +124,7 @@ def test_slider_step_changes_the_decoded_image(page, app_url, screenshots):
     slider.focus()
     for _ in range(10):
         slider.press("ArrowRight")
-    page.wait_for_function("(old) => document.querySelector('img.decoded').src !== old",
+    page.wait_for_function("(old) => document.querySelector('canvas.decoded').toDataURL() !== old",
                            arg=before, timeout=10_000)
     # Ten quick steps, at most one in flight at a time: the last one must reach the code (and the URL).
     dim = int(slider.get_attribute("data-dim"))
@@ -134,6 +135,7 @@ def test_slider_step_changes_the_decoded_image(page, app_url, screenshots):
     page.screenshot(path=str(screenshots / "explore-slider.png"), full_page=True)
 
 
+@needs_onnxruntime_web
 def test_the_browser_decodes_slider_steps_as_the_server_does(page, app_url, screenshots):
     open_explorer(page, app_url)
     slider = page.get_by_role("slider").first
@@ -144,7 +146,8 @@ def test_the_browser_decodes_slider_steps_as_the_server_does(page, app_url, scre
     sent_before = page.evaluate(moves_sent)
     for _ in range(3):
         slider.press("ArrowRight")
-    # Decoded here, synchronously, with no move sent to the server until the gesture settles.
+    # Decoded here (onnxruntime-web, one step at a time), with no move sent until the gesture settles.
+    page.wait_for_function("() => !document.querySelector('.live-decoder').decoding", timeout=5_000)
     local_src, values = decoded_src(page), page.evaluate(  # collapsed dimensions' sliders included
         "() => Array.from(document.querySelectorAll('.live-decoder input[type=range]'),"
         " e => [Number(e.dataset.dim), Number(e.value)])")

@@ -79,7 +79,7 @@ def test_vae_lab_serve_shows_the_explorer_on_a_checkpoints_folder(installed, tmp
         page.goto(f"http://127.0.0.1:{port}/")
         page.wait_for_selector(READY, timeout=90_000)
         page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-        page.wait_for_selector("img.decoded", timeout=30_000)
+        page.wait_for_selector("canvas.decoded", timeout=30_000)
         assert page.locator("[data-testid=stException]").count() == 0
         assert "bundle=fashion-mnist-conv-z16" in page.url  # the shipped model, from the folder given
         page.close()

@@ -2,20 +2,24 @@
 // map, and a slider per latent dimension, as plain DOM. A slider step then re-renders this
 // component alone, not sixteen React sliders, an image element and an HTML element.
 //
-// Python sends {rows, values, seq, limit, step, image, picture, marker, url_pending}; a move sends
-// {seq, values} as the state value "code". At most one move is in flight: the next goes once Python
-// has answered (its data.seq caught up), so dragging never queues reruns, and Python's values
-// replace the thumbs only when it has seen every move (so a late answer never snaps a thumb back).
-// SETTLE_MS after the last answer the trigger "settled" tells Python to write the code into the
-// URL: once per gesture, because a URL change re-renders the whole app and adds a history entry.
+// Python sends {rows, values, seq, limit, step, image, picture, marker, url_pending, local_id, ort};
+// a move sends {seq, values} as the state value "code". At most one move is in flight: the next goes
+// once Python has answered (its data.seq caught up), so dragging never queues reruns, and Python's
+// values replace the thumbs only when it has seen every move (so a late answer never snaps a thumb
+// back). SETTLE_MS after the last answer the trigger "settled" tells Python to write the code into
+// the URL: once per gesture, because a URL change re-renders the whole app and adds a history entry.
 //
 // Where the browser can decode (local_decoder.js; Python sends the decoder once, when the sliders
 // are first touched, as a trigger "want_local" asks), a step decodes here and no move goes to
 // Python until the gesture settles: then one move, marked settled, sets the code and the URL.
+// The image is a canvas: a step's pixels go straight into it (no PNG to encode and load), each
+// drawing counts up its data-frame attribute, and a step decoded here is drawn before the next
+// frame. Decodes run one at a time; steps that come meanwhile collapse into the newest.
 const RETRY_MS = 1000;
 const SETTLE_MS = 400;
 const ASK_AGAIN_MS = 5000;
-const localDecoders = new Map(); // payload id -> {decode, place}, kept across re-mounts
+const localDecoders = new Map(); // payload id -> {decode, place} once built and warm, kept across re-mounts
+const building = new Set(); // payload ids whose decoder is being built
 const unusable = new Set(); // payload ids this browser failed to load
 
 function figure(className, caption, ...content) {
@@ -28,14 +32,18 @@ function figure(className, caption, ...content) {
 }
 
 function buildPictures(root) {
-  const decoded = document.createElement("img");
+  const decoded = document.createElement("canvas");
   decoded.className = "decoded";
-  decoded.alt = "decoded image";
+  decoded.setAttribute("role", "img");
+  decoded.setAttribute("aria-label", "decoded image");
+  decoded.dataset.frame = "0";
   const density = document.createElement("img");
   density.alt = "map density";
-  const marker = document.createElement("span");
+  const cross = document.createElement("span");
+  cross.textContent = "✕";
+  const marker = document.createElement("span"); // the map's size, its corner at the code's place
   marker.className = "position-marker";
-  marker.textContent = "✕";
+  marker.append(cross);
   const map = document.createElement("div");
   map.className = "ld-map";
   map.append(density, marker);
@@ -43,7 +51,7 @@ function buildPictures(root) {
   row.className = "ld-pictures";
   row.append(figure("ld-decoded", "decoded", decoded), figure("ld-where", "where this code lies on the map", map));
   root.append(row);
-  Object.assign(root, { decoded, density, marker });
+  Object.assign(root, { decoded, density, marker, drawn: 0 });
 }
 
 function buildSliders(root, data) {
@@ -98,21 +106,62 @@ function currentValues(root) {
   return root.values.slice();
 }
 
+// New pixels into the canvas, resized to them; `drawn` orders drawings (a server image that loads
+// after a newer local decode is dropped).
+function draw(root, source) {
+  const canvas = root.decoded;
+  if (canvas.width !== source.width || canvas.height !== source.height) {
+    canvas.width = source.width;
+    canvas.height = source.height;
+  }
+  const context = canvas.getContext("2d");
+  if (source instanceof ImageData) context.putImageData(source, 0, 0);
+  else context.drawImage(source, 0, 0);
+  canvas.dataset.frame = String(Number(canvas.dataset.frame) + 1);
+}
+
+// Moved by a transform, which the compositor applies without a layout or paint of the page.
+function moveMarker(root, [left, top]) {
+  root.marker.style.transform = `translate(${left}%, ${top}%)`;
+}
+
+// Decode the sliders' code here; a promise of the drawing (or of the one running, which takes it up).
 function decodeHere(root) {
-  const values = currentValues(root);
-  root.decoded.src = root.local.decode(values);
-  delete root.decoded.dataset.uri;
-  const [left, top] = root.local.place(values);
-  root.marker.style.left = `${left}%`;
-  root.marker.style.top = `${top}%`;
+  root.wanted = currentValues(root);
+  if (!root.decoding) root.decoding = decodeWanted(root);
+  return root.decoding;
+}
+
+async function decodeWanted(root) {
+  try {
+    while (root.wanted) {
+      const values = root.wanted;
+      root.wanted = null;
+      const pixels = await root.local.decode(values);
+      root.drawn += 1;
+      draw(root, pixels);
+      delete root.decoded.dataset.uri;
+      moveMarker(root, root.local.place(values));
+    }
+  } catch (error) { // decode on the server from now on
+    console.warn("VAE Lab: decoding on the server, the browser's decoder failed:", error);
+    unusable.add(root.localId);
+    localDecoders.delete(root.localId);
+    root.local = null;
+    root.dataset.decoder = "server";
+    send(root);
+  } finally {
+    root.decoding = null;
+  }
 }
 
 function askForLocalDecoder(root) {
   const id = root.localId;
-  if (!id || localDecoders.has(id) || unusable.has(id)) return;
+  if (!id || localDecoders.has(id) || building.has(id) || unusable.has(id)) return;
   if (performance.now() - (root.askedAt ?? -Infinity) < ASK_AGAIN_MS) return; // an answer may be on its way
   root.askedAt = performance.now();
   root.setTriggerValue("want_local", id);
+  startOrt(root.ortUrl).catch(() => {}); // meanwhile; a failure shows when the decoder is built
 }
 
 function send(root, settled = false) {
@@ -133,14 +182,36 @@ function send(root, settled = false) {
 function showPictures(root, data) {
   if (root.decoded.dataset.uri !== data.image) {
     root.decoded.dataset.uri = data.image;
-    root.decoded.src = data.image;
+    const ticket = ++root.drawn;
+    const image = new Image();
+    image.onload = () => { if (ticket === root.drawn) draw(root, image); };
+    image.src = data.image;
   }
   if (root.density.dataset.uri !== data.picture) {
     root.density.dataset.uri = data.picture;
     root.density.src = data.picture;
   }
-  root.marker.style.left = `${data.marker[0]}%`;
-  root.marker.style.top = `${data.marker[1]}%`;
+  moveMarker(root, data.marker);
+}
+
+// Build the decoder Python sent (once per page and payload); the sliders use it once it is warm.
+function loadLocalDecoder(root, payload, ortUrl) {
+  if (payload.unusable) { // the server cannot export this model's decoder: ask no more
+    unusable.add(payload.id);
+    return;
+  }
+  if (localDecoders.has(payload.id) || building.has(payload.id)) return;
+  building.add(payload.id);
+  buildLocalDecoder(payload, ortUrl).then(async (local) => {
+    localDecoders.set(payload.id, local);
+    if (root.localId !== payload.id) return;
+    root.local = local;
+    await decodeHere(root); // the same image, drawn here once: a canvas's first drawing of this kind is slow
+    if (root.local) root.dataset.decoder = "browser";
+  }).catch((error) => { // the server path still works: say why in the console, and ask no more
+    console.warn("VAE Lab: decoding on the server, the browser could not load the decoder:", error);
+    unusable.add(payload.id);
+  }).finally(() => building.delete(payload.id));
 }
 
 export default function (component) {
@@ -166,15 +237,9 @@ export default function (component) {
   root.setStateValue = setStateValue;
   root.setTriggerValue = setTriggerValue;
   root.seq = Math.max(root.seq, data.seq);
-  if (data.local && !localDecoders.has(data.local.id)) {
-    try {
-      localDecoders.set(data.local.id, buildLocalDecoder(data.local));
-    } catch (error) { // the server path still works: say why in the console, and ask no more
-      console.warn("VAE Lab: decoding on the server, the browser could not load the decoder:", error);
-      unusable.add(data.local.id);
-    }
-  }
+  if (data.local) loadLocalDecoder(root, data.local, data.ort);
   root.localId = data.local_id;
+  root.ortUrl = data.ort;
   root.local = localDecoders.get(data.local_id);
   root.dataset.decoder = root.local ? "browser" : "server";
   const stale = data.seq < root.seq; // Python has not seen the latest move yet
