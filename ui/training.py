@@ -19,6 +19,7 @@ from vae.training.options import FORM_OPTIONS, OPTIONS, Option
 from vae.training.progress import RunProgress, summarize_events
 
 POLL_S = 1.0
+OPEN_REQUEST = "train_open_request"  # session key: the bundle the user asked to open
 FORCE_STOP_AFTER_S = 20
 FIELDS = [option.name for option in FORM_OPTIONS]  # the form is generated from the training options
 
@@ -153,13 +154,25 @@ def _status_message(job: Job, progress: RunProgress) -> None:
 
 
 def _open_bundle(job: Job, progress: RunProgress) -> None:
-    """Offered as soon as the bundle is saved, before its UMAP map."""
-    if (job.bundle or progress.bundle) and st.button("Open in the explorer", type="primary", key=f"open-{job.id}"):
-        st.session_state["bundle"] = job.name
-        open_in_explorer(job.name)
+    """Offered as soon as the bundle is saved, before its UMAP map.
+
+    The click is kept by a callback: a click that lands as the job ends would otherwise be lost
+    to the page's redraw (the panel reruns the whole page then), and the user clicks again.
+    """
+    if job.bundle or progress.bundle:
+        st.button("Open in the explorer", type="primary", key=f"open-{job.id}",
+                  on_click=st.session_state.__setitem__, args=(OPEN_REQUEST, job.name))
+
+
+def _open_requested() -> None:
+    name = st.session_state.pop(OPEN_REQUEST, None)
+    if name:
+        st.session_state["bundle"] = name
+        open_in_explorer(name)
 
 
 def _panel(jobs: JobRegistry, was_running: bool) -> None:
+    _open_requested()
     job = jobs.current()
     if job is None:
         st.info("No training job yet. Choose settings and press Start.")
