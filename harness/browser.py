@@ -147,6 +147,38 @@ def point_on_screen(page, index: int, chart: int = 0) -> tuple[float, float]:
     }}""", [index, chart]))
 
 
+def isolated_point(page, start: int = 0, min_px: float = 3, chart: int = 0) -> int:
+    """The first drawn map point from `start` on (counted as `point_on_screen` does) with no other
+    marker of any trace within `min_px` on screen: Plotly gives a click to the nearest of overlapping
+    points, so only a click on such a point must select it."""
+    return int(page.evaluate(f"""([start, minPx, c]) => {{
+        const gd = document.querySelectorAll('.js-plotly-plot')[c];
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const cells = new Map(), key = (x, y) => `${{Math.floor(x / minPx)}},${{Math.floor(y / minPx)}}`;
+        const screen = (t, i) => [xa.l2p(t.x[i]), ya.l2p(t.y[i])];
+        for (const t of gd._fullData.filter(t => t.visible === true && t.x)) {{
+            for (let i = 0; i < t._length; i++) {{
+                const k = key(...screen(t, i));
+                cells.set(k, (cells.get(k) || 0) + 1);
+            }}
+        }}
+        let n = 0;
+        for (const t of ({POINT_TRACES})(gd)) {{
+            for (let i = 0; i < t._length; i++, n++) {{
+                if (n < start) continue;
+                const [x, y] = screen(t, i);
+                const [cx, cy] = [Math.floor(x / minPx), Math.floor(y / minPx)];
+                let near = 0;
+                for (let dx = -1; dx <= 1; dx++) {{
+                    for (let dy = -1; dy <= 1; dy++) near += cells.get(`${{cx + dx}},${{cy + dy}}`) || 0;
+                }}
+                if (near === 1) return n;
+            }}
+        }}
+        return null;
+    }}""", [start, min_px, chart]))
+
+
 def point_index(page, index: int, chart: int = 0) -> int:
     """The test index (customdata) of the `index`-th drawn point, counted as `point_on_screen` does."""
     return int(page.evaluate(f"""([i, c]) => {{

@@ -72,20 +72,21 @@ def colour_controls(bundle: Bundle, map_key: str, limit: int) -> None:
         st.session_state[COLOUR_KEY] = CLASS
     colour_column, clip_column = st.columns([2, 3], vertical_alignment="bottom")
     option = colour_column.selectbox("Colour by", options, format_func=option_label, key=COLOUR_KEY)
-    clip_column.checkbox(f"Clip the colour range to the {CLIP_PERCENTILES[0]:g}–{CLIP_PERCENTILES[1]:g}th "
-                         "percentile", value=True, key=CLIP_KEY, disabled=option == CLASS)
+    low, high = CLIP_PERCENTILES
+    clip_column.checkbox(f"Clip to {low:g}–{high:g}th percentile", value=True, key=CLIP_KEY, disabled=option == CLASS,
+                         help=f"Values below the {low:g}th or above the {high:g}th percentile take the end colours, "
+                              "so a few outliers do not wash out the scale")
     map_events.listen(bundle, map_key, limit, _browser_colour(bundle))
 
 
 def controls(bundle: Bundle) -> MapView:
-    """Find a test index, prior samples and posterior cloud toggles (one row), and the colour scale."""
-    find_column, toggles = st.columns([1, 2], vertical_alignment="bottom")
+    """Find a test index beside the prior samples and posterior cloud toggles, and the colour scale."""
+    find_column, toggles = st.columns(2, vertical_alignment="bottom")
     find_column.number_input(f"Find test # (0–{len(bundle.mu) - 1})", min_value=0, max_value=len(bundle.mu) - 1,
                              value=None, step=1, key=FIND_KEY, on_change=_find, args=(bundle,))
-    prior_column, cloud_column = toggles.columns(2)
-    show_prior = prior_column.toggle("Prior samples", key="show_prior",
+    show_prior = toggles.toggle("Prior samples", key="show_prior",
                                      help="Codes drawn from the prior N(0, I), placed on the map like the current code")
-    show_cloud = cloud_column.toggle("Posterior cloud", value=True, key="show_cloud",
+    show_cloud = toggles.toggle("Posterior cloud", value=True, key="show_cloud",
                                      help="Samples of q(z|x) for the selected image")
     return MapView(scale(bundle), show_prior, show_cloud)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, point_index, serving
+from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, isolated_point, point_index, serving
 from ui.live_decoder import STEP
 from ui.state import SLIDER_LIMIT
 from vae.bundle import load_bundle
@@ -171,9 +171,10 @@ def test_the_browser_decodes_slider_steps_as_the_server_does(page, app_url, scre
 
 def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(page, app_url, screenshots):
     open_explorer(page, app_url)
-    clicked = point_index(page, 1234)
+    drawn = isolated_point(page, start=1234)
+    clicked = point_index(page, drawn)
     selected = page.get_by_text(f"Selected: test #{clicked} ")
-    click_map_point(page, 1234, lambda timeout: selected.wait_for(timeout=timeout))
+    click_map_point(page, drawn, lambda timeout: selected.wait_for(timeout=timeout))
     wait_ready(page)
     # The sliders hold the clicked image's stored code (the bundle's posterior mean), not just any new one.
     assert_sliders_hold(page, load_bundle(SHIPPED).mu[clicked])

@@ -101,13 +101,26 @@ function attach(root) {
     const hidden = plot._fullData.filter((t) => t.customdata && t.visible === "legendonly").map((t) => t.meta);
     if (JSON.stringify(hidden) !== JSON.stringify(root.data.hidden)) root.setStateValue("hidden", hidden);
   });
-  plot.addEventListener("pointerenter", () => {
-    const id = root.data.atlas_id;
-    if (id && !atlases.has(id) && root.asked !== id) {
-      root.asked = id;
-      root.setTriggerValue("want_atlas", id);
-    }
-  });
+  const pressed = () => { root.pressed = performance.now(); };
+  plot.addEventListener("pointerdown", pressed);
+  plot.addEventListener("pointerup", pressed);
+  plot.addEventListener("pointerenter", () => askForAtlas(root));
+}
+
+// Asked a moment after the pointer enters the map, and never within QUIET_MS of a press: Streamlit
+// sends the widget updates of one moment together, under one fragment, so a map click (a full rerun)
+// sent with this request (a rerun of this component's fragment) would be lost.
+const QUIET_MS = 300;
+function askForAtlas(root) {
+  const id = root.data.atlas_id;
+  if (!id || atlases.has(id) || root.asked === id) return;
+  clearTimeout(root.askTimer);
+  root.askTimer = setTimeout(() => {
+    if (performance.now() - (root.pressed ?? -Infinity) < QUIET_MS) return askForAtlas(root);
+    if (root.data.atlas_id !== id || atlases.has(id)) return;
+    root.asked = id;
+    root.setTriggerValue("want_atlas", id);
+  }, QUIET_MS);
 }
 
 export default function (component) {
