@@ -160,6 +160,22 @@ def test_a_hostile_zip_is_refused_and_nothing_is_left(tmp_path, members, reason)
     assert list((tmp_path / "runs" / UPLOADS).iterdir()) == [] and not (tmp_path / "escaped.png").exists()
 
 
+def test_a_zip_of_too_many_entries_is_refused_before_unpacking(tmp_path, monkeypatch):
+    monkeypatch.setattr("vae.training.own_data.ZIP_ENTRIES", 10)
+    with pytest.raises(UploadRefused, match="holds 16 entries, more than 10"):
+        store_upload(tmp_path, "many.zip", zip_of(write_folder(tmp_path / "src")))
+    assert list((tmp_path / UPLOADS).iterdir()) == []
+
+
+def test_linked_files_and_folders_are_not_followed(tmp_path):
+    root = write_folder(tmp_path / "shapes")
+    (root / "elsewhere").symlink_to(write_folder(tmp_path / "private", {"secrets": 4}))
+    (root / "squares" / "link.png").symlink_to(tmp_path / "private" / "secrets" / "1.png")
+    check = check_folder(root)
+    assert check.class_names == ["circles", "squares", "zigzags"] and check.class_counts == [7, 5, 3]
+    assert check.n_unreadable == 1 and "symbolic link" in check.unreadable[0]
+
+
 def test_an_empty_zip_is_stored_and_its_check_says_so(tmp_path):
     buffer = io.BytesIO()
     zipfile.ZipFile(buffer, "w").close()

@@ -23,7 +23,7 @@ from vae.data.arrays import ARRAY_SUFFIXES, MAX_IMAGES, labels_and_names, read_a
 from vae.data.datasets import DatasetNotFoundError, ImageDataset
 from vae.data.idx import DataFileError
 from vae.data.images import IMAGE_FORMATS, IMAGE_SUFFIXES, MAX_FILE_BYTES, MAX_PIXELS, ImageInputError, load_image
-from vae.files import read_regular
+from vae.files import NotARegularFile, read_regular
 
 TEST_FRACTION = 0.1  # of each class, held out as the test images (the map's)
 MAX_FOLDER_BYTES = 2 * 2**30  # image files of one folder, all together
@@ -98,14 +98,13 @@ def list_classes(root: Path) -> tuple[list[str], list[list[Path]], Counter]:
     """
     if not root.is_dir():
         raise DatasetNotFoundError(f"{root} is not a folder (expected one sub-folder per class)")
-    classes = sorted(p.name for p in root.iterdir()
-                     if p.is_dir() and not p.name.startswith(".") and p.name not in SKIPPED)
+    classes = sorted(p.name for p in root.iterdir()  # a linked folder is not followed out of `root`
+                     if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name not in SKIPPED)
     if not classes:
         raise DatasetNotFoundError(f"{root} has no class sub-folders")
     if len(classes) > MAX_CLASSES:
         raise DataFileError(f"{len(classes):,} class sub-folders, more than {MAX_CLASSES:,}")
-    long_names = [name for name in classes if len(name) > MAX_CLASS_NAME]
-    if long_names:
+    if any(len(name) > MAX_CLASS_NAME for name in classes):
         raise DataFileError(f"a class folder name is longer than {MAX_CLASS_NAME} characters")
     files, ignored, n_files, n_bytes = [], Counter(), 0, 0
     for name in classes:
@@ -132,6 +131,9 @@ def _header(path: Path) -> tuple[tuple[int, int], str, str]:
     """((height, width), mode, format) of an image file, from its header; ImageInputError otherwise."""
     try:
         data = read_regular(path, MAX_FILE_BYTES)
+    except OSError as exc:  # a link, a pipe, a file over the limit: its message names the file
+        raise ImageInputError(str(exc) if isinstance(exc, NotARegularFile) else f"{path.name}: {exc}") from exc
+    try:
         with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
             if image.width * image.height > MAX_PIXELS:
                 raise ImageInputError(f"{path.name}: {image.width}x{image.height} is too large")
