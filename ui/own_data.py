@@ -22,7 +22,6 @@ OWN_DATA = "your own data"
 SOURCE_KEY = "own_source"  # session key: the checked source a job may start from, or None
 KINDS = {"folder": "a folder on this server", "zip": "a zip of class sub-folders", "arrays": "a .npy or .npz file"}
 UPLOAD_TYPES = {"zip": ["zip"], "arrays": ["npy", "npz"]}
-SHOWN_CLASSES = 1_000
 
 
 def _checked(source: str, again: bool = False) -> DataCheck:
@@ -81,8 +80,8 @@ def _summary(check: DataCheck) -> None:
         st.caption(md("Not images, ignored: " + ", ".join(f"{s} {n:,}" for s, n in check.ignored.most_common())))
     if check.class_counts:
         total = max(sum(check.class_counts), 1)
-        table = pd.DataFrame({"class": check.class_names[:SHOWN_CLASSES], "images": check.class_counts[:SHOWN_CLASSES],
-                              "share": [n / total for n in check.class_counts[:SHOWN_CLASSES]]})
+        table = pd.DataFrame({"class": check.class_names, "images": check.class_counts,
+                              "share": [n / total for n in check.class_counts]})
         st.dataframe(table, hide_index=True, use_container_width=True, key="own-balance",
                      height=min(35 * len(table) + 38, 300),
                      column_config={"share": st.column_config.ProgressColumn("share", format="percent",
