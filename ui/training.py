@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from ui import access, bundles, figures
+from ui import access, bundles, figures, own_data
 from ui.navigation import open_in_explorer
 from ui.text import md
 from vae.device import available_devices
@@ -35,8 +35,15 @@ def registry() -> JobRegistry | None:
     return JobRegistry(folder)
 
 
+def _own_data_chosen() -> bool:
+    return st.session_state.get("train_dataset") == own_data.OWN_DATA
+
+
 def _request_from_state() -> TrainRequest:
-    return TrainRequest(**{name: st.session_state[f"train_{name}"] for name in FIELDS})
+    values = {name: st.session_state[f"train_{name}"] for name in FIELDS}
+    if _own_data_chosen():
+        values["dataset"] = st.session_state.get(own_data.SOURCE_KEY) or ""
+    return TrainRequest(**values)
 
 
 def _submit(jobs: JobRegistry) -> None:
@@ -46,6 +53,8 @@ def _submit(jobs: JobRegistry) -> None:
         return
     request = _request_from_state()
     errors = request.validate(jobs.root, available_devices())
+    if _own_data_chosen() and not request.dataset:
+        errors["dataset"] = "choose your data and let it pass the check first"
     st.session_state["train_errors"] = errors
     if errors:
         return
@@ -65,7 +74,9 @@ def _choices(option: Option) -> tuple[list[str], Callable[[str], str] | None]:
     """A select option's choices and how to show them (datasets say whether they need a download)."""
     if option.name == "dataset":
         offline = dict(dataset_choices())
-        return list(offline), lambda n: f"{n} · {'on this machine' if offline[n] else 'needs a download'}"
+        return [*offline, own_data.OWN_DATA], lambda n: (
+            f"{n} · {'on this machine' if offline[n] else 'needs a download'}" if n in offline
+            else f"{n} · a folder, a zip or a .npy")
     if option.name == "device":
         return available_devices(), None
     return list(option.choices or ()), None
@@ -90,12 +101,17 @@ def _field(option: Option) -> None:
 
 
 def form(jobs: JobRegistry, job: Job | None) -> None:
-    """The settings form; Start launches the training CLI in its own process."""
+    """The data (outside the form: choosing it redraws the page with its check), then the settings
+    form; Start launches the training CLI in its own process."""
     st.session_state.setdefault("train_name", time.strftime("my-vae-%Y%m%d-%H%M%S"))
     numbers = [o for o in FORM_OPTIONS if o.bounds is not None]
+    _field(OPTIONS["dataset"])
+    if _own_data_chosen():
+        own_data.panel(jobs.root)
+    unchecked = _own_data_chosen() and not st.session_state.get(own_data.SOURCE_KEY)
     with st.form("train-form", border=True):
         for option in FORM_OPTIONS:
-            if option.bounds is None and option.name != "name":
+            if option.bounds is None and option.name not in ("name", "dataset"):
                 _field(option)
         left, right = st.columns(2)
         half = (len(numbers) + 1) // 2
@@ -105,7 +121,7 @@ def form(jobs: JobRegistry, job: Job | None) -> None:
                     _field(option)
         _field(OPTIONS["name"])
         st.form_submit_button("Start training", type="primary", on_click=_submit, args=(jobs,),
-                              disabled=job is not None and job.running, use_container_width=True)
+                              disabled=job is not None and job.running or unchecked, use_container_width=True)
     refused = st.session_state.get("train_refused")
     if refused:
         st.error(md(refused))

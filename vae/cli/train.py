@@ -61,8 +61,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The training options (vae/training/options.py), then those of the data, model and bundle."""
     options.add_to_parser(p)
     p.add_argument("--data-dir", help="folder with the dataset's files (searched first)")
-    p.add_argument("--image-size", type=int, default=28, help="folder datasets: resize to this square size")
-    p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="folder datasets: 1 grey, 3 colour")
+    p.add_argument("--image-size", type=int,
+                   help="folder datasets: resize every image to this square size (default: the images' own size, "
+                        "which they must share)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=1,
+                   help="folder datasets with --image-size: 1 grey, 3 colour (without it: from the images)")
     p.add_argument("--preset", choices=sorted(PRESETS), help="named model config (sets --arch)")
     p.add_argument("--hidden", type=int, nargs="+", help="mlp: hidden sizes; conv: one dense size")
     p.add_argument("--full-res-channels", type=int, help="conv: channels of a full-resolution decoder stage")
@@ -103,7 +106,8 @@ def _prepare(args: argparse.Namespace) -> tuple[TrainConfig, ImageDataset, dict[
     """Validate settings and load the data; ValueError and dataset errors carry the user's message."""
     train_config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     train_config.validate()
-    dataset = load_dataset(args.dataset, args.data_dir, shape=(args.channels, args.image_size, args.image_size))
+    shape = (args.channels, args.image_size, args.image_size) if args.image_size else None
+    dataset = load_dataset(args.dataset, args.data_dir, shape=shape)
     return train_config, dataset, model_config_from_args(args, dataset.input_shape)
 
 

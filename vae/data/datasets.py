@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from vae.data.idx import DataFileError, read_idx_images, read_idx_labels
-from vae.data.images import IMAGE_SUFFIXES, ImageInputError, load_image
 
 log = logging.getLogger(__name__)
 
@@ -156,42 +155,6 @@ def load_cifar10(data_dir: str | Path | None = None, download: bool = True) -> I
     )
 
 
-def load_folder(
-    path: str | Path, shape: tuple[int, int, int] = (1, 28, 28), test_fraction: float = 0.1, seed: int = 0
-) -> ImageDataset:
-    """One sub-folder per class of PNG/JPG images, resized to `shape`; a seeded split per class."""
-    root = Path(path)
-    if not root.is_dir():
-        raise DatasetNotFoundError(f"{root} is not a folder (expected one sub-folder per class)")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DatasetNotFoundError(f"{root} has no class sub-folders")
-    rng = np.random.default_rng(seed)
-    splits: dict[str, tuple[list[np.ndarray], list[int]]] = {"train": ([], []), "test": ([], [])}
-    for label, class_name in enumerate(classes):
-        files = sorted(f for f in (root / class_name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        images = []
-        for file in files:
-            try:
-                images.append(load_image(file, shape))
-            except ImageInputError as exc:
-                log.warning("skipping %s", exc)
-        order = rng.permutation(len(images))
-        n_test = int(round(len(images) * test_fraction)) if len(images) > 1 else 0
-        for rank, index in enumerate(order):
-            split = "test" if rank < max(n_test, 1 if len(images) > 1 else 0) else "train"
-            splits[split][0].append(images[index])
-            splits[split][1].append(label)
-    if not splits["train"][0] or not splits["test"][0]:
-        raise DatasetNotFoundError(f"{root}: need at least two readable images in some class")
-
-    def stack(split: str) -> tuple[np.ndarray, np.ndarray]:
-        images, labels = splits[split]
-        return np.stack(images), np.asarray(labels, dtype=np.int64)
-
-    return ImageDataset(f"folder:{root}", *stack("train"), *stack("test"), classes, str(root))
-
-
 def make_synthetic(n_train: int = 2000, n_test: int = 500, size: int = 28, seed: int = 0) -> ImageDataset:
     """Ten classes of noisy bars (5 horizontal rows, 5 vertical columns): small, learnable, offline."""
     rng = np.random.default_rng(seed)
@@ -223,18 +186,24 @@ LOADERS: dict[str, Callable[..., ImageDataset]] = {
 }
 
 
+OWN_DATA_FORMS = ("folder:<path>", "<path>.npy", "<path>.npz")
+
+
 def dataset_names() -> list[str]:
-    """Registered names; `folder:<path>` is accepted too."""
-    return [*LOADERS, "folder:<path>"]
+    """Registered names, then the forms your own data takes (vae/data/own.py)."""
+    return [*LOADERS, *OWN_DATA_FORMS]
 
 
 def load_dataset(
     name: str, data_dir: str | Path | None = None, download: bool = True,
-    shape: tuple[int, int, int] = (1, 28, 28),
+    shape: tuple[int, int, int] | None = None,
 ) -> ImageDataset:
-    """Load a dataset by registry name or `folder:<path>` (resized to `shape`)."""
-    if name.startswith("folder:"):
-        return load_folder(name.removeprefix("folder:"), shape)
+    """Load a dataset by registry name, or your own data: `folder:<path>` (resized to `shape`, else at
+    the images' own size) or a `.npy`/`.npz` path."""
+    from vae.data import own  # it builds on this module's ImageDataset
+
+    if own.is_own_source(name):
+        return own.load_own(name, shape)
     if name not in LOADERS:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
     return LOADERS[name](data_dir=data_dir, download=download)
@@ -247,4 +216,6 @@ def is_available_offline(name: str, data_dir: str | Path | None = None) -> bool:
     if name == "cifar10":
         root = Path(data_dir) if data_dir else Path("data") / "cifar10"
         return (root / "cifar-10-batches-py").is_dir()
-    return name in LOADERS or name.startswith("folder:")
+    from vae.data.own import is_own_source
+
+    return name in LOADERS or is_own_source(name)

@@ -1,4 +1,4 @@
-"""Unpack an uploaded zip (a pythae model folder) safely: no path traversal, no links, no zip bombs.
+"""Unpack an uploaded zip (a pythae model folder, a folder of images) safely: no path traversal, no links, no zip bombs.
 
 A zip's directory can name `../../etc/x` or a symlink, and its declared sizes can lie; a small
 zip can expand to gigabytes. Members are checked by name and type first, then streamed out with
@@ -29,16 +29,19 @@ def _safe_name(name: str) -> PurePosixPath:
     return path
 
 
-def extract_zip(data: bytes, dest: Path) -> Path:
-    """Unpack `data` into the empty folder `dest`; raises UploadRefused, leaving `dest` for the caller to remove."""
+def extract_zip(data: bytes, dest: Path, max_members: int = MAX_MEMBERS) -> Path:
+    """Unpack `data` into the empty folder `dest`; raises UploadRefused, leaving `dest` for the caller to remove.
+
+    `max_members`: entries allowed (a model folder has a few; a zip of images, one per image).
+    """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise UploadRefused(f"not a zip file ({exc})") from exc
     with archive:
         members = archive.infolist()
-        if len(members) > MAX_MEMBERS:
-            raise UploadRefused(f"the zip holds {len(members)} entries, more than {MAX_MEMBERS}")
+        if len(members) > max_members:
+            raise UploadRefused(f"the zip holds {len(members):,} entries, more than {max_members:,}")
         for info in members:
             _safe_name(info.filename)
             if stat.S_ISLNK(info.external_attr >> 16):

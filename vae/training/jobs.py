@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from vae.data import dataset_names, is_available_offline
+from vae.data.own import is_own_source
 from vae.device import available_devices
 from vae.files import read_regular, read_tail
 from vae.training import events as ev
@@ -60,7 +61,7 @@ class _RequestChecks:
             run_directory(root, values.pop("name"))
         except ValueError as exc:
             errors["name"] = str(exc)
-        if self.dataset not in dataset_names() and not self.dataset.startswith("folder:"):
+        if self.dataset not in dataset_names() and not is_own_source(self.dataset):
             errors["dataset"] = f"unknown dataset {self.dataset!r}"
         if "kl_warmup_epochs" not in errors and "epochs" not in errors and self.kl_warmup_epochs > self.epochs:
             errors["kl_warmup_epochs"] = (f"warm-up ({self.kl_warmup_epochs:g} epochs) is longer than training "
@@ -82,7 +83,7 @@ TrainRequest = make_dataclass(
 )
 
 
-def _make_ignored(root: Path) -> None:
+def make_ignored(root: Path) -> None:
     """Create `root` with a `.gitignore` of `*`: trained bundles never end up in a commit by accident."""
     if not root.exists():
         root.mkdir(parents=True)
@@ -184,7 +185,7 @@ class JobRegistry:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        _make_ignored(self.root)
+        make_ignored(self.root)
         self.dir.mkdir(parents=True, exist_ok=True)
         with (self.dir / "lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -285,4 +286,4 @@ class JobRegistry:
 
 def dataset_choices() -> list[tuple[str, bool]]:
     """(dataset name, available offline now) for the registered datasets."""
-    return [(name, is_available_offline(name)) for name in dataset_names() if not name.startswith("folder:")]
+    return [(name, is_available_offline(name)) for name in dataset_names() if not is_own_source(name)]

@@ -12,6 +12,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
+from vae.data.own import TEST_FRACTION
 from vae.losses import LIKELIHOODS
 from vae.models import REGISTRY
 from vae.models.base import LATENT_DIM_BOUNDS
@@ -57,7 +58,9 @@ class Option:
 
 OPTIONS: dict[str, Option] = {option.name: option for option in (
     Option("name", None, "display name stored in the bundle (default: the folder name)", label="Bundle name"),
-    Option("dataset", "fashion-mnist", "fashion-mnist, mnist, kmnist, cifar10, synthetic or folder:<path>",
+    Option("dataset", "fashion-mnist", "fashion-mnist, mnist, kmnist, cifar10, synthetic, or your own images: "
+           "folder:<path> (one sub-folder per class) or a .npy/.npz file, of which "
+           f"one image in {round(1 / TEST_FRACTION)} of each class is held out as the test images",
            label="Dataset"),
     Option("arch", "conv", "model architecture", choices=tuple(sorted(REGISTRY)), label="Architecture"),
     Option("latent_dim", None, "latent size (default: the architecture's)", int, LATENT_DIM_BOUNDS,
