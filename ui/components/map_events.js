@@ -138,6 +138,8 @@ export default function (component) {
     Object.assign(root.caption.style, { font: "12px sans-serif", textAlign: "center" });
     root.append(root.canvas, root.caption);
     parentElement.append(root);
+    // The thumbnail is fixed to the window: once the page scrolls it would float over other parts.
+    document.addEventListener("scroll", () => hide(root), { capture: true, passive: true });
     // The map is drawn after this component, and Streamlit may replace it: look for it now and then.
     root.timer = setInterval(() => {
       if (!root.isConnected) return clearInterval(root.timer);
