@@ -1,24 +1,25 @@
 """UI latency of the explorer against reference Streamlit apps, all driven in Debian Chromium.
 
-Three apps (four with --baseline: the explorer of another checkout), each on a fresh server
-(--rounds times, interleaved; medians reported): a trivial one (a slider in a fragment rendering an
-image), the same plus one 3-point Plotly chart (what Plotly's JavaScript alone costs), and the
-explorer. For each: time from navigation until interactive (script idle, first image loaded, sliders
-drawn) and until its map is drawn, and slider steps (p50/p95 over --steps steps, spread over the
-rounds), started after the same --settle-ms pause in every app, so that they are timed in steady
-state rather than while the browser still finishes the first load (Plotly's drawing, for the apps
-with a map); the explorer's steps start as soon as the browser has its decoder (sent when a slider
-first gets focus, that wait reported on its own), so each round's first steps are the first after
-the decoder arrived. A step is timed two ways: on screen, from the key press as the page received it
-(the event's timeStamp) until the frame holding the new pixels has been painted (see
-ARM_NEXT_IMAGE), which is what a person sees; and by the driver, from Playwright's key press until
-the page reports it, which adds Playwright's round trips. The explorer's sliders are also dragged
-(--drags pointer moves over the rounds, timed on screen from each move; a Streamlit slider sends
-nothing until it is released, so the reference apps have no such row). For the explorer also map
-click -> sliders updated, uploads on the Your image page (a 4000x3000 JPEG until its reconstruction
-shows, a non-image until its message shows), and the inverse projection's own cost. All apps run in
-the same invocation, one after the other, on the same machine. Prints a table and writes
-bench/results/ui_latency.json.
+Four apps (five with --baseline: the explorer of another checkout), each on a fresh server (--rounds
+times, interleaved; medians reported): a trivial one (a slider in a fragment rendering an image),
+the same plus one 3-point Plotly chart (what Plotly's JavaScript alone costs), a plain explorer
+(torch, the 10k-point map and st.image: the cold-start anchor), and the explorer. For each: the time
+until the fresh server answers, from navigation until interactive (script idle, first image loaded,
+sliders drawn) and until its map is drawn, process start until the map is drawn, and slider steps
+(p50/p95 over --steps steps, spread over the rounds), started after the same --settle-ms pause in
+every app, so that they are timed in steady state rather than while the browser still finishes the
+first load (Plotly's drawing, for the apps with a map); the explorer's steps start as soon as the
+browser has its decoder (sent when a slider first gets focus, that wait reported on its own), so
+each round's first steps are the first after the decoder arrived. A step is timed two ways: on
+screen, from the key press as the page received it (the event's timeStamp) until the frame holding
+the new pixels has been painted (see ARM_NEXT_IMAGE), which is what a person sees; and by the
+driver, from Playwright's key press until the page reports it, which adds Playwright's round trips.
+The explorer's sliders are also dragged (--drags pointer moves over the rounds, timed on screen from
+each move; a Streamlit slider sends nothing until it is released, so the reference apps have no such
+row). For the explorer also map click -> sliders updated, uploads on the Your image page (a
+4000x3000 JPEG until its reconstruction shows, a non-image until its message shows), and the inverse
+projection's own cost. All apps run in the same invocation, one after the other, on the same
+machine. Prints a table and writes bench/results/ui_latency.json.
 
     .venv/bin/python -m bench.ui_latency [--rounds 5] [--steps 60] [--drags 60] [--clicks 10] [--uploads 5]
                                          [--settle-ms 1000] [--baseline DIR]
@@ -125,17 +126,19 @@ def time_slider_steps(page, steps: int) -> tuple[dict[str, list[float]], float |
 
 
 def time_drag_steps(page, moves: int, pixels: int = 8) -> list[float]:
-    """Drag the first slider's thumb `pixels` at a time (back and forth every 20 moves); seconds on
-    screen from each pointer move. Only for the explorer, whose range inputs decode while dragged."""
+    """Drag the first slider's thumb `pixels` at a time, first towards its farther end, back and forth
+    every 10 moves (a move past the end would draw nothing); seconds on screen from each pointer
+    move. Only for the explorer, whose range inputs decode while dragged."""
     slider = page.get_by_role("slider").first
     box = slider.bounding_box()
     low, high, value = slider.evaluate("e => [Number(e.min), Number(e.max), Number(e.value)]")
     x, y = box["x"] + box["width"] * (value - low) / (high - low), box["y"] + box["height"] / 2
+    towards = pixels if value < (low + high) / 2 else -pixels
     page.mouse.move(x, y)
     page.mouse.down()
     times = []
     for i in range(moves):
-        x += pixels if (i // 20) % 2 == 0 else -pixels
+        x += towards if (i // 10) % 2 == 0 else -towards
         times.append(time_step(page, lambda x=x: page.mouse.move(x, y))[0])
     page.mouse.up()
     page.wait_for_selector(READY, timeout=30_000)
@@ -206,11 +209,16 @@ def measure(browser, script: str | None, with_map: bool, settle_ms: int, steps: 
     and its first page load (cold); then, if asked, slider steps, and for the explorer map clicks and
     uploads."""
     port = free_port()
+    started = time.perf_counter()
     proc = start_app(port, script, command=command, cwd=cwd)
+    server_s = time.perf_counter() - started
     try:
         context = browser.new_context(viewport={"width": 1500, "height": 1100})
         page = context.new_page()
         result = time_ready(page, f"http://127.0.0.1:{port}/", with_map)
+        result["server_s"] = server_s
+        if with_map:
+            result["start_to_map_s"] = server_s + result["map_s"]
         if steps:
             page.wait_for_timeout(settle_ms)
             times, result["browser_decoder_s"] = time_slider_steps(page, steps)
@@ -228,14 +236,17 @@ def measure(browser, script: str | None, with_map: bool, settle_ms: int, steps: 
         proc.wait(timeout=20)
 
 
+PLAIN = "plain explorer (torch, Plotly, st.image)"
 APPS = {  # name: (script, has a map)
     "trivial app": ("bench/trivial_app.py", False),
     "trivial + Plotly chart": ("bench/plotly_baseline_app.py", True),
+    PLAIN: ("bench/plain_explorer_app.py", True),
     "explorer": (None, True),  # the app itself, as `vae-lab serve` starts it
 }
 
 
 STEP_TIMES = ("slider_s", "slider_driver_s", "first_s", "drag_s")
+COLD_TIMES = ("server_s", "interactive_s", "map_s", "start_to_map_s")
 
 
 def measure_all(browser, rounds: int, steps: int, drags: int, clicks: int, uploads: int,
@@ -261,9 +272,9 @@ def measure_all(browser, rounds: int, steps: int, drags: int, clicks: int, uploa
         measured[name] = {
             **results[-1],
             **{key: [v for r in results for v in r.get(key, [])] for key in STEP_TIMES},
-            "cold_loads": [{k: r[k] for k in ("interactive_s", "map_s") if k in r} for r in results],
+            "cold_loads": [{k: r[k] for k in COLD_TIMES if k in r} for r in results],
         }
-        for key in ("interactive_s", "map_s", "browser_decoder_s"):
+        for key in (*COLD_TIMES, "browser_decoder_s"):
             if results[0].get(key) is not None:
                 measured[name][key] = statistics.median(r[key] for r in results)
     return measured
@@ -295,7 +306,8 @@ def main() -> None:
             return "-"
         return round(1000 * (statistics.median(values) if q is None else percentile(values, q)), 1)
 
-    rows = [(name, round(r["interactive_s"], 2), round(r["map_s"], 2) if "map_s" in r else "-",
+    rows = [(name, round(r["server_s"], 2), round(r["interactive_s"], 2), round(r["map_s"], 2) if "map_s" in r else "-",
+             round(r["start_to_map_s"], 2) if "start_to_map_s" in r else "-",
              ms(r.get("click_s")), ms(r.get("click_s"), 0.95)) for name, r in apps.items()]
     step_rows = [(name, ms(r["slider_s"]), ms(r["slider_s"], 0.95), ms(r["first_s"], 0.95),
                   ms(r["slider_driver_s"]), ms(r["slider_driver_s"], 0.95), ms(r["drag_s"]), ms(r["drag_s"], 0.95))
@@ -305,9 +317,11 @@ def main() -> None:
         "map_ratio_to_trivial": explorer["map_s"] / trivial["interactive_s"],
         "map_ratio_to_plotly_baseline": explorer["map_s"] / apps["trivial + Plotly chart"]["map_s"],
         "slider_p50_ratio": statistics.median(explorer["slider_s"]) / statistics.median(trivial["slider_s"]),
+        "cold_start_ratio_to_plain": explorer["start_to_map_s"] / apps[PLAIN]["start_to_map_s"],
     }
-    print(format_table([f"app (fresh server, first load; median of {args.rounds})", "interactive s",
-                        "map drawn s", "click p50 ms", "click p95 ms"], rows))
+    print(format_table([f"app (fresh server, first load; median of {args.rounds})", "server up s",
+                        "interactive s", "map drawn s", "process start -> map s", "click p50 ms", "click p95 ms"],
+                       rows))
     print(format_table(["slider step (ms): key press -> new pixels painted", "p50", "p95",
                         f"p95 of each round's first {FIRST_STEPS}", "driver p50", "driver p95",
                         "drag move p50", "drag move p95"], step_rows))
@@ -315,6 +329,8 @@ def main() -> None:
           f"slider p50 {ratios['slider_p50_ratio']:.2f}x (target <= 1.25); map drawn "
           f"{ratios['map_ratio_to_trivial']:.2f}x the trivial app's interactive time, "
           f"{ratios['map_ratio_to_plotly_baseline']:.2f}x a 3-point Plotly chart's")
+    print(f"explorer / plain explorer: process start -> map drawn {ratios['cold_start_ratio_to_plain']:.2f}x "
+          "(target <= 1.0)")
     for name, r in apps.items():
         if name.startswith("explorer at "):
             p50 = statistics.median(explorer["slider_s"]) / statistics.median(r["slider_s"])
