@@ -2,8 +2,12 @@
 
 import streamlit as st
 
-from ui import access
-from ui.navigation import PAGES
+from ui import preload
+
+preload.wait()  # the server's imports of the pages' modules (ui/serve.py) end before this run's begin
+
+from ui import access  # noqa: E402
+from ui.navigation import PAGES  # noqa: E402
 
 # An emoji favicon: a ":material/...:" page icon is fetched from fonts.gstatic.com, while the
 # navigation's Material icons come from the font Streamlit serves itself.

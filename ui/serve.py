@@ -8,7 +8,7 @@ It refuses to start bound to anything but this machine unless the operator set a
 
 `streamlit run ui/app.py` works too, but Streamlit imports a page's modules during the first
 session's first run: PyTorch alone takes ~1.6 s here, so the first visitor waited ~2.5 s longer
-than later ones. Importing them here, in the server process, moves that wait to start-up.
+than later ones. Here they are imported while the server starts (ui/preload.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from streamlit.web import bootstrap, cli
 
-from ui import access
+from ui import access, preload
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -42,18 +42,11 @@ def bound_address(argv: list[str]) -> str:
     return config.get_option("server.address") or ""
 
 
-def preload() -> None:
-    """Import PyTorch and the pages' modules in the server process, before the first visitor."""
-    import torch  # noqa: F401
-
-    from ui import bundles, explorer, figures, generate, interpolate, model_card, own_image, training  # noqa: F401
-
-
 def main() -> None:
     problem = access.exposure_problem(bound_address(sys.argv[1:]), access.operator_token())
     if problem:  # said before anything else is imported, so it is the only line printed
         sys.exit(f"error: {problem}")
-    preload()
+    preload.start()
     sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
     sys.exit(cli.main(prog_name="streamlit"))
 
