@@ -28,7 +28,7 @@ KIND = "per_image"
 POLL_S = 2.0
 # A million images would keep a core busy for half an hour, beside every visitor: above this the
 # values come only from the bundle (vae.bundle.add_per_image) or the cache.
-MAX_BACKGROUND_IMAGES = 200_000
+MAX_BACKGROUND_IMAGES = 100_000
 _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-per-image")
 
 

@@ -1,0 +1,94 @@
+"""The Explore page on a 200,000-point map: a box selects every point inside it; the map draws the
+view the browser reports, every point in it once few enough are, over a picture of all of them."""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui import figures
+from vae.bundle import load_bundle
+from vae.bundle.write import write_bundle
+from vae.data.datasets import make_synthetic
+from vae.models import MLPConfig, build_model
+from vae.training.config import TrainConfig
+
+from .conftest import ROOT
+
+N = 200_000
+NAME = "large"
+MAP_KEY = f"map-{NAME}-pca"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> str:
+    """A checkpoints folder with a 200k-point bundle: random codes (no encoding), blank images, mapped."""
+    data = make_synthetic(n_train=16, n_test=16)
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(N, 4)).astype(np.float32)
+    logvar = np.full((N, 4), -2.0, np.float32)
+    labels = rng.integers(0, len(data.class_names), N)
+    images = np.zeros((N, 1, 28, 28), np.uint8)
+    meta = {"name": NAME, "status": "completed", "training": TrainConfig(epochs=1).to_dict(),
+            "dataset": {"name": data.name, "class_names": data.class_names, "n_test": N},
+            "history": [], "metrics": {}, "device": "cpu"}
+    root = tmp_path_factory.mktemp("large-maps")
+    write_bundle(root / NAME, build_model(MLPConfig(latent_dim=4, hidden=(32,))), images, labels, meta,
+                 codes=(mu, logvar), large=True)
+    return str(root)
+
+
+def explore(folder: str, monkeypatch, **state) -> AppTest:
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", folder)
+    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=120)
+    at.session_state["bundle_choice"] = at.session_state["bundle"] = NAME
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def drawn(at: AppTest) -> tuple[np.ndarray, dict]:
+    """The point indices the map draws, and its layout."""
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    traces = [t for t in spec["data"] if "customdata" in t]
+    indices = np.concatenate([np.frombuffer(base64.b64decode(t["customdata"]["bdata"]), t["customdata"]["dtype"])
+                              for t in traces])
+    return np.sort(indices), spec["layout"]
+
+
+def test_a_box_on_the_large_map_selects_every_point_inside_it(folder, monkeypatch):
+    box = {"x": [0.9, -0.4], "y": [-0.5, 0.7]}
+    at = explore(folder, monkeypatch, **{MAP_KEY: {"selection": {"box": [box], "lasso": [], "points": [],
+                                                                  "point_indices": []}}})
+    assert not at.exception
+    xy = load_bundle(f"{folder}/{NAME}").projections["pca"]["xy"]
+    inside = (xy[:, 0] >= -0.4) & (xy[:, 0] <= 0.9) & (xy[:, 1] >= -0.5) & (xy[:, 1] <= 0.7)
+    assert np.count_nonzero(inside) > 10_000  # far more than the map draws
+    assert np.array_equal(np.sort(at.session_state["map_selection"]), np.flatnonzero(inside))
+    assert any(h.value == f"Selection: {np.count_nonzero(inside):,} images" for h in at.subheader)
+
+
+def test_the_large_map_draws_a_picture_of_every_point_and_every_point_of_a_close_view(folder, monkeypatch):
+    at = explore(folder, monkeypatch)
+    assert not at.exception
+    indices, layout = drawn(at)
+    assert len(indices) == 5_000 and len(np.unique(indices)) == 5_000
+    assert layout["images"][0]["source"].startswith("data:image/jpeg;base64,")
+    assert any(f"PCA of all {N:,} codes" in c.value for c in at.caption)
+    # The browser reports a close view: the next run draws that view, every point in it.
+    xy = load_bundle(f"{folder}/{NAME}").projections["pca"]["xy"]
+    view = [0.0, 0.3, 0.0, 0.3]
+    at = explore(folder, monkeypatch, **{"map-events": {"view": {"map": MAP_KEY, "range": view}}})
+    assert not at.exception
+    indices, layout = drawn(at)
+    inside = np.flatnonzero((xy[:, 0] >= 0) & (xy[:, 0] <= 0.3) & (xy[:, 1] >= 0) & (xy[:, 1] <= 0.3))
+    assert 0 < len(inside) < 5_000 and np.array_equal(indices, inside)
+    assert layout["xaxis"]["range"] == view[:2] and layout["yaxis"]["range"] == view[2:]
+    image = layout["images"][0]
+    assert (image["x"], image["sizex"]) == pytest.approx((0.0, 0.3)) and image["y"] == pytest.approx(0.3)
+    # A view from another map (or none) is the whole map.
+    at = explore(folder, monkeypatch, **{"map-events": {"view": {"map": "map-other-pca", "range": view}}})
+    _, layout = drawn(at)
+    assert layout["xaxis"]["range"] == pytest.approx(list(figures.map_bounds(xy)[:2]))
