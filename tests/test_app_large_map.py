@@ -10,12 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from ui import figures
 from vae.bundle import load_bundle
-from vae.bundle.write import write_bundle
-from vae.data.datasets import make_synthetic
-from vae.models import MLPConfig, build_model
-from vae.training.config import TrainConfig
 
-from .conftest import ROOT
+from .conftest import ROOT, write_large_map
 
 N = 200_000
 NAME = "large"
@@ -24,19 +20,8 @@ MAP_KEY = f"map-{NAME}-pca"
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> str:
-    """A checkpoints folder with a 200k-point bundle: random codes (no encoding), blank images, mapped."""
-    data = make_synthetic(n_train=16, n_test=16)
-    rng = np.random.default_rng(0)
-    mu = rng.normal(size=(N, 4)).astype(np.float32)
-    logvar = np.full((N, 4), -2.0, np.float32)
-    labels = rng.integers(0, len(data.class_names), N)
-    images = np.zeros((N, 1, 28, 28), np.uint8)
-    meta = {"name": NAME, "status": "completed", "training": TrainConfig(epochs=1).to_dict(),
-            "dataset": {"name": data.name, "class_names": data.class_names, "n_test": N},
-            "history": [], "metrics": {}, "device": "cpu"}
     root = tmp_path_factory.mktemp("large-maps")
-    write_bundle(root / NAME, build_model(MLPConfig(latent_dim=4, hidden=(32,))), images, labels, meta,
-                 codes=(mu, logvar), large=True)
+    write_large_map(root / NAME, N)
     return str(root)
 
 

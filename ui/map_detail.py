@@ -149,5 +149,7 @@ def show(fig, layers: Layers, scale: ColourScale | None) -> None:
     x0, x1, y0, y1 = layers.view
     grid = figures.click_grid(np.array([[x0, y0], [x1, y1]]))
     fig.data[0].update(x=grid.x, y=grid.y)
-    fig.update_layout(images=[picture_image(layers)], xaxis={"range": [x0, x1]}, yaxis={"range": [y0, y1]},
+    # No grid lines: over the picture they read as white streaks through the points.
+    fig.update_layout(images=[picture_image(layers)], xaxis={"range": [x0, x1], "showgrid": False},
+                      yaxis={"range": [y0, y1], "showgrid": False},
                       meta={"colour": colour_key_for(scale, layers), "detail": layers.key})
