@@ -162,7 +162,8 @@ def measure(browser, bundle: Path, repeats: int, screenshot: Path | None) -> dic
         if page.evaluate(DETAIL) is not None:
             result["detail_ms"] = [detail_ms(page) for _ in range(repeats)]
             if screenshot:
-                page.locator(".js-plotly-plot").first.screenshot(path=str(screenshot.with_name("zoomed.png")))
+                zoomed = screenshot.with_name(f"{screenshot.stem}_zoomed.png")
+                page.locator(".js-plotly-plot").first.screenshot(path=str(zoomed))
             page.goto(url)
             page.wait_for_function(MAP_DRAWN, timeout=300_000)
             page.wait_for_selector(READY, timeout=300_000)

@@ -10,7 +10,7 @@ from vae.bundle import BundleError, load_bundle
 from vae.bundle.format import CONFIG, IMAGES, IMAGES_MAPPED, sha256_of
 from vae.bundle.write import write_bundle
 from vae.latent import selection
-from vae.latent.density import bin_counts, class_density
+from vae.latent.density import bin_counts, class_density, value_density
 from vae.latent.placement import InverseProjector
 from vae.latent.selection import draw_priority, points_in_box, points_in_polygon, view_subset
 
@@ -125,3 +125,12 @@ def test_mapped_images_are_checked_before_they_are_mapped(large_bundle, tmp_path
     _rewrite(bundle, buffer.getvalue())
     with pytest.raises(BundleError, match=IMAGES_MAPPED):
         load_bundle(bundle)
+
+
+def test_coloured_by_a_value_each_pixel_takes_the_mean_value_of_its_points():
+    xy = np.array([[0.1, 0.5], [0.2, 0.5], [0.9, 0.5]])
+    lut = np.array([[0, 0, 0], [128, 128, 128], [255, 255, 255]])
+    rgba = value_density(xy, np.array([0.5, 1.5, 5.0]), 0.0, 2.0, lut, (0.0, 1.0, 0.0, 1.0), 2, 1)
+    assert tuple(rgba[0, 0, :3]) == (128, 128, 128)  # the mean, 1, is half-way up the clipped scale
+    assert tuple(rgba[0, 1, :3]) == (255, 255, 255)  # 5 clipped to the top
+    assert rgba[0, 0, 3] > rgba[0, 1, 3]  # two points against one
