@@ -38,8 +38,10 @@ def drawn(at: AppTest) -> tuple[np.ndarray, dict]:
     """The point indices the map draws, and its layout."""
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     traces = [t for t in spec["data"] if "customdata" in t]
-    indices = np.concatenate([np.frombuffer(base64.b64decode(t["customdata"]["bdata"]), t["customdata"]["dtype"])
-                              for t in traces])
+    indices = np.concatenate([np.array([i for i in t["customdata"] if i is not None], dtype=np.int64)
+                              if isinstance(t["customdata"], list)
+                              else np.frombuffer(base64.b64decode(t["customdata"]["bdata"]), t["customdata"]["dtype"])
+                              for t in traces])  # a class with no point in view holds [None]
     return np.sort(indices), spec["layout"]
 
 
@@ -77,3 +79,14 @@ def test_the_large_map_draws_a_picture_of_every_point_and_every_point_of_a_close
     at = explore(folder, monkeypatch, **{"map-events": {"view": {"map": "map-other-pca", "range": view}}})
     _, layout = drawn(at)
     assert layout["xaxis"]["range"] == pytest.approx(list(figures.map_bounds(xy)[:2]))
+
+
+def test_classes_the_legend_hides_leave_the_picture(folder, monkeypatch):
+    at = explore(folder, monkeypatch, **{"map-events": {"hidden": [0, 1]}})
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    hidden = [t for t in spec["data"] if t.get("visible") == "legendonly"]
+    assert [t["meta"] for t in hidden] == [0, 1]
+    layout = spec["layout"]
+    shown = explore(folder, monkeypatch)
+    assert drawn(shown)[1]["images"][0]["source"] != layout["images"][0]["source"]

@@ -88,17 +88,22 @@ def _lut() -> np.ndarray:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _layers(path: str, projection: str, stamp: tuple, view: tuple, limit: int, colour: str,
-            _scale: ColourScale | None) -> Layers:
+            hidden: tuple[int, ...], _scale: ColourScale | None) -> Layers:
     bundle = bundles.get_bundle(Path(path))
-    xy = bundle.projections[projection]["xy"]
+    xy, labels = bundle.projections[projection]["xy"], bundle.labels
+    # The points keep the hidden classes (their traces are in the legend only: an empty trace would leave it).
+    drawn = view_subset(xy, priority(path, stamp), view, limit)
+    values = None if _scale is None else _scale.values
+    if hidden:  # the picture shows the legend's visible classes
+        shown = np.flatnonzero(~np.isin(labels, hidden))
+        xy, labels, values = xy[shown], labels[shown], None if values is None else values[shown]
     width, height = PICTURE_PX
     if _scale is None:
         palette = np.array([hex_to_rgb(c) for c in bundles.class_colours(len(bundle.class_names))], dtype=np.float64)
-        rgba = class_density(xy, bundle.labels, palette, view, width, height)
+        rgba = class_density(xy, labels, palette, view, width, height)
     else:
-        rgba = value_density(xy, _scale.values, _scale.low, _scale.high, _lut(), view, width, height)
-    drawn = view_subset(xy, priority(path, stamp), view, limit)
-    key = hashlib.sha256(repr((path, projection, stamp, view, limit, colour)).encode()).hexdigest()[:16]
+        rgba = value_density(xy, values, _scale.low, _scale.high, _lut(), view, width, height)
+    key = hashlib.sha256(repr((path, projection, stamp, view, limit, colour, hidden)).encode()).hexdigest()[:16]
     return Layers(key, view, drawn, jpeg_data_uri(rgba))
 
 
@@ -112,9 +117,12 @@ def jpeg_data_uri(rgba: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def layers(bundle: Bundle, projection: str, view: tuple, limit: int, scale: ColourScale | None) -> Layers:
-    """The picture and the points of a large map in `view` (made once per view and colouring)."""
-    return _layers(str(bundle.path), projection, bundles.stamp(bundle), view, limit, colour_key(scale), scale)
+def layers(bundle: Bundle, projection: str, view: tuple, limit: int, scale: ColourScale | None,
+           hidden: frozenset[int] = frozenset()) -> Layers:
+    """The picture and the points of a large map in `view`, without the classes the legend hides
+    (made once per view, colouring and hidden classes)."""
+    return _layers(str(bundle.path), projection, bundles.stamp(bundle), view, limit, colour_key(scale),
+                   tuple(sorted(hidden)), scale)
 
 
 def picture_image(layers: Layers) -> dict:
@@ -149,6 +157,9 @@ def show(fig, layers: Layers, scale: ColourScale | None) -> None:
     x0, x1, y0, y1 = layers.view
     grid = figures.click_grid(np.array([[x0, y0], [x1, y1]]))
     fig.data[0].update(x=grid.x, y=grid.y)
+    for trace in fig.data:  # a class with no point in view: one empty point keeps it in the legend
+        if trace.customdata is not None and len(trace.customdata) == 0:
+            trace.update(x=[None], y=[None], customdata=[None])
     # No grid lines: over the picture they read as white streaks through the points.
     fig.update_layout(images=[picture_image(layers)], xaxis={"range": [x0, x1], "showgrid": False},
                       yaxis={"range": [y0, y1], "showgrid": False},

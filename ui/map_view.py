@@ -74,7 +74,8 @@ def large_map_layers(bundle: Bundle, projection: str, map_key: str, limit: int,
     if not map_detail.is_large(len(xy), limit):
         return None
     view = map_detail.current_view(bundle, projection, map_key, st.session_state.get(map_events.KEY))
-    return map_detail.layers(bundle, projection, view, map_detail.VIEW_POINTS, chosen)
+    hidden = frozenset(map_events.hidden_classes(len(bundle.class_names)))
+    return map_detail.layers(bundle, projection, view, map_detail.VIEW_POINTS, chosen, hidden)
 
 
 @st.fragment

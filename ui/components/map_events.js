@@ -107,9 +107,10 @@ function showDetail(root) {
     const members = [];
     label.forEach((c, i) => { if (c === trace.meta) members.push(i); });
     traces.push(trace.index);
-    xs.push(members.map((i) => x[i]));
-    ys.push(members.map((i) => y[i]));
-    ids.push(members.map((i) => index[i]));
+    // A class with no point in view keeps one empty point: Plotly drops an empty trace from the legend.
+    xs.push(members.length ? members.map((i) => x[i]) : [null]);
+    ys.push(members.length ? members.map((i) => y[i]) : [null]);
+    ids.push(members.length ? members.map((i) => index[i]) : [null]);
   });
   window.Plotly.restyle(plot, { x: xs, y: ys, customdata: ids }, traces);
   // The colours belong to the points: recolour() repaints them for this view's points.
