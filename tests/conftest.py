@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -98,3 +99,17 @@ def old_bundle(tiny_bundle: Path) -> Path:
     """A valid bundle without per-image values, as bundles written before they existed."""
     drop_bundle_file(tiny_bundle, "per_image.npz")
     return tiny_bundle
+
+
+def write_large_map(out: Path, n: int) -> Path:
+    """A bundle of `n` random 4-D codes (no encoding: seconds for 200,000), blank images kept mapped."""
+    data = make_synthetic(n_train=16, n_test=16)
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(n, 4)).astype(np.float32)
+    logvar = np.full((n, 4), -2.0, np.float32)
+    labels = rng.integers(0, len(data.class_names), n)
+    meta = {"name": out.name, "status": "completed", "training": TrainConfig(epochs=1).to_dict(),
+            "dataset": {"name": data.name, "class_names": data.class_names, "n_test": n},
+            "history": [], "metrics": {}, "device": "cpu"}
+    return write_bundle(out, build_model(MLPConfig(latent_dim=4, hidden=(32,))),
+                        np.zeros((n, 1, 28, 28), np.uint8), labels, meta, codes=(mu, logvar), large=True)

@@ -325,12 +325,15 @@ def test_own_image_page_encodes_a_test_image_and_completes_it(checkpoints):
     assert any(c.startswith("erased (280 pixels") for image in at.get("image") for c in image.captions)
 
 
-def test_a_map_larger_than_the_draw_limit_draws_a_sample(checkpoints, monkeypatch):
+def test_a_map_larger_than_the_draw_limit_draws_a_picture_of_every_point_under_a_sample(checkpoints, monkeypatch):
     monkeypatch.setattr("ui.explorer.MAX_DRAWN", 50)
+    monkeypatch.setattr("ui.map_detail.VIEW_POINTS", 40)
     at = run_page("explore.py")
     assert not at.exception
-    traces = [t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if "customdata" in t]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    traces = [t for t in spec["data"] if "customdata" in t]
     indices = np.concatenate([np.frombuffer(base64.b64decode(t["customdata"]["bdata"]), t["customdata"]["dtype"])
                               for t in traces])
-    assert len(indices) == 50 and len(set(indices.tolist())) == 50 and indices.max() < 128
-    assert any("128 images (a fixed sample of 50 drawn" in c.value for c in at.caption)
+    assert len(indices) == 40 and len(set(indices.tolist())) == 40 and indices.max() < 128
+    assert spec["layout"]["images"][0]["source"].startswith("data:image/jpeg;base64,")
+    assert any("128 images" in c.value and "the dots up to 40 of them" in c.value for c in at.caption)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui import bundles, figures, map_events, map_selection, state, training
+from ui import bundles, figures, map_detail, map_events, map_selection, map_view, state, training
 from ui.inference import on_worker
 from ui.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
 from ui.map_figure import explore_map
@@ -149,12 +149,23 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
     code = state.current_code(bundle.latent_dim)
     project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
     marker = project(code) if code.any() else None
-    drawn = display_subset(len(xy), MAX_DRAWN, keep=selected)
+    scale = view.scale if view else None
+    layers = map_view.large_map_layers(bundle, projection, key, MAX_DRAWN, scale)
+    drawn = display_subset(len(xy), MAX_DRAWN, keep=selected) if layers is None else layers.drawn
     fig = explore_map(xy, bundle.labels, bundle.class_names, bundles.class_colours(len(bundle.class_names)), drawn,
-                      selected, marker, view.scale if view else None, overlays or [],
+                      selected, marker, scale, overlays or [],
                       frozenset(map_events.hidden_classes(len(bundle.class_names))))
+    if layers is not None:
+        map_detail.show(fig, layers, scale)
     st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                     config={"scrollZoom": True, "displaylogo": False})
+    if layers is not None:
+        how = (f"PCA of all {len(xy):,} codes" if projection == "pca" else PROJECTION_LABELS[projection])
+        st.caption(f"{len(xy):,} images · {how} · the picture shows every point in view, the dots up to "
+                   f"{map_detail.VIEW_POINTS:,} of them (all once few enough are in view: zoom in); selections, "
+                   "neighbours, colours and decoding use every point. Click a point to select it; click empty "
+                   "space or drag a box to decode there (from the codes of the nearby points).")
+        return
     sampled = f" (a fixed sample of {len(drawn):,} drawn; selections use all)" if len(drawn) < len(xy) else ""
     st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
                "click empty space or drag a box to decode there (from the codes of the nearby points).")

@@ -22,9 +22,8 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from ui import bundles, figures
+from ui import bundles, figures, map_detail
 from vae.bundle import Bundle
-from vae.latent.selection import display_subset
 from vae.media import to_pixels
 
 KEY = "map-events"
@@ -54,9 +53,15 @@ def _atlas_id(path: str, stamp: tuple, limit: int) -> str:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _atlas(path: str, stamp: tuple, limit: int) -> dict:
-    """Built when a browser first asks for it, not on the first page load (~0.3 s for 10,000 images)."""
+    """Built when a browser first asks for it, not on the first page load (~0.3 s for 10,000 images).
+
+    A large map's atlas holds the points its whole view draws: every view draws those it shows.
+    """
     bundle = bundles.get_bundle(Path(path))
-    return atlas(bundle.images, display_subset(len(bundle.images), limit), _atlas_id(path, stamp, limit))
+    n = len(bundle.images)
+    large = map_detail.is_large(n, limit)
+    indices = map_detail.base_sample(path, stamp, map_detail.VIEW_POINTS) if large else np.arange(n)
+    return atlas(bundle.images, indices, _atlas_id(path, stamp, limit))
 
 
 def _on_want(key: str) -> None:
@@ -71,10 +76,11 @@ def hidden_classes(n_classes: int) -> set[int]:
     return {c for c in hidden if isinstance(c, int) and not isinstance(c, bool) and 0 <= c < n_classes}
 
 
-def listen(bundle: Bundle, map_key: str, limit: int, colour: dict) -> None:
+def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict | None = None) -> None:
     """Mount the component for the map with Streamlit key `map_key` (the atlas goes out once asked);
-    `colour` is how to colour the map (ui/map_view.py). Call it inside a fragment: a legend click
-    then stores the hidden classes by rerunning that fragment alone, and the next full run draws them.
+    `colour` is how to colour the map (ui/map_view.py), `detail` a large map's layers for its view
+    (ui/map_detail.py). Call it inside a fragment: a legend click or a new view then reruns that
+    fragment alone, and the next full run draws the same.
     """
     path, stamp = str(bundle.path), bundles.stamp(bundle)
     atlas_id = _atlas_id(path, stamp, limit)
@@ -82,5 +88,6 @@ def listen(bundle: Bundle, map_key: str, limit: int, colour: dict) -> None:
     hidden = sorted(hidden_classes(len(bundle.class_names)))
     _component(key=KEY, data={"map_key": map_key, "atlas_id": atlas_id,
                               "atlas": _atlas(path, stamp, limit) if send else None, "hidden": hidden,
-                              "colour": colour},
-               default={"hidden": []}, on_want_atlas_change=partial(_on_want, KEY), on_hidden_change=lambda: None)
+                              "colour": colour, "detail": detail},
+               default={"hidden": []}, on_want_atlas_change=partial(_on_want, KEY), on_hidden_change=lambda: None,
+               on_view_change=lambda: None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -26,12 +28,13 @@ TILE_PX = 56
 
 def remember(indices: np.ndarray | None) -> None:
     """Keep a multi-point selection for the panel (None forgets it)."""
-    st.session_state[SELECTION_KEY] = None if indices is None else [int(i) for i in indices]
+    # An array: a box over a million-point map holds hundreds of thousands (a list of ints is 4x larger).
+    st.session_state[SELECTION_KEY] = None if indices is None else np.asarray(indices, dtype=np.int64)
 
 
 def current() -> np.ndarray | None:
     stored = st.session_state.get(SELECTION_KEY)
-    return None if not stored else np.asarray(stored, dtype=np.int64)
+    return None if stored is None or len(stored) == 0 else np.asarray(stored, dtype=np.int64)
 
 
 def _histogram(bundle: Bundle, counts: np.ndarray) -> go.Figure:
@@ -63,10 +66,11 @@ def panel(bundle: Bundle) -> None:
         left.metric("mean −ELBO (nats)", "…" if mean is None else f"{mean:.2f}")
         if values is not None:
             left.caption(f"whole test set: {values['neg_elbo'].mean():.2f}")
-        left.download_button("Indices and codes (CSV)", selection_csv(indices, bundle.labels, bundle.class_names,
-                                                                        bundle.mu),
+        # Made when clicked: a selection of a million codes is ~150 MB of CSV, kept per session if made eagerly.
+        left.download_button("Indices and codes (CSV)", partial(selection_csv, indices, bundle.labels,
+                                                                bundle.class_names, bundle.mu),
                              file_name="selection.csv", mime="text/csv", key="selection_csv")
-        left.download_button("Indices and codes (NPY)", selection_npy(indices, bundle.labels, bundle.mu),
+        left.download_button("Indices and codes (NPY)", partial(selection_npy, indices, bundle.labels, bundle.mu),
                              file_name="selection.npy", mime="application/octet-stream", key="selection_npy")
         right.plotly_chart(_histogram(bundle, class_counts(indices, bundle.labels, len(bundle.class_names))),
                            key="selection-classes")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from ui import bundles, map_events, posterior_cloud, prior_holes, state
-from ui.map_figure import ColourScale, coloraxis, colour_key, hover_template
+from ui import bundles, map_detail, map_events, posterior_cloud, prior_holes, state
+from ui.map_figure import ColourScale, coloraxis, hover_template
 from ui.per_image import per_image
 from vae.bundle import Bundle
 from vae.diagnostics.colour import CLASS, CLIP_PERCENTILES, clipped_range, colour_options, colour_values, option_label
@@ -53,20 +53,35 @@ def scale(bundle: Bundle) -> ColourScale | None:
     return ColourScale(values, low, high, option_label(option))
 
 
-def _browser_colour(bundle: Bundle) -> dict:
-    """What map_events.js needs to recolour the map in place, keyed as the figure's layout.meta."""
-    chosen = scale(bundle)
-    colours = {"key": colour_key(chosen), "hovertemplate": hover_template(chosen),
-               "class_colours": bundles.class_colours(len(bundle.class_names))}
+def _browser_colour(chosen: ColourScale | None, n_classes: int, layers: map_detail.Layers | None) -> dict:
+    """What map_events.js needs to recolour the map in place, keyed as the figure's layout.meta: the
+    value of every point, or of the points a large map draws in its view (`index`)."""
+    colours = {"key": map_detail.colour_key_for(chosen, layers), "hovertemplate": hover_template(chosen),
+               "class_colours": bundles.class_colours(n_classes)}
     if chosen is not None:
-        values = np.ascontiguousarray(chosen.values, dtype="<f4").tobytes()
-        colours.update(values=base64.b64encode(values).decode(), coloraxis=coloraxis(chosen))
+        values = chosen.values if layers is None else chosen.values[layers.drawn]
+        colours.update(values=base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode(),
+                       coloraxis=coloraxis(chosen))
+        if layers is not None:
+            colours["index"] = base64.b64encode(np.ascontiguousarray(layers.drawn, dtype="<i4").tobytes()).decode()
     return colours
 
 
+def large_map_layers(bundle: Bundle, projection: str, map_key: str, limit: int,
+                     chosen: ColourScale | None) -> map_detail.Layers | None:
+    """A large map's layers for the view its companion reported (None for a map drawn in full)."""
+    xy = bundle.projections[projection]["xy"]
+    if not map_detail.is_large(len(xy), limit):
+        return None
+    view = map_detail.current_view(bundle, projection, map_key, st.session_state.get(map_events.KEY))
+    hidden = frozenset(map_events.hidden_classes(len(bundle.class_names)))
+    return map_detail.layers(bundle, projection, view, map_detail.VIEW_POINTS, chosen, hidden)
+
+
 @st.fragment
-def colour_controls(bundle: Bundle, map_key: str, limit: int) -> None:
-    """Colour by and clip (one row), and the map's browser companion, which applies them in place."""
+def colour_controls(bundle: Bundle, projection: str, map_key: str, limit: int) -> None:
+    """Colour by and clip (one row), and the map's browser companion, which applies them in place
+    (and, on a large map, swaps in each view's picture and points)."""
     options = colour_options(bundle.latent_dim, per_image(bundle) is not None)
     if st.session_state.get(COLOUR_KEY) not in options:
         st.session_state[COLOUR_KEY] = CLASS
@@ -76,7 +91,10 @@ def colour_controls(bundle: Bundle, map_key: str, limit: int) -> None:
     clip_column.checkbox(f"Clip to {low:g}–{high:g}th percentile", value=True, key=CLIP_KEY, disabled=option == CLASS,
                          help=f"Values below the {low:g}th or above the {high:g}th percentile take the end colours, "
                               "so a few outliers do not wash out the scale")
-    map_events.listen(bundle, map_key, limit, _browser_colour(bundle))
+    chosen = scale(bundle)
+    layers = large_map_layers(bundle, projection, map_key, limit, chosen)
+    detail = None if layers is None else map_detail.browser_payload(bundle, projection, layers)
+    map_events.listen(bundle, map_key, limit, _browser_colour(chosen, len(bundle.class_names), layers), detail)
 
 
 def controls(bundle: Bundle) -> MapView:

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 KIND = "per_image"
 POLL_S = 2.0
+# A million images would keep a core busy for half an hour, beside every visitor: above this the
+# values come only from the bundle (vae.bundle.add_per_image) or the cache.
+MAX_BACKGROUND_IMAGES = 100_000
 _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-per-image")
 
 
@@ -42,9 +45,13 @@ def _values(path: str, stamp: tuple) -> Future:
     bundle = bundles.get_bundle(Path(path))
     n = len(bundle.mu)
     cached = cache.read_cached(path, KIND, max_bytes=n * 4 * len(FIELDS) + 4096)
+    future: Future = Future()
     if cached is not None and not check_values(cached, n):
-        future: Future = Future()
         future.set_result({name: cached[name] for name in FIELDS})
+        return future
+    if n > MAX_BACKGROUND_IMAGES:
+        future.set_exception(ValueError(f"{n:,} images are too many to decode in the background "
+                                        f"(at most {MAX_BACKGROUND_IMAGES:,})"))
         return future
     log.info("computing per-image values of %s in the background", path)
     return _worker.submit(_compute, Path(path))

@@ -73,7 +73,7 @@ def current_code(latent_dim: int) -> np.ndarray:
 def remember_group(indices: np.ndarray, label: str) -> None:
     """Keep the two latest multi-point map selections (for attribute directions)."""
     groups = [g for g in st.session_state.get("groups", []) if g["label"] != label][-1:]
-    st.session_state["groups"] = [*groups, {"label": label, "indices": [int(i) for i in indices]}]
+    st.session_state["groups"] = [*groups, {"label": label, "indices": np.asarray(indices, dtype=np.int64)}]
 
 
 def sync_url(bundle_name: str, index: int | None, code: np.ndarray | None) -> None:

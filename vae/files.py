@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
@@ -67,6 +68,15 @@ def read_regular(path: str | Path, max_bytes: int) -> bytes:
         return data
     finally:
         os.close(fd)
+
+
+def open_regular(path: str | Path, max_bytes: int) -> BinaryIO:
+    """The regular file at `path` opened for binary reading (errors as `read_regular`, before any read)."""
+    fd, info = _open_regular(path)
+    if info.st_size > max_bytes:
+        os.close(fd)
+        raise NotARegularFile(f"{Path(path).name} is larger than {max_bytes:,} bytes")
+    return os.fdopen(fd, "rb")
 
 
 def read_tail(path: str | Path, n_bytes: int) -> bytes:

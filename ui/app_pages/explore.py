@@ -13,7 +13,7 @@ map_column, side_column = st.columns([3, 2], gap="medium")
 with map_column:
     projection = explorer.choose_projection(bundle)
     explorer.follow_pending_umap(bundle)
-    map_view.colour_controls(bundle, explorer.map_key(bundle, projection), explorer.MAX_DRAWN)
+    map_view.colour_controls(bundle, projection, explorer.map_key(bundle, projection), explorer.MAX_DRAWN)
     view = map_view.controls(bundle)
     per_image.status_note(bundle)
 explorer.apply_map_selection(bundle, projection)

@@ -4,6 +4,11 @@
 // the map's colours, changed in place (Plotly.update) when Python asks for other ones than the
 // figure's `layout.meta.colour`: far quicker than the new chart a changed figure would make.
 //
+// A large map (ui/map_detail.py) draws a picture of every point under a sample of points, both for
+// the view: when a pan or zoom ends, the view goes to Python (state value "view"), and the view's
+// picture, points and click grid come back in `data.detail`, swapped in place (Plotly.restyle and
+// relayout) once the map's `layout.meta.detail` says it shows another view.
+//
 // For the thumbnail, Python sends the map's key and, once the pointer first enters the map (trigger "want_atlas"), an
 // atlas: one JPEG of the drawn images in a grid, with the test index of each tile. The atlas is kept
 // across reruns (by id), so a hover draws a tile from it at once, with no round trip.
@@ -64,23 +69,65 @@ function hide(root) {
 }
 
 // Colour the map's point traces (`customdata`: each point's test index; `meta`: its class) as
-// `root.data.colour` says: by class, or by a value per test image on a colour axis.
+// `root.data.colour` says: by class, or by a value per test image on a colour axis (`values` of
+// every point, or of the points `index` lists).
 function recolour(root) {
   const plot = root.plot, colour = root.data.colour;
   if (!plot || !colour || !plot._fullData || !window.Plotly) return;
   if ((plot.layout.meta || {}).colour === colour.key) return;
   const values = colour.values ? new Float32Array(readBytes(colour.values)) : null;
+  let valueOf = (i) => values[i];
+  if (values && colour.index) {
+    const position = readIndices(colour.index);
+    valueOf = (i) => values[position.get(i)];
+  }
   const traces = [], colours = [];
   plot._fullData.forEach((trace) => {
     if (!trace.customdata) return;
     traces.push(trace.index);
-    colours.push(values ? Array.from(trace.customdata, (i) => values[i]) : colour.class_colours[trace.meta]);
+    colours.push(values ? Array.from(trace.customdata, valueOf) : colour.class_colours[trace.meta]);
   });
   window.Plotly.update(plot, {
     "marker.color": colours,
     "marker.coloraxis": traces.map(() => (values ? "coloraxis" : null)),
     hovertemplate: traces.map(() => colour.hovertemplate),
   }, { coloraxis: values ? colour.coloraxis : null, meta: { ...(plot.layout.meta || {}), colour: colour.key } }, traces);
+}
+
+// Swap in a large map's layers for the view Python last made them for (see the top of this file).
+function showDetail(root) {
+  const plot = root.plot, detail = root.data.detail;
+  if (!plot || !detail || !plot._fullData || !window.Plotly) return;
+  if ((plot.layout.meta || {}).detail === detail.key) return;
+  const x = new Float32Array(readBytes(detail.x)), y = new Float32Array(readBytes(detail.y));
+  const index = new Int32Array(readBytes(detail.index)), label = new Int32Array(readBytes(detail.label));
+  const traces = [0], xs = [detail.grid_x], ys = [detail.grid_y], ids = [null];
+  plot._fullData.forEach((trace) => {
+    if (!trace.customdata) return;
+    const members = [];
+    label.forEach((c, i) => { if (c === trace.meta) members.push(i); });
+    traces.push(trace.index);
+    // A class with no point in view keeps one empty point: Plotly drops an empty trace from the legend.
+    xs.push(members.length ? members.map((i) => x[i]) : [null]);
+    ys.push(members.length ? members.map((i) => y[i]) : [null]);
+    ids.push(members.length ? members.map((i) => index[i]) : [null]);
+  });
+  window.Plotly.restyle(plot, { x: xs, y: ys, customdata: ids }, traces);
+  // The colours belong to the points: recolour() repaints them for this view's points.
+  window.Plotly.relayout(plot, { images: [detail.image],
+                                 meta: { ...(plot.layout.meta || {}), detail: detail.key, colour: null } });
+}
+
+const VIEW_SETTLE_MS = 150; // a wheel zoom is several events: send the view once they stop
+
+function reportView(root) {
+  clearTimeout(root.viewTimer);
+  root.viewTimer = setTimeout(() => {
+    const plot = root.plot;
+    if (!plot || !plot._fullLayout) return;
+    const range = [...plot._fullLayout.xaxis.range, ...plot._fullLayout.yaxis.range].map(Number);
+    root.setStateValue("view", { map: root.data.map_key, range });
+  }, VIEW_SETTLE_MS);
 }
 
 function attach(root) {
@@ -100,6 +147,10 @@ function attach(root) {
   plot.on("plotly_restyle", () => {
     const hidden = plot._fullData.filter((t) => t.customdata && t.visible === "legendonly").map((t) => t.meta);
     if (JSON.stringify(hidden) !== JSON.stringify(root.data.hidden)) root.setStateValue("hidden", hidden);
+  });
+  plot.on("plotly_relayout", (event) => {
+    const moved = Object.keys(event || {}).some((k) => k.startsWith("xaxis.") || k.startsWith("yaxis."));
+    if (moved && root.data.detail) reportView(root);
   });
   const pressed = () => { root.pressed = performance.now(); };
   plot.addEventListener("pointerdown", pressed);
@@ -144,6 +195,7 @@ export default function (component) {
     root.timer = setInterval(() => {
       if (!root.isConnected) return clearInterval(root.timer);
       attach(root);
+      showDetail(root);
       recolour(root);
     }, 500);
   }
@@ -152,5 +204,6 @@ export default function (component) {
   root.setStateValue = setStateValue;
   if (data.atlas && !atlases.has(data.atlas.id)) loadAtlas(root, data.atlas);
   attach(root);
+  showDetail(root);
   recolour(root);
 }

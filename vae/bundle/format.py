@@ -24,11 +24,15 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 LATENTS = "latents.npz"
 IMAGES = "test_images.npz"
+# A large map's images (1M Fashion-MNIST images are 784 MB): one plain .npy, hashed as a stream and
+# then memory-mapped, so only the images a page shows are read (vae/bundle/mapped.py).
+IMAGES_MAPPED = "test_images.npy"
 PROJECTION_PREFIX = "projection_"
 # Listing parses every bundle's config.json: a hostile 1.4 MB of nested lists takes ~1.5 s to parse
 # here. The shipped ones are under 30 kB; 10,000 epochs of history are ~3.5 MB.
 MAX_CONFIG_BYTES = 4 * 2**20
-MAX_FILE_BYTES = 1 * 2**30
+MAX_FILE_BYTES = 1 * 2**30  # a file read into memory
+MAX_MAPPED_BYTES = 4 * 2**30  # a memory-mapped image file: 5M images of 28x28
 STATUSES = ("completed", "cancelled")
 TIMELAPSE_SPEC = {"epochs": ("iu", 1), "xy": ("f", 3), "labels": ("iu", 1), "indices": ("iu", 1)}
 # The model files each kind of bundle must list (besides the latents and the test images).
@@ -60,7 +64,7 @@ class Bundle:
     logvar: np.ndarray  # (N, D) float32
     labels: np.ndarray  # (N,) int64
     kl_per_dim: np.ndarray  # (D,) float32
-    images: np.ndarray  # (N, C, H, W) uint8
+    images: np.ndarray  # (N, C, H, W) uint8 (a read-only np.memmap for a bundle with IMAGES_MAPPED)
     projections: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     per_image: dict[str, np.ndarray] | None = None  # (N,) each, see vae/diagnostics/per_image.py
     timelapse: dict[str, np.ndarray] | None = None  # the live map of each epoch, see vae/diagnostics/timelapse.py

@@ -26,6 +26,7 @@ from vae.bundle.format import (
     FORMAT,
     FORMAT_VERSION,
     IMAGES,
+    IMAGES_MAPPED,
     KINDS,
     LATENTS,
     MAX_CONFIG_BYTES,
@@ -37,6 +38,7 @@ from vae.bundle.format import (
     BundleError,
     bundle_kind,
 )
+from vae.bundle.mapped import load_mapped
 from vae.bundle.schema import brief, config_problems
 from vae.diagnostics.per_image import FIELDS, PER_IMAGE, check_values
 from vae.diagnostics.timelapse import TIMELAPSE, check_timelapse
@@ -76,9 +78,11 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if bundle_kind(config) not in KINDS:
         problems.append(f"config.json: kind {brief(config.get('kind'))} is not one of {sorted(KINDS)}")
     if not problems:
-        for name in (*KINDS[bundle_kind(config)], LATENTS, IMAGES):
+        for name in (*KINDS[bundle_kind(config)], LATENTS):
             if name not in config["files"]:
                 problems.append(f"config.json lists no {name}")
+        if (IMAGES in config["files"]) == (IMAGES_MAPPED in config["files"]):
+            problems.append(f"config.json must list one of {IMAGES} and {IMAGES_MAPPED}")
         problems += config_problems(config)
     if problems:
         raise BundleError(path, problems)
@@ -109,9 +113,11 @@ def file_problems(path: Path, config: dict[str, Any]) -> list[str]:
 
 
 def _read_verified(path: Path, config: dict[str, Any], problems: list[str]) -> dict[str, bytes]:
-    """Each listed file's bytes, read once as a regular file and checked against its record."""
+    """Each listed file's bytes (but the mapped images'), read once as a regular file and checked."""
     data = {}
     for name, record in config["files"].items():
+        if name == IMAGES_MAPPED:
+            continue
         try:
             raw = read_regular(path / name, min(record["bytes"], MAX_FILE_BYTES))
         except (NotARegularFile, OSError) as exc:
@@ -227,7 +233,10 @@ def load_bundle(path: str | Path) -> Bundle:
     model = _load_model(path, data, config, problems)
     latent_spec = {"mu": ("f", 2), "logvar": ("f", 2), "labels": ("iu", 1), "kl_per_dim": ("f", 1)}
     latents = _load_npz(data[LATENTS], LATENTS, latent_spec, problems)
-    images = _load_npz(data[IMAGES], IMAGES, {"images": ("u", 4)}, problems).get("images")
+    if IMAGES_MAPPED in config["files"]:
+        images = load_mapped(path / IMAGES_MAPPED, config["files"][IMAGES_MAPPED], problems)
+    else:
+        images = _load_npz(data[IMAGES], IMAGES, {"images": ("u", 4)}, problems).get("images")
     files = {name: f"{PROJECTION_PREFIX}{name}.npz" for name in config["projections"]}
     projections = {name: _load_npz(data[file], file, {"xy": ("f", 2)}, problems) for name, file in files.items()}
     per_image = (_load_npz(data[PER_IMAGE], PER_IMAGE, {name: ("f", 1) for name in FIELDS}, problems)
@@ -245,7 +254,8 @@ def load_bundle(path: str | Path) -> Bundle:
         raise BundleError(path, problems)
     assert model is not None
     return Bundle(
-        path, config, model, latents["mu"].astype(np.float32), latents["logvar"].astype(np.float32),
-        latents["labels"].astype(np.int64), latents["kl_per_dim"].astype(np.float32), images, projections,
+        path, config, model, latents["mu"].astype(np.float32, copy=False),
+        latents["logvar"].astype(np.float32, copy=False), latents["labels"].astype(np.int64, copy=False),
+        latents["kl_per_dim"].astype(np.float32, copy=False), images, projections,
         per_image, timelapse,
     )

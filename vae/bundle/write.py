@@ -26,12 +26,14 @@ from vae.bundle.format import (
     FORMAT,
     FORMAT_VERSION,
     IMAGES,
+    IMAGES_MAPPED,
     LATENTS,
     PROJECTION_PREFIX,
     STATUSES,
     WEIGHTS,
     sha256_of,
 )
+from vae.bundle.mapped import save_mapped
 from vae.bundle.read import read_config
 from vae.diagnostics.per_image import FIELDS, PER_IMAGE, per_image_values
 from vae.diagnostics.timelapse import TIMELAPSE
@@ -113,6 +115,7 @@ def write_bundle(
     meta: dict[str, Any],
     codes: tuple[np.ndarray, np.ndarray] | None = None,
     timelapse: dict[str, np.ndarray] | None = None,
+    large: bool = False,
 ) -> Path:
     """Encode the test set, project it, and write a complete bundle to `out` atomically.
 
@@ -120,7 +123,8 @@ def write_bundle(
     `metrics` and `device`; the rest (model config, latents, per-image values, files) is filled in
     here. `codes` (mu, logvar) are the images' codes when the caller has them already. A
     `PortableVAE` makes a portable bundle. `timelapse` (vae/diagnostics/timelapse.py) keeps the live
-    map of each epoch.
+    map of each epoch. A `large` map (a million images) keeps its images as a memory-mapped
+    `.npy` and skips the per-image values (one decode per image).
     """
     out = Path(out)
     if meta.get("status") not in STATUSES:
@@ -130,15 +134,20 @@ def write_bundle(
     kl_dims = kl_per_dim(torch.from_numpy(mu), torch.from_numpy(logvar)).mean(dim=0).numpy()
     projection = "latent" if model.latent_dim == 2 else "pca"
     proj_file = f"{PROJECTION_PREFIX}{projection}.npz"
-    per_image = per_image_values(model, test_images, *likelihood_of(meta["training"]))
+    per_image = None if large else per_image_values(model, test_images, *likelihood_of(meta["training"]))
     with _staging(out) as staging:
-        names = [*_save_model(model, staging), LATENTS, IMAGES, proj_file, PER_IMAGE,
-                 *([TIMELAPSE] if timelapse else [])]
+        names = [*_save_model(model, staging), LATENTS, IMAGES_MAPPED if large else IMAGES, proj_file,
+                 *([PER_IMAGE] if per_image else []), *([TIMELAPSE] if timelapse else [])]
         _save_npz(staging / LATENTS, mu=mu, logvar=logvar,
                   labels=np.asarray(test_labels, dtype=np.int64), kl_per_dim=kl_dims.astype(np.float32))
-        _save_npz(staging / IMAGES, compress=True, images=np.ascontiguousarray(test_images, dtype=np.uint8))
+        if large:
+            save_mapped(staging / IMAGES_MAPPED, test_images)
+            _fsync(staging / IMAGES_MAPPED)
+        else:
+            _save_npz(staging / IMAGES, compress=True, images=np.ascontiguousarray(test_images, dtype=np.uint8))
         _save_npz(staging / proj_file, **({"xy": mu.astype(np.float32)} if projection == "latent" else pca_2d(mu)))
-        _save_npz(staging / PER_IMAGE, **per_image)
+        if per_image:
+            _save_npz(staging / PER_IMAGE, **per_image)
         if timelapse:
             _save_npz(staging / TIMELAPSE, compress=True, **timelapse)
         config = {

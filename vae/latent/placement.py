@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import Delaunay, cKDTree
 
+MAX_TRIANGULATED = 100_000
+
 
 def inverse_distance_weighted(tree: cKDTree, point: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     """The mean of `values` at the k points of `tree` nearest `point`, weighted by 1 / distance."""
@@ -25,29 +27,32 @@ class InverseProjector:
 
     Inside the convex hull of the map: barycentric interpolation of the codes at the corners of
     the Delaunay triangle holding the point. Outside: inverse-distance weighting of the k nearest
-    map points. Building takes ~50 ms for 10k points; a query well under a millisecond.
+    map points. Building takes ~50 ms for 10k points; a query well under a millisecond. Above
+    MAX_TRIANGULATED points (a million took a minute to triangulate here) every position is
+    decoded from its k nearest points, found among all of them by a k-d tree (~1 s to build).
     """
 
     def __init__(self, xy: np.ndarray, codes: np.ndarray, k: int = 8) -> None:
         self.xy = np.asarray(xy, dtype=np.float64)
-        self.codes = np.asarray(codes, dtype=np.float64)
+        self.codes = np.asarray(codes)
         self.k = min(k, len(self.xy))
         self.tree = cKDTree(self.xy)
-        self.triangulation = Delaunay(self.xy)
+        self.triangulation = Delaunay(self.xy) if len(self.xy) <= MAX_TRIANGULATED else None
         # SciPy computes the barycentric transforms lazily: pay for them here, not in the first click.
-        self.transforms = self.triangulation.transform  # (T, 3, 2)
+        self.transforms = None if self.triangulation is None else self.triangulation.transform  # (T, 3, 2)
 
     def __call__(self, point: tuple[float, float]) -> tuple[np.ndarray, str]:
         """Latent code (D,) at `point`, and 'barycentric' or 'neighbours' for how it was found."""
         p = np.asarray(point, dtype=np.float64)
-        simplex = int(self.triangulation.find_simplex(p))
+        simplex = -1 if self.triangulation is None else int(self.triangulation.find_simplex(p))
         if simplex >= 0:
             transform = self.transforms[simplex]
             partial = transform[:2] @ (p - transform[2])
             weights = np.append(partial, 1 - partial.sum())
             corners = self.triangulation.simplices[simplex]
-            return (weights @ self.codes[corners]).astype(np.float32), "barycentric"
-        return inverse_distance_weighted(self.tree, p, self.codes, self.k).astype(np.float32), "neighbours"
+            return (weights @ self.codes[corners].astype(np.float64)).astype(np.float32), "barycentric"
+        codes = inverse_distance_weighted(self.tree, p, self.codes, self.k)
+        return codes.astype(np.float32), "neighbours"
 
 
 @dataclass

@@ -1,0 +1,61 @@
+"""A 200,000-point map in Chromium: a zoom swaps in the view's picture and every point in view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.browser import DRAWN_POINTS, POINT_TRACES, serving
+from tests.conftest import write_large_map
+from vae.bundle import load_bundle
+
+from .conftest import wait_ready
+
+N = 200_000
+SETTLED = """() => {
+    const gd = document.querySelector('.js-plotly-plot'), image = gd.layout.images[0];
+    const [x0, x1] = gd._fullLayout.xaxis.range, width = x1 - x0;
+    return Math.abs(image.x - x0) < 1e-3 * width && Math.abs(image.sizex - width) < 1e-3 * width;
+}"""
+DETAIL = "() => (document.querySelector('.js-plotly-plot').layout.meta || {}).detail || null"
+DRAWN = f"""() => {{
+    const gd = document.querySelector('.js-plotly-plot');
+    return {{range: [...gd._fullLayout.xaxis.range, ...gd._fullLayout.yaxis.range],
+             indices: ({POINT_TRACES})(gd).flatMap(t => Array.from(t.customdata)),
+             image: gd.layout.images[0]}};
+}}"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("large-browser")
+    write_large_map(root / "large", N)
+    return root
+
+
+def test_a_zoom_swaps_in_the_picture_and_every_point_of_the_view(browser, folder, screenshots):
+    xy = load_bundle(folder / "large").projections["pca"]["xy"]
+    with serving(folder) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/?bundle=large")
+        page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullData?.[1]?._length > 0",
+                               timeout=120_000)
+        wait_ready(page, 120_000)
+        assert page.evaluate(DRAWN_POINTS) == 5_000
+        whole = page.evaluate(DETAIL)
+        box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for _ in range(40):  # Plotly zooms ~10% a wheel event
+            page.mouse.wheel(0, -120)
+        page.wait_for_function(f"(old) => ({DETAIL})() !== old", arg=whole, timeout=60_000)
+        page.wait_for_function(SETTLED, timeout=60_000)  # the picture and points of the view on screen
+        shown = page.evaluate(DRAWN)
+        page.screenshot(path=str(screenshots / "large-map-zoomed.png"))
+        page.close()
+    x0, x1, y0, y1 = shown["range"]
+    inside = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
+    indices = np.sort(np.array(shown["indices"]))
+    assert 0 < len(inside) <= 5_000, "forty notches should leave fewer points in view than the map draws"
+    assert np.array_equal(indices, inside)  # every point in view, nothing else
+    image = shown["image"]
+    assert image["source"].startswith("data:image/jpeg") and image["x"] == pytest.approx(x0, rel=1e-3, abs=1e-6)

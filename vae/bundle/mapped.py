@@ -1,0 +1,64 @@
+"""A large map's images as one plain `.npy`, verified as a stream, then memory-mapped read-only.
+
+A million 28x28 images are 784 MB: read into memory (and inflated from an `.npz`) they would
+double the server's size. This file is opened once as a regular file (vae/files.py), its size
+and SHA-256 are checked against config.json by reading it in 1 MB chunks, its header is parsed
+by NumPy's header reader (no pickles: the dtype must be uint8), and the same open file is mapped.
+Pages then read only the images they show. Any bytes are valid uint8 pixels, so a file changed on
+disk after the check can show other pictures, never run code or allocate beyond the mapped size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from vae.bundle.format import MAX_MAPPED_BYTES
+from vae.files import NotARegularFile, open_regular
+
+_CHUNK = 1 << 20
+
+
+def save_mapped(path: Path, images: np.ndarray) -> None:
+    """Write (N, C, H, W) uint8 images as a plain `.npy` (C order, no compression)."""
+    np.save(path, np.ascontiguousarray(images, dtype=np.uint8), allow_pickle=False)
+
+
+def load_mapped(path: Path, record: dict, problems: list[str]) -> np.ndarray | None:
+    """The verified images as a read-only (N, C, H, W) uint8 memmap; None (with a problem) otherwise."""
+    name = path.name
+    try:
+        handle = open_regular(path, min(record["bytes"], MAX_MAPPED_BYTES))
+    except (NotARegularFile, OSError) as exc:
+        problems.append(f"{name}: cannot be read ({exc})")
+        return None
+    with handle:
+        digest, size = hashlib.sha256(), 0
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+        if size != record["bytes"] or digest.hexdigest() != record["sha256"]:
+            problems.append(f"{name}: checksum does not match config.json (corrupt or replaced)")
+            return None
+        handle.seek(0)
+        try:
+            version = np.lib.format.read_magic(handle)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran_order, dtype = read_header(handle)
+        except (ValueError, SyntaxError, TypeError) as exc:
+            problems.append(f"{name}: not a plain .npy file ({exc})")
+            return None
+        offset = handle.tell()
+        if dtype != np.uint8 or fortran_order or len(shape) != 4:
+            problems.append(f"{name}: images are {dtype}{list(shape)}, expected 4-D uint8 in C order")
+            return None
+        if not all(shape):
+            problems.append(f"{name}: no images")
+            return None
+        if offset + int(np.prod(shape, dtype=np.int64)) != size:
+            problems.append(f"{name}: its header says {list(shape)}, which does not fit its {size:,} bytes")
+            return None
+        return np.memmap(handle, dtype=np.uint8, mode="r", offset=offset, shape=tuple(shape))
