@@ -39,6 +39,10 @@ def _compute(path: Path) -> dict[str, np.ndarray]:
     return values
 
 
+class Skipped(Exception):
+    """The values are not computed for this bundle: a reason to say as it is, not an error."""
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _values(path: str, stamp: tuple) -> Future:
     """A future of the bundle's values: done at once when the cache holds them."""
@@ -50,8 +54,8 @@ def _values(path: str, stamp: tuple) -> Future:
         future.set_result({name: cached[name] for name in FIELDS})
         return future
     if n > MAX_BACKGROUND_IMAGES:
-        future.set_exception(ValueError(f"{n:,} images are too many to decode in the background "
-                                        f"(at most {MAX_BACKGROUND_IMAGES:,})"))
+        future.set_exception(Skipped(f"{n:,} images are more than the {MAX_BACKGROUND_IMAGES:,} whose values are "
+                                     "computed in the background; `vae-lab evaluate` adds them to the bundle"))
         return future
     log.info("computing per-image values of %s in the background", path)
     return _worker.submit(_compute, Path(path))
@@ -73,7 +77,9 @@ def failure(bundle: Bundle) -> str | None:
         return None
     future = _values(str(bundle.path), bundles.stamp(bundle))
     error = future.exception() if future.done() else None
-    return None if error is None else f"{type(error).__name__}: {error}"
+    if error is None:
+        return None
+    return str(error) if isinstance(error, Skipped) else f"{type(error).__name__}: {error}"
 
 
 def status_note(bundle: Bundle) -> None:
