@@ -95,8 +95,11 @@ def test_start_watch_and_open_the_new_bundle(context, server, screenshots):
         if not watched_running and page.get_by_text("latent map after epoch").count():
             watched_running = True
             page.screenshot(path=str(screenshots / "train-running.png"), full_page=True)
+            # One chart each once the poll's rerun has settled (while Streamlit swaps a chart in, the
+            # one it replaces can still be there for a moment).
             for chart in ("train-elbo", "train-terms", "live-map"):
-                assert page.locator(f".st-key-{chart} .js-plotly-plot").count() == 1, chart
+                page.wait_for_function("(s) => document.querySelectorAll(s).length === 1",
+                                       arg=f".st-key-{chart} .js-plotly-plot", timeout=5_000)
         time.sleep(0.2)
     finished.wait_for(timeout=5_000)
     assert watched_running, "the live latent map never showed while the job ran"
