@@ -172,7 +172,7 @@ def test_open_before_the_umap_map_exists_and_watch_it_appear(context, server, sc
         page.get_by_text("Computing the UMAP map in the background").wait_for(timeout=60_000)
         wait_ready(page)
         assert page.get_by_role("radio", name="UMAP").count() == 0  # the PCA map alone, for now
-        assert page.locator(".js-plotly-plot").count() >= 1
+        page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # drawn a moment after the run ends
         page.screenshot(path=str(screenshots / "explore-before-umap.png"), full_page=True)
     # Nobody touches the page: it finds the new map by itself.
     page.get_by_role("radio", name="UMAP").wait_for(timeout=60_000)
