@@ -75,8 +75,8 @@ def main() -> None:
     bundle = load_bundle(BUNDLE)
     native = bundle.model
     data = MapData("fashion-mnist", bundle.images[:512], bundle.labels[:512], bundle.class_names)
-    portable, parity = portable_from_torch(native, native.encode, native.decode_logits, ImportSpec(), data)
-    results: dict = {"parity": parity, "decode_ms": {}, "threads": 1, "calls": args.calls}
+    portable, _, record = portable_from_torch(native, native.encode, native.decode_logits, ImportSpec(), data)
+    results: dict = {"parity": record["parity"], "decode_ms": {}, "threads": 1, "calls": args.calls}
     for batch in (1, 64):
         results["decode_ms"][batch] = decode_times(native, portable, batch, args.calls)
     rows = [(f"decode, batch {b}", round(t["torch"], 3), round(t["onnxruntime"], 3),

@@ -68,10 +68,11 @@ def portable_source(tmp_path_factory, synthetic: ImageDataset):
     model, _ = train_tiny(synthetic)
     model.eval()
     data = MapData("synthetic", synthetic.test_images, synthetic.test_labels, synthetic.class_names)
-    spec = ImportSpec(input_shape=(1, 28, 28))
-    portable, parity = portable_from_torch(model, model.encode, model.decode_logits, spec, data)
+    spec = ImportSpec(input_shape=(1, 28, 28), input_range="unit", input_layout="nchw", posterior="logvar",
+                      decoder_output="logits", likelihood="bernoulli")
+    portable, spec, record = portable_from_torch(model, model.encode, model.decode_logits, spec, data)
     out = tmp_path_factory.mktemp("portable") / "portable"
-    write_portable_bundle(out, portable, data, spec, {"route": "torch", "parity": parity},
+    write_portable_bundle(out, portable, data, spec, {"route": "torch", **record},
                           iwae_k=10, iwae_images=32, umap=False)
     return model, out
 

@@ -33,7 +33,7 @@ def imported(tmp_path_factory):
     out = root / "checkpoints" / "fashion-import"
     result = subprocess.run(
         [sys.executable, "-m", "vae.cli", "import", "torch", "--model", f"{project / 'my_vae.py'}:VAE",
-         "--weights", str(project / "weights.pt"), "--input-layout", "flat", "--decoder-output", "probs",
+         "--weights", str(project / "weights.pt"),
          "--dataset", "fashion-mnist", "--out", str(out), "--no-umap", "--iwae-k", "10", "--iwae-images", "50"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr

@@ -22,6 +22,7 @@ from vae.bundle import add_projection, write_bundle
 from vae.evaluation import evaluate, iwae_estimate
 from vae.latent.projection import umap_2d
 from vae.models.inference import encode
+from vae.portable.conventions import Ambiguous, detect
 from vae.portable.data import MapData
 from vae.portable.export import DecoderAdapter, EncoderAdapter, export_pair
 from vae.portable.onnx_check import GraphError
@@ -40,12 +41,15 @@ class ImportRefused(ValueError):
     """An import that cannot go on; the message is one line for the user."""
 
 
-def call_user_code(what: str, fn: Callable[..., Any], *args: Any) -> Any:
-    """Call into the user's code, turning whatever it raises into a one-line refusal."""
+def call_user_code(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call into the user's code, turning whatever it raises (a script's sys.exit too) into a one-line refusal."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except GraphError:
         raise
+    except SystemExit as exc:  # argparse's parse_args on arguments meant for VAE Lab, or an explicit exit
+        raise ImportRefused(f"{what} called sys.exit({exc.code!r}): it is a script that parses arguments or "
+                            f"exits when run; point --model at the file that defines the model") from exc
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ImportRefused(f"{what} raised {type(exc).__name__}: {first_line}") from exc
@@ -59,32 +63,39 @@ def check_data_shape(data: MapData, spec: ImportSpec) -> None:
 
 @torch.no_grad()
 def portable_from_torch(module: nn.Module, encode: Callable, decode: Callable, spec: ImportSpec,
-                        data: MapData) -> tuple[PortableVAE, dict[str, Any]]:
-    """Export a PyTorch encoder/decoder pair, check it against PyTorch on `data`; (model, parity record)."""
+                        data: MapData) -> tuple[PortableVAE, ImportSpec, dict[str, Any]]:
+    """Find the conventions `spec` leaves open, export the encoder/decoder pair and check it against
+    PyTorch on `data`; (model, the spec found, the card's record: findings and parity)."""
     check_data_shape(data, spec)
     module.eval()
+    try:
+        detection = detect(encode, decode, data.images, spec)
+    except Exception as exc:
+        if isinstance(exc, Ambiguous | GraphError | ImportRefused):
+            raise
+        raise ImportRefused(f"running the model on the data's images raised {type(exc).__name__}: "
+                            f"{(str(exc).strip().splitlines() or [''])[0][:200]}") from exc
+    spec = detection.spec
     encoder, decoder = EncoderAdapter(module, encode, spec), DecoderAdapter(module, decode, spec)
     x = torch.from_numpy(data.images[:PARITY_IMAGES]).float() / 255
     mu_ref, logvar_ref = call_user_code("encoding the data in PyTorch", encoder, x)
     latent_dim = int(mu_ref.shape[1])
-    if spec.latent_dim is not None and spec.latent_dim != latent_dim:
-        raise ImportRefused(f"the encoder gives {latent_dim}-D codes, the spec says latent_dim {spec.latent_dim}")
     config = spec.model_config(latent_dim)
     z = torch.cat([mu_ref, torch.randn(len(mu_ref), latent_dim, generator=torch.Generator().manual_seed(0))])
     decoded_ref = call_user_code("decoding in PyTorch", decoder, z)
     check_outputs(mu_ref, logvar_ref, decoded_ref, config)
-    encoder_graph, decoder_graph = export_pair(encoder, decoder, latent_dim, spec.decoder_output)
+    encoder_graph, decoder_graph = export_pair(encoder, decoder, latent_dim, config.decoder_output)
     model = PortableVAE(config, encoder_graph, decoder_graph)
     mu, logvar = model.encode(x)
     decoded = model.run_decoder(z)
     diffs = {name: float((a - b).abs().max()) for name, a, b in
-             (("mu", mu, mu_ref), ("logvar", logvar, logvar_ref), (spec.decoder_output, decoded, decoded_ref))}
+             (("mu", mu, mu_ref), ("logvar", logvar, logvar_ref), (config.decoder_output, decoded, decoded_ref))}
     worst = max(diffs, key=diffs.get)
     if diffs[worst] > PARITY_TOLERANCE:
         raise ImportRefused(f"the ONNX export differs from PyTorch on real images: {worst} by {diffs[worst]:.2g} "
                             f"(more than {PARITY_TOLERANCE:g})")
     parity = {"images": len(x), "codes": len(z), "max_abs_diff": diffs, "tolerance": PARITY_TOLERANCE}
-    return model, parity
+    return model, spec, {**detection.record(), "parity": parity}
 
 
 def import_metrics(model: PortableVAE, data: MapData, spec: ImportSpec, iwae_k: int, iwae_images: int,

@@ -32,10 +32,30 @@ class MapData:
         return (int(c), int(h), int(w))
 
 
+def with_channels(images: np.ndarray, channels: int | None) -> np.ndarray:
+    """uint8 (N, C, H, W) as grey (1) or RGB (3) images: channels repeated, or averaged (Rec. 601 weights)."""
+    if channels is None or images.shape[1] == channels:
+        return images
+    if channels == 3 and images.shape[1] == 1:
+        return np.repeat(images, 3, axis=1)
+    if channels == 1 and images.shape[1] == 3:
+        weights = np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 3, 1, 1)
+        return np.rint((images * weights).sum(1, keepdims=True)).clip(0, 255).astype(np.uint8)
+    raise DataFileError(f"cannot turn {images.shape[1]}-channel images into {channels}-channel ones")
+
+
 def load_map_data(source: str, data_dir: str | None = None, labels_file: str | None = None,
                   class_names: list[str] | None = None, limit: int | None = None,
-                  shape: tuple[int, int, int] = (1, 28, 28)) -> MapData:
-    """A dataset's test split by name, or the images of a `.npy` / `.npz` file (first `limit` images)."""
+                  shape: tuple[int, int, int] = (1, 28, 28), channels: int | None = None) -> MapData:
+    """A dataset's test split by name, or the images of a `.npy` / `.npz` file (first `limit` images),
+    as `channels`-channel images when given."""
+    data = _load(source, data_dir, labels_file, class_names, limit, shape)
+    data.images = with_channels(data.images, channels)
+    return data
+
+
+def _load(source: str, data_dir: str | None, labels_file: str | None, class_names: list[str] | None,
+          limit: int | None, shape: tuple[int, int, int]) -> MapData:
     path = Path(source)
     if path.suffix in ARRAY_SUFFIXES:
         arrays = read_arrays(path)

@@ -20,6 +20,14 @@ import onnx
 import torch
 from torch import nn
 
+from vae.portable.conventions import (
+    read_decoded,
+    read_posterior,
+    spread_to_logvar,
+    to_images,
+    to_model_input,
+    to_pixels,
+)
 from vae.portable.onnx_check import GraphError
 from vae.portable.spec import DECODER_INPUT, ENCODER_INPUT, ENCODER_OUTPUTS, ImportSpec
 
@@ -29,67 +37,46 @@ OPSET = 18
 EXPORT_BATCH = 2  # traced with two images: a batch of one lets tracers treat N as a constant 1
 
 
-def _posterior(out: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mu, second) from what an encoder returns: a pair, a Normal, or an object with loc and scale."""
-    if isinstance(out, torch.distributions.Independent):
-        out = out.base_dist
-    if isinstance(out, torch.distributions.Normal):
-        return out.loc, out.scale
-    if isinstance(out, tuple | list) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out):
-        return out[0], out[1]
-    raise GraphError(f"encode(x) returned {type(out).__name__}; expected (mu, logvar | log_std | std) "
-                     f"or a torch.distributions.Normal")
-
-
 class EncoderAdapter(nn.Module):
-    """images (N, C, H, W) in [0, 1] -> (mu, logvar), whatever the wrapped encoder expects and returns."""
+    """images (N, C, H, W) in [0, 1] -> (mu, logvar) (N, D), whatever the wrapped encoder expects and returns."""
 
     def __init__(self, module: nn.Module, encode: Callable[[torch.Tensor], Any], spec: ImportSpec) -> None:
         super().__init__()
         self.module, self.encode, self.spec = module, encode, spec  # `module` registers the weights
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = images * 2 - 1 if self.spec.input_range == "symmetric" else images
-        if self.spec.input_layout == "flat":
-            x = x.flatten(1)
-        elif self.spec.input_layout == "nhwc":
-            x = x.permute(0, 2, 3, 1)
-        mu, second = _posterior(self.encode(x))
-        if self.spec.posterior == "std":
-            second = 2 * torch.log(second)
-        elif self.spec.posterior == "log_std":
-            second = 2 * second
-        return mu.flatten(1), second.flatten(1)
+        read = read_posterior(self.encode(to_model_input(images, self.spec.input_range, self.spec.input_layout)))
+        return read.mu.flatten(1), spread_to_logvar(read.spread, self.spec.posterior).flatten(1)
 
 
 class DecoderAdapter(nn.Module):
-    """z (N, D) -> (N, C, H, W) logits or probabilities, from a decoder of any output layout."""
+    """z (N, D) -> (N, C, H, W) logits, or pixel values for every other output kind, from any decoder."""
 
     def __init__(self, module: nn.Module, decode: Callable[[torch.Tensor], Any], spec: ImportSpec) -> None:
         super().__init__()
         self.module, self.decode, self.spec = module, decode, spec
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        out = self.decode(z)
-        if not isinstance(out, torch.Tensor):
-            raise GraphError(f"decode(z) returned {type(out).__name__}; expected a tensor of pixel values")
-        c, h, w = self.spec.input_shape
-        if self.spec.input_layout == "nhwc":
-            return out.reshape(out.shape[0], h, w, c).permute(0, 3, 1, 2)
-        return out.reshape(out.shape[0], c, h, w)
+        out = read_decoded(self.decode(z.reshape(z.shape[0], *self.spec.latent_shape)))
+        images = to_images(out, self.spec.input_layout, self.spec.input_shape)
+        return images if self.spec.decoder_output == "logits" else to_pixels(images, self.spec.decoder_output)
 
 
 @contextlib.contextmanager
 def _quiet_tracing() -> Iterator[None]:
-    """No gradients, no exporter warnings, and no argument checks inside torch.distributions
-    (they compare tensor values, which a tracer cannot)."""
+    """No gradients, no exporter warnings or progress lines, and no argument checks inside
+    torch.distributions (they compare tensor values, which a tracer cannot)."""
     previous = torch.distributions.Distribution._validate_args
     torch.distributions.Distribution.set_default_validate_args(False)
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.WARNING)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
+        exporter_log.setLevel(level)
         torch.distributions.Distribution.set_default_validate_args(previous)
 
 
@@ -120,7 +107,7 @@ def export_graph(module: nn.Module, example: torch.Tensor, input_name: str, outp
 
 
 def export_pair(encoder: EncoderAdapter, decoder: DecoderAdapter, latent_dim: int,
-                decoder_output: str) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+                decoder_output: str) -> tuple[onnx.ModelProto, onnx.ModelProto]:  # decoder_output: the bundle's kind
     """The encoder and decoder graphs under the bundle contract's names."""
     c, h, w = encoder.spec.input_shape
     images = torch.rand(EXPORT_BATCH, c, h, w, generator=torch.Generator().manual_seed(0))

@@ -1,10 +1,11 @@
 """Adapt an ONNX encoder/decoder pair from another framework to the bundle contract, in the graph itself.
 
-A Keras model exported by tf2onnx takes (N, H, W, C); a JAX one may take flat vectors in [-1, 1]
-and return mu and log-std side by side. The adapters below wrap the user's graph in a few
-standard nodes (Mul, Sub, Reshape, Transpose, Slice, Log, Flatten), so the bundle's graphs take
-and return what every other part of VAE Lab expects. The user's names are prefixed so they
-cannot clash with the contract's.
+A Keras model exported by tf2onnx takes (N, H, W, C) and returns z_mean, z_log_var and z; a JAX
+one may take flat vectors in [-1, 1] and return mu and log-std side by side; a decoder may give a
+Tanh output or take a spatial latent. The adapters below wrap the user's graph in a few standard
+nodes (Mul, Sub, Add, Reshape, Transpose, Slice, Log, Flatten, Clip), so the bundle's graphs take
+and return what every other part of VAE Lab expects: the same mapping as the PyTorch route's
+(vae/portable/conventions.py). The user's names are prefixed so they cannot clash with the contract's.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class _Builder:
         self.after: list[onnx.NodeProto] = []
         self.count = 0
 
-    def const(self, values: list[float] | list[int], dtype: type) -> str:
+    def const(self, values: float | list[float] | list[int], dtype: type) -> str:
         name = f"{OWN}const{self.count}"
         self.count += 1
         self.model.graph.initializer.append(numpy_helper.from_array(np.array(values, dtype=dtype), name))
@@ -75,10 +76,11 @@ def _image_value(name: str, spec: ImportSpec) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", *spec.input_shape])
 
 
-def adapt_encoder(model: ModelProto, spec: ImportSpec, latent_dim: int, label: str) -> ModelProto:
-    """images (N, C, H, W) in [0, 1] -> mu, logvar (N, D), around the user's encoder."""
+def adapt_encoder(model: ModelProto, spec: ImportSpec, label: str, outputs: tuple[str, str] | None) -> ModelProto:
+    """images (N, C, H, W) in [0, 1] -> mu, logvar (N, D), around the user's encoder; `outputs` names
+    its mu and spread outputs (None: one output holding both side by side along dim 1)."""
     source_input = PREFIX + single_float_input(model, label).name
-    source_outputs = [PREFIX + v.name for v in model.graph.output]
+    latent_dim = spec.latent_dim
     b = _Builder(model)
     x = ENCODER_INPUT
     if spec.input_range == "symmetric":
@@ -89,37 +91,45 @@ def adapt_encoder(model: ModelProto, spec: ImportSpec, latent_dim: int, label: s
     elif spec.input_layout == "nhwc":
         x = b.node(b.before, "Transpose", [x], perm=[0, 2, 3, 1])
     b.node(b.before, "Identity", [x], source_input)
-    if len(source_outputs) == 2:
-        mu, second = source_outputs
-    elif len(source_outputs) == 1:  # mu and the second parameter side by side, (N, 2D)
-        axis, d = b.const([1], np.int64), latent_dim
-        mu = b.node(b.after, "Slice", [source_outputs[0], b.const([0], np.int64), b.const([d], np.int64), axis])
-        second = b.node(b.after, "Slice", [source_outputs[0], b.const([d], np.int64), b.const([2 * d], np.int64), axis])
-    else:
-        raise GraphError(f"{label}: has {len(source_outputs)} outputs; expected mu and its spread, "
-                         f"as two outputs or one of width 2D")
+    if outputs is not None:
+        mu, second = (PREFIX + name for name in outputs)
+    else:  # mu and the second parameter side by side along dim 1, (N, 2D) or (N, 2C, h, w)
+        half = spec.latent_shape[0]
+        axis = b.const([1], np.int64)
+        out = PREFIX + model.graph.output[0].name
+        mu = b.node(b.after, "Slice", [out, b.const([0], np.int64), b.const([half], np.int64), axis])
+        second = b.node(b.after, "Slice", [out, b.const([half], np.int64), b.const([2 * half], np.int64), axis])
     if spec.posterior == "std":
         second = b.node(b.after, "Log", [second])
     if spec.posterior in ("std", "log_std"):
         second = b.node(b.after, "Mul", [second, b.const([2.0], np.float32)])
     b.node(b.after, "Flatten", [mu], ENCODER_OUTPUTS[0], axis=1)
     b.node(b.after, "Flatten", [second], ENCODER_OUTPUTS[1], axis=1)
-    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", latent_dim]) for name in ENCODER_OUTPUTS]
-    return b.finish(_image_value(ENCODER_INPUT, spec), source_input, outputs)
+    values = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", latent_dim]) for name in ENCODER_OUTPUTS]
+    return b.finish(_image_value(ENCODER_INPUT, spec), source_input, values)
 
 
-def adapt_decoder(model: ModelProto, spec: ImportSpec, latent_dim: int, label: str) -> ModelProto:
-    """z (N, D) -> (N, C, H, W) named after the declared output kind, around the user's decoder."""
+def adapt_decoder(model: ModelProto, spec: ImportSpec, label: str, output: str) -> ModelProto:
+    """z (N, D) -> (N, C, H, W) logits, or pixel values in [0, 1] for every other output kind, around
+    the user's decoder (its output `output`)."""
     source_input = PREFIX + single_float_input(model, label).name
-    if len(model.graph.output) != 1:
-        raise GraphError(f"{label}: has {len(model.graph.output)} outputs, expected one (the image)")
-    out = PREFIX + model.graph.output[0].name
+    out = PREFIX + output
     b = _Builder(model)
-    b.node(b.before, "Identity", [DECODER_INPUT], source_input)
+    z = DECODER_INPUT
+    if len(spec.latent_shape) > 1:
+        z = b.node(b.before, "Reshape", [z, b.const([-1, *spec.latent_shape], np.int64)])
+    b.node(b.before, "Identity", [z], source_input)
     c, h, w = spec.input_shape
     if spec.input_layout == "nhwc":
         out = b.node(b.after, "Transpose", [b.node(b.after, "Reshape", [out, b.const([-1, h, w, c], np.int64)])],
                      perm=[0, 3, 1, 2])
-    b.node(b.after, "Reshape", [out, b.const([-1, c, h, w], np.int64)], spec.decoder_output)
-    z = helper.make_tensor_value_info(DECODER_INPUT, TensorProto.FLOAT, ["N", latent_dim])
-    return b.finish(z, source_input, [_image_value(spec.decoder_output, spec)])
+    images = b.node(b.after, "Reshape", [out, b.const([-1, c, h, w], np.int64)])
+    if spec.decoder_output == "symmetric":
+        half = b.const([0.5], np.float32)
+        images = b.node(b.after, "Add", [b.node(b.after, "Mul", [images, half]), half])
+    if spec.decoder_output == "logits":
+        b.node(b.after, "Identity", [images], spec.bundle_output)
+    else:
+        b.node(b.after, "Clip", [images, b.const(0.0, np.float32), b.const(1.0, np.float32)], spec.bundle_output)
+    z_value = helper.make_tensor_value_info(DECODER_INPUT, TensorProto.FLOAT, ["N", spec.latent_dim])
+    return b.finish(z_value, source_input, [_image_value(spec.bundle_output, spec)])

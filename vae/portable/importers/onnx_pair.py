@@ -1,24 +1,25 @@
 """Import an encoder/decoder pair exported to ONNX by any framework (Keras via tf2onnx, JAX, PyTorch).
 
-The user's JSON spec (vae/portable/spec.py `ImportSpec`) says what the graphs take and return;
-the graphs are checked (operators, external data), run once on real images to learn and check
-their shapes, wrapped in adapters (vae/portable/graph_adapters.py) and checked again as a bundle's.
+The graphs are checked (operators, external data), run on the map's images to find what they take
+and return (vae/portable/conventions.py; an optional JSON spec or flags name any convention
+instead), wrapped in adapters (vae/portable/graph_adapters.py) and checked again as a bundle's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
 import torch
 from onnx import ModelProto
 
 from vae.portable import onnx_check
 from vae.portable.build import PARITY_IMAGES, ImportRefused, check_data_shape
+from vae.portable.conventions import detect, read_decoded, read_posterior, to_model_input
 from vae.portable.data import MapData
-from vae.portable.graph_adapters import adapt_decoder, adapt_encoder, graph_inputs
+from vae.portable.graph_adapters import adapt_decoder, adapt_encoder, graph_inputs, single_float_input
 from vae.portable.onnx_check import GraphError
 from vae.portable.runtime import PortableVAE, check_outputs, run_session, session
 from vae.portable.spec import ImportSpec
@@ -39,47 +40,59 @@ def read_source_graph(path: Path, label: str) -> ModelProto:
     return graph
 
 
-def _model_input(images: np.ndarray, spec: ImportSpec) -> np.ndarray:
-    """uint8 (N, C, H, W) -> what the user's encoder takes, by the spec's range and layout."""
-    x = images.astype(np.float32) / 255
-    if spec.input_range == "symmetric":
-        x = x * 2 - 1
-    if spec.input_layout == "flat":
-        return x.reshape(len(x), -1)
-    return x.transpose(0, 2, 3, 1) if spec.input_layout == "nhwc" else x
+class GraphOutputs(dict):
+    """A graph's outputs by name, in the graph's order (the conventions' readers match the names)."""
 
 
-def _latent_dim(encoder: ModelProto, spec: ImportSpec, images: np.ndarray, label: str) -> int:
-    """The code size, from a run of the user's own encoder; checked against the spec's latent_dim."""
-    feed = {graph_inputs(encoder)[0].name: _model_input(images, spec)}
-    outputs = run_session(session(encoder, label), None, feed, label)
-    widths = [int(np.prod(o.shape[1:])) for o in outputs]
-    if len(outputs) == 2 and widths[0] != widths[1]:
-        raise GraphError(f"{label}: its two outputs have {widths[0]} and {widths[1]} values per image; "
-                         f"expected mu and its spread, of equal size")
-    if len(outputs) == 1 and widths[0] % 2:
-        raise GraphError(f"{label}: its one output has {widths[0]} values per image, "
-                         f"not mu and its spread side by side")
-    latent_dim = widths[0] if len(outputs) == 2 else widths[0] // 2
-    if spec.latent_dim is not None and spec.latent_dim != latent_dim:
-        raise GraphError(f"{label}: outputs {latent_dim}-D codes, but the spec says latent_dim {spec.latent_dim}")
-    return latent_dim
+def _runner(graph: ModelProto, label: str) -> Callable[[torch.Tensor], Any]:
+    """The graph as a function of one tensor: its one output, or all of them by name."""
+    runner = session(graph, label)
+    input_name = graph_inputs(graph)[0].name
+    names = [o.name for o in graph.graph.output]
+
+    def run(x: torch.Tensor) -> Any:
+        outputs = run_session(runner, names, {input_name: x.detach().float().numpy()}, label)
+        tensors = GraphOutputs((name, torch.from_numpy(o)) for name, o in zip(names, outputs, strict=True))
+        return next(iter(tensors.values())) if len(tensors) == 1 else tensors
+
+    return run
+
+
+def _layouts(encoder: ModelProto, spec: ImportSpec) -> tuple[str, ...]:
+    """The layouts to try, most likely first, from the rank and sizes the encoder's input declares."""
+    dims = [d.dim_value or None for d in graph_inputs(encoder)[0].type.tensor_type.shape.dim]
+    if len(dims) == 2:
+        return ("flat",)
+    if len(dims) == 4 and dims[3] == spec.input_shape[0] and dims[1] != spec.input_shape[0]:
+        return ("nhwc", "nchw")
+    return ("nchw", "nhwc", "flat")
 
 
 @torch.no_grad()
 def import_onnx(encoder_path: str | Path, decoder_path: str | Path, spec: ImportSpec,
-                data: MapData) -> tuple[PortableVAE, dict[str, Any]]:
-    """Check, adapt and run the pair on the data; (model, the card's import record)."""
+                data: MapData) -> tuple[PortableVAE, ImportSpec, dict[str, Any]]:
+    """Check the pair, find its conventions, adapt it and run it on the data; (model, the spec found,
+    the card's import record)."""
     check_data_shape(data, spec)
     encoder_path, decoder_path = Path(encoder_path), Path(decoder_path)
     encoder = read_source_graph(encoder_path, encoder_path.name)
     decoder = read_source_graph(decoder_path, decoder_path.name)
-    latent_dim = _latent_dim(encoder, spec, data.images[:8], encoder_path.name)
-    model = PortableVAE(spec.model_config(latent_dim), adapt_encoder(encoder, spec, latent_dim, encoder_path.name),
-                        adapt_decoder(decoder, spec, latent_dim, decoder_path.name))
+    single_float_input(encoder, encoder_path.name)
+    single_float_input(decoder, decoder_path.name)
+    encode, decode = _runner(encoder, encoder_path.name), _runner(decoder, decoder_path.name)
+    detection = detect(encode, decode, data.images, spec, _layouts(encoder, spec))
+    found = detection.spec
+    x = torch.from_numpy(data.images[:8]).float() / 255
+    read = read_posterior(encode(to_model_input(x, found.input_range, found.input_layout)))
+    decoded = decode(read.mu)
+    output = (decoder.graph.output[0].name if not isinstance(decoded, GraphOutputs)
+              else next(k for k, v in decoded.items() if v is read_decoded(decoded)))
+    model = PortableVAE(found.model_config(found.latent_dim),
+                        adapt_encoder(encoder, found, encoder_path.name, read.keys),
+                        adapt_decoder(decoder, found, decoder_path.name, output))
     x = torch.from_numpy(data.images[:PARITY_IMAGES]).float() / 255
     mu, logvar = model.encode(x)
-    prior = torch.randn(len(mu), latent_dim, generator=torch.Generator().manual_seed(0))
+    prior = torch.randn(len(mu), found.latent_dim, generator=torch.Generator().manual_seed(0))
     try:
         check_outputs(mu, logvar, model.run_decoder(torch.cat([mu, prior])), model.config)
     except GraphError as exc:
@@ -87,5 +100,6 @@ def import_onnx(encoder_path: str | Path, decoder_path: str | Path, spec: Import
     producers = {f"{g.producer_name} {g.producer_version}".strip() for g in (encoder, decoder)} - {""}
     source = {"route": "onnx", "encoder": encoder_path.name, "decoder": decoder_path.name,
               "producer": ", ".join(sorted(producers)) or "unknown",
-              "opset": max(o.version for o in encoder.opset_import if o.domain in ("", "ai.onnx"))}
-    return model, source
+              "opset": max(o.version for o in encoder.opset_import if o.domain in ("", "ai.onnx")),
+              **detection.record()}
+    return model, found, source

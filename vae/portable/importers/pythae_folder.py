@@ -20,9 +20,9 @@ from torch import nn
 from vae.portable.build import ImportRefused, call_user_code, portable_from_torch
 from vae.portable.data import MapData
 from vae.portable.export import OPSET
-from vae.portable.importers.torch_module import load_state_dict
 from vae.portable.runtime import PortableVAE
 from vae.portable.spec import ImportSpec
+from vae.portable.weights import fit_state_dict, load_state_dict
 
 CONFIG_FILE = "model_config.json"
 WEIGHTS_FILE = "model.pt"
@@ -94,18 +94,13 @@ def import_pythae(folder: str | Path, data: MapData, likelihood: str | None = No
     # pythae's "bce" loss is Bernoulli on the decoder's sigmoid outputs; "mse" is 0.5 * squared error, a
     # Gaussian of unit variance (up to a constant).
     declared = "bernoulli" if config.get("reconstruction_loss", "mse") == "bce" else "gaussian"
-    spec = ImportSpec(input_shape=shape, input_layout=layout, decoder_output="probs",
-                      likelihood=likelihood or declared,
+    spec = ImportSpec(input_shape=shape, input_layout=layout, input_range="unit", posterior="logvar",
+                      decoder_output="probs", likelihood=likelihood or declared,
                       gaussian_sigma=gaussian_sigma or (0.1 if (likelihood or declared) == "bernoulli" else 1.0))
     spec.validate()
     model_name = config.get("name", "?")
     module = _build_model(dict(config))
-    state = load_state_dict(folder / WEIGHTS_FILE)
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ImportRefused(f"{WEIGHTS_FILE} does not fit the model config: {' '.join(str(exc).split())[:300]}") \
-            from exc
+    fit_state_dict(module, load_state_dict(folder / WEIGHTS_FILE), WEIGHTS_FILE)
 
     def encode(x):
         out = module.encoder(x)
@@ -114,8 +109,8 @@ def import_pythae(folder: str | Path, data: MapData, likelihood: str | None = No
     def decode(z):
         return module.decoder(z).reconstruction
 
-    model, parity = portable_from_torch(module, encode, decode, spec, data)
+    model, spec, record = portable_from_torch(module, encode, decode, spec, data)
     source = {"route": "pythae", "folder": folder.name, "pythae_model": model_name.removesuffix("Config"),
               "pythae": importlib.metadata.version("pythae"), "reconstruction_loss": config.get("reconstruction_loss"),
-              "exporter": f"ONNX opset {OPSET}", "parity": parity}
+              "exporter": f"ONNX opset {OPSET}", **record}
     return model, spec, source
