@@ -17,13 +17,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
-from torch import nn
 
 from vae.bundle import load_bundle
 from vae.bundle.catalog import scan
 from vae.cli.main import main as vae_lab
 
 from .published import models
+from .published.training import fit, keras_style_pair, kl
 
 PIXEL_TOLERANCE = 1e-3
 
@@ -39,29 +39,6 @@ def namespace(source: str) -> dict:
     sys.modules[module.__name__] = module
     exec(source, module.__dict__)
     return module.__dict__
-
-
-def fit(model: nn.Module, step, x: torch.Tensor, epochs: int, batch: int = 16, lr: float = 3e-3) -> nn.Module:
-    """A few epochs of Adam on `step(model, batch) -> loss`, on one thread (small convolutions run
-    several times faster so on a busy 2-core machine); the model is left in eval mode."""
-    torch.manual_seed(0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    model.train()
-    try:
-        for _ in range(epochs):
-            for start in range(0, len(x), batch):
-                optimizer.zero_grad()
-                step(model, x[start:start + batch]).backward()
-                optimizer.step()
-    finally:
-        torch.set_num_threads(threads)
-    return model.eval()
-
-
-def kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(mu)
 
 
 def rgb64(images: np.ndarray) -> np.ndarray:
@@ -257,45 +234,8 @@ def test_diffusers_output_objects_and_a_spatial_latent(tmp_path, synthetic, caps
 # ---------------------------------------------------------------- keras-io's VAE, exported to ONNX
 
 
-class KerasStyleEncoder(nn.Module):
-    """keras-io's encoder: (N, 28, 28, 1) in [0, 1] -> z_mean, z_log_var and a sample z."""
-
-    def __init__(self, latent: int = 2):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU())
-        self.z_mean, self.z_log_var = nn.Linear(64, latent), nn.Linear(64, latent)
-
-    def forward(self, x):
-        h = self.net(x)
-        z_mean, z_log_var = self.z_mean(h), self.z_log_var(h)
-        return z_mean, z_log_var, z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
-
-
-class KerasStyleDecoder(nn.Module):
-    def __init__(self, latent: int = 2):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(latent, 64), nn.ReLU(), nn.Linear(64, 784), nn.Sigmoid())
-
-    def forward(self, z):
-        return self.net(z).reshape(-1, 28, 28, 1)
-
-
 def test_a_keras_style_onnx_pair_with_three_encoder_outputs_imports_without_a_spec(tmp_path, synthetic, capsys):
-    torch.manual_seed(0)
-    encoder, decoder = KerasStyleEncoder(), KerasStyleDecoder()
-    train = torch.from_numpy(synthetic.train_images).float().permute(0, 2, 3, 1) / 255
-
-    def step(m, x):
-        z_mean, z_log_var, z = m[0](x)
-        return F.binary_cross_entropy(m[1](z), x, reduction="sum") / len(x) + kl(z_mean, z_log_var)
-
-    fit(nn.ModuleList([encoder, decoder]), step, train, epochs=8)
-    example = train[:2]
-    torch.onnx.export(encoder, (example,), tmp_path / "encoder.onnx", dynamo=False, input_names=["input_layer"],
-                      output_names=["z_mean", "z_log_var", "z"], dynamic_axes={"input_layer": {0: "batch"}})
-    torch.onnx.export(decoder, (torch.zeros(2, 2),), tmp_path / "decoder.onnx", dynamo=False,
-                      input_names=["z_sampling"], output_names=["conv2d_transpose_2"],
-                      dynamic_axes={"z_sampling": {0: "batch"}})
+    encoder, decoder = keras_style_pair(tmp_path, synthetic.train_images)
     out = tmp_path / "bundles" / "keras"
     code, err = run_import(["onnx", "--encoder", str(tmp_path / "encoder.onnx"), "--decoder",
                             str(tmp_path / "decoder.onnx"), "--dataset", "synthetic", "--out", str(out),

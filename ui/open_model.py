@@ -10,7 +10,7 @@ import shutil
 
 import streamlit as st
 
-from ui import bundles, navigation
+from ui import bundles, import_check, navigation
 from vae.portable.import_job import ImportJob, new_workspace, start_import
 from vae.portable.uploads import UploadRefused, extract_zip, find_model_folder
 from vae.training.jobs import dataset_choices, run_directory
@@ -18,7 +18,7 @@ from vae.training.jobs import dataset_choices, run_directory
 POLL_S = 1.0
 JOB_KEY = "open_job"
 ERROR_KEY = "open_error"
-ROUTES = {"onnx": "an ONNX encoder and decoder, with a JSON spec", "pythae": "a pythae model folder, zipped"}
+ROUTES = {"onnx": "an ONNX encoder and decoder (a JSON spec optional)", "pythae": "a pythae model folder, zipped"}
 OWN_DATA = "my own images (.npy or .npz upload)"
 STAGES = {"metrics": "computing the metrics", "encoding": "encoding the map's images",
           "projection": "computing the UMAP map"}
@@ -30,8 +30,9 @@ def form() -> None:
     if route == "onnx":
         st.file_uploader("Encoder (.onnx): images → mu and its spread", type=["onnx"], key="open_encoder")
         st.file_uploader("Decoder (.onnx): z → images", type=["onnx"], key="open_decoder")
-        st.file_uploader("Spec (.json): input_shape, input_range, input_layout, posterior, decoder_output, "
-                         "likelihood, class_names", type=["json"], key="open_spec")
+        st.file_uploader("Spec (.json), optional: any of input_range, input_layout, posterior, decoder_output, "
+                         "likelihood, class_names (what is left out is found by running the model)",
+                         type=["json"], key="open_spec")
     else:
         st.file_uploader("The folder pythae's model.save() wrote, as a .zip", type=["zip"], key="open_zip")
     offline = [name for name, ok in dataset_choices() if ok]
@@ -40,6 +41,7 @@ def form() -> None:
     if data == OWN_DATA:
         st.file_uploader(".npy of images, or .npz with images, labels, class_names", type=["npy", "npz"],
                          key="open_images")
+    st.button("Check the model", on_click=_check, help="run it on the images and show what the import finds")
     st.checkbox("Add a UMAP map (about a minute more)", key="open_umap")
     st.text_input("Bundle name", key="open_name", help="the folder created beside the other bundles")
     job: ImportJob | None = st.session_state.get(JOB_KEY)
@@ -59,11 +61,12 @@ def _route_args(workspace) -> list[str]:
     """Save the uploads in the import's workspace; the CLI arguments that name them."""
     if st.session_state["open_route"] == "onnx":
         for key, name, label in (("open_encoder", "encoder.onnx", "the encoder"),
-                                 ("open_decoder", "decoder.onnx", "the decoder"),
-                                 ("open_spec", "spec.json", "the spec")):
+                                 ("open_decoder", "decoder.onnx", "the decoder")):
             (workspace / name).write_bytes(_uploaded(key, label))
-        args = ["onnx", "--encoder", str(workspace / "encoder.onnx"), "--decoder", str(workspace / "decoder.onnx"),
-                "--spec", str(workspace / "spec.json")]
+        args = ["onnx", "--encoder", str(workspace / "encoder.onnx"), "--decoder", str(workspace / "decoder.onnx")]
+        if st.session_state.get("open_spec") is not None:
+            (workspace / "spec.json").write_bytes(_uploaded("open_spec", "the spec"))
+            args += ["--spec", str(workspace / "spec.json")]
     else:
         folder = extract_zip(_uploaded("open_zip", "the zip"), workspace / "model")
         args = ["pythae", str(find_model_folder(folder, "model_config.json"))]
@@ -73,7 +76,14 @@ def _route_args(workspace) -> list[str]:
         suffix = ".npz" if upload is not None and upload.name.lower().endswith(".npz") else ".npy"
         (workspace / f"images{suffix}").write_bytes(_uploaded("open_images", "the images"))
         data = str(workspace / f"images{suffix}")
-    return [*args, "--dataset", data, *([] if st.session_state.get("open_umap") else ["--no-umap"])]
+    return [*args, "--dataset", data, *([] if st.session_state.get("open_umap") else ["--no-umap"]),
+            *import_check.flags()]
+
+
+def _check() -> None:
+    """Button callback: save the uploads and run the model on the images (ui/import_check.py)."""
+    st.session_state[ERROR_KEY] = None
+    import_check.run(_route_args, new_workspace(bundles.train_dir()))
 
 
 def _start() -> None:

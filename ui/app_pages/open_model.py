@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from ui import open_model
+from ui import import_check, open_model
 
 st.title("Open a model trained elsewhere")
 form_column, job_column = st.columns([1, 2], gap="large")
 with form_column:
     open_model.form()
 with job_column:
+    import_check.show()
     open_model.job_panel()

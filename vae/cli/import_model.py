@@ -41,7 +41,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", help="a .npy of integer labels for a .npy of images")
     p.add_argument("--class-names", help="comma-separated class names")
     p.add_argument("--limit", type=int, help="map only the first N images")
-    p.add_argument("--out", type=Path, required=True, help="the bundle folder to create")
+    p.add_argument("--out", type=Path, help="the bundle folder to create (required unless --detect-only)")
+    p.add_argument("--detect-only", action="store_true",
+                   help="run the model on the images, print the conventions found as JSON, write nothing")
     p.add_argument("--name", help="display name (default: the folder name)")
     p.add_argument("--overwrite", action="store_true", help="replace a bundle already at --out")
     p.add_argument("--no-umap", action="store_true", help="only the PCA map (UMAP takes about a minute)")
@@ -142,8 +144,9 @@ def _factory_kwargs(text: str) -> dict:
     return kwargs
 
 
-def import_bundle(args: argparse.Namespace) -> Path:
-    """Load the data, import by route, write the bundle; raises the refusals `run` reports."""
+def import_bundle(args: argparse.Namespace) -> Path | None:
+    """Load the data, import by route, write the bundle (or with --detect-only print what was found);
+    raises the refusals `run` reports."""
     spec = ImportSpec.from_file(args.spec) if getattr(args, "spec", None) else ImportSpec()
     class_names = [n.strip() for n in args.class_names.split(",")] if args.class_names else spec.class_names
     data = load_map_data(args.dataset, args.data_dir, args.labels, class_names or None, args.limit,
@@ -153,16 +156,19 @@ def import_bundle(args: argparse.Namespace) -> Path:
 
         spec = _spec_from_args(args, spec, data.input_shape)
         model, spec, source = import_torch(args.model, args.weights, spec, data, args.encode_method,
-                                           args.decode_method, _factory_kwargs(args.factory_kwargs))
+                                           args.decode_method, _factory_kwargs(args.factory_kwargs), args.detect_only)
     elif args.route == "pythae":
         from vae.portable.importers.pythae_folder import import_pythae
 
-        model, spec, source = import_pythae(args.folder, data, args.likelihood, args.gaussian_sigma)
+        model, spec, source = import_pythae(args.folder, data, args.likelihood, args.gaussian_sigma, args.detect_only)
     else:
         from vae.portable.importers.onnx_pair import import_onnx
 
         model, spec, source = import_onnx(args.encoder, args.decoder, _spec_from_args(args, spec, data.input_shape),
-                                          data)
+                                          data, args.detect_only)
+    if model is None:
+        print(json.dumps({"spec": spec.to_dict(), **source}))
+        return None
     for name, finding in source.get("findings", {}).items():
         if finding["how"] != "given":
             print(f"found: {name} = {finding['value']} ({finding['how']})", file=sys.stderr)
@@ -177,7 +183,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.iwae_k <= 5000 or args.iwae_images < 1 or (args.limit is not None and args.limit < 1):
         print("error: --iwae-k must be 0..5000, --iwae-images and --limit at least 1", file=sys.stderr)
         return EXIT_REFUSED
-    if (args.out / CONFIG).exists() and not args.overwrite:
+    if args.out is None and not args.detect_only:
+        print("error: --out is required: the bundle folder to create", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.out is not None and (args.out / CONFIG).exists() and not args.overwrite:
         print(f"error: {args.out} already holds a bundle; pass --overwrite or choose another --out", file=sys.stderr)
         return EXIT_REFUSED
     try:
@@ -188,5 +197,6 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: could not write the bundle to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_REFUSED
-    print(f"bundle written: {out}")
+    if out is not None:
+        print(f"bundle written: {out}")
     return EXIT_OK

@@ -63,9 +63,11 @@ def check_data_shape(data: MapData, spec: ImportSpec) -> None:
 
 @torch.no_grad()
 def portable_from_torch(module: nn.Module, encode: Callable, decode: Callable, spec: ImportSpec,
-                        data: MapData) -> tuple[PortableVAE, ImportSpec, dict[str, Any]]:
+                        data: MapData, detect_only: bool = False
+                        ) -> tuple[PortableVAE | None, ImportSpec, dict[str, Any]]:
     """Find the conventions `spec` leaves open, export the encoder/decoder pair and check it against
-    PyTorch on `data`; (model, the spec found, the card's record: findings and parity)."""
+    PyTorch on `data`; (model, the spec found, the card's record: findings and parity). With
+    `detect_only`, stop once the conventions are found (no model)."""
     check_data_shape(data, spec)
     module.eval()
     try:
@@ -76,6 +78,8 @@ def portable_from_torch(module: nn.Module, encode: Callable, decode: Callable, s
         raise ImportRefused(f"running the model on the data's images raised {type(exc).__name__}: "
                             f"{(str(exc).strip().splitlines() or [''])[0][:200]}") from exc
     spec = detection.spec
+    if detect_only:
+        return None, spec, detection.record()
     encoder, decoder = EncoderAdapter(module, encode, spec), DecoderAdapter(module, decode, spec)
     x = torch.from_numpy(data.images[:PARITY_IMAGES]).float() / 255
     mu_ref, logvar_ref = call_user_code("encoding the data in PyTorch", encoder, x)

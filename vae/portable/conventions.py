@@ -100,7 +100,8 @@ def _by_name(named: dict[str, torch.Tensor]) -> PosteriorRead | None:
 
 def read_posterior(out: Any) -> PosteriorRead:
     """(mu, spread) from what an encoder returns, whatever its form; raises GraphError when none fits."""
-    what = type(out).__name__
+    label = getattr(type(out), "label", None)  # a result type that names itself (an ONNX graph's outputs)
+    what = label if isinstance(label, str) else type(out).__name__
     if hasattr(out, "latent_dist"):  # diffusers' AutoencoderKLOutput
         out = out.latent_dist
     if isinstance(out, torch.distributions.Independent):

@@ -81,3 +81,29 @@ def start_import(route_args: list[str], out: Path, workspace: Path) -> ImportJob
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    cwd=PACKAGE_ROOT, start_new_session=True)
     return ImportJob(workspace, out, process)
+
+
+DETECT_TIMEOUT_S = 180  # running a model on 256 images, twice: seconds; longer means stuck
+
+
+class CheckFailed(ValueError):
+    """The model could not be checked; the message is the CLI's one-line reason."""
+
+
+def detect_conventions(route_args: list[str], workspace: Path) -> dict:
+    """Run `vae-lab import ROUTE_ARGS --detect-only` in its own process (time-bounded, as the import is);
+    the conventions it found: {"spec": ..., "findings": {name: {"value", "how"}}, "pixel_rmse": ...}."""
+    argv = [sys.executable, "-m", "vae.cli", "import", *route_args, "--detect-only"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=PACKAGE_ROOT, stdin=subprocess.DEVNULL,
+                              timeout=DETECT_TIMEOUT_S, start_new_session=True)
+    except subprocess.TimeoutExpired as exc:
+        raise CheckFailed(f"running the model took longer than {DETECT_TIMEOUT_S} s") from exc
+    (workspace / LOG).write_text(done.stderr, encoding="utf-8")
+    if done.returncode != 0:
+        errors = [line.removeprefix("error: ") for line in done.stderr.splitlines() if line.startswith("error: ")]
+        raise CheckFailed(errors[-1] if errors else f"the check stopped (exit code {done.returncode})")
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        raise CheckFailed("the check printed no result") from exc

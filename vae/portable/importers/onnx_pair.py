@@ -43,6 +43,8 @@ def read_source_graph(path: Path, label: str) -> ModelProto:
 class GraphOutputs(dict):
     """A graph's outputs by name, in the graph's order (the conventions' readers match the names)."""
 
+    label = "the graph's outputs"
+
 
 def _runner(graph: ModelProto, label: str) -> Callable[[torch.Tensor], Any]:
     """The graph as a function of one tensor: its one output, or all of them by name."""
@@ -69,10 +71,10 @@ def _layouts(encoder: ModelProto, spec: ImportSpec) -> tuple[str, ...]:
 
 
 @torch.no_grad()
-def import_onnx(encoder_path: str | Path, decoder_path: str | Path, spec: ImportSpec,
-                data: MapData) -> tuple[PortableVAE, ImportSpec, dict[str, Any]]:
+def import_onnx(encoder_path: str | Path, decoder_path: str | Path, spec: ImportSpec, data: MapData,
+                detect_only: bool = False) -> tuple[PortableVAE | None, ImportSpec, dict[str, Any]]:
     """Check the pair, find its conventions, adapt it and run it on the data; (model, the spec found,
-    the card's import record)."""
+    the card's import record); no model with `detect_only`."""
     check_data_shape(data, spec)
     encoder_path, decoder_path = Path(encoder_path), Path(decoder_path)
     encoder = read_source_graph(encoder_path, encoder_path.name)
@@ -82,6 +84,8 @@ def import_onnx(encoder_path: str | Path, decoder_path: str | Path, spec: Import
     encode, decode = _runner(encoder, encoder_path.name), _runner(decoder, decoder_path.name)
     detection = detect(encode, decode, data.images, spec, _layouts(encoder, spec))
     found = detection.spec
+    if detect_only:
+        return None, found, detection.record()
     x = torch.from_numpy(data.images[:8]).float() / 255
     read = read_posterior(encode(to_model_input(x, found.input_range, found.input_layout)))
     decoded = decode(read.mu)

@@ -81,7 +81,8 @@ def _image_shape(input_dim: object, data: MapData) -> tuple[tuple[int, int, int]
 
 
 def import_pythae(folder: str | Path, data: MapData, likelihood: str | None = None,
-                  gaussian_sigma: float | None = None) -> tuple[PortableVAE, ImportSpec, dict[str, Any]]:
+                  gaussian_sigma: float | None = None,
+                  detect_only: bool = False) -> tuple[PortableVAE | None, ImportSpec, dict[str, Any]]:
     """Rebuild, load and export a pythae VAE; (model, the spec it was read with, the card's import record)."""
     folder = Path(folder)
     config = _read_config(folder)
@@ -109,7 +110,7 @@ def import_pythae(folder: str | Path, data: MapData, likelihood: str | None = No
     def decode(z):
         return module.decoder(z).reconstruction
 
-    model, spec, record = portable_from_torch(module, encode, decode, spec, data)
+    model, spec, record = portable_from_torch(module, encode, decode, spec, data, detect_only)
     source = {"route": "pythae", "folder": folder.name, "pythae_model": model_name.removesuffix("Config"),
               "pythae": importlib.metadata.version("pythae"), "reconstruction_loss": config.get("reconstruction_loss"),
               "exporter": f"ONNX opset {OPSET}", **record}

@@ -34,9 +34,10 @@ def _method(module: nn.Module, name: str) -> Callable[..., Any]:
 
 def import_torch(model_ref: str, weights: str | Path, spec: ImportSpec, data: MapData,
                  encode_method: str = "encode", decode_method: str = "decode",
-                 factory_kwargs: dict[str, Any] | None = None) -> tuple[PortableVAE, ImportSpec, dict[str, Any]]:
+                 factory_kwargs: dict[str, Any] | None = None,
+                 detect_only: bool = False) -> tuple[PortableVAE | None, ImportSpec, dict[str, Any]]:
     """Build the user's module, load its weights, find its conventions, export and check it;
-    (model, the spec found, the card's import record)."""
+    (model, the spec found, the card's import record); no model with `detect_only`."""
     loaded = load_factory(model_ref)
     name = model_ref.rpartition(":")[2]
     module = call_user_code(f"{name}(**factory kwargs)" if factory_kwargs else f"{name}()", loaded.factory,
@@ -47,7 +48,7 @@ def import_torch(model_ref: str, weights: str | Path, spec: ImportSpec, data: Ma
     prefix = fit_state_dict(module, load_state_dict(weights), weights.name)
     module = module.float().cpu()
     encode, decode = _method(module, encode_method), _method(module, decode_method)
-    model, spec, record = portable_from_torch(module, encode, decode, spec, data)
+    model, spec, record = portable_from_torch(module, encode, decode, spec, data, detect_only)
     source = {"route": "torch", "model": f"{Path(model_ref.rpartition(':')[0]).name}:{name}",
               "loaded_as": loaded.module, "module": type(module).__name__, "weights": weights.name,
               "encode": encode_method, "decode": decode_method,
