@@ -15,6 +15,7 @@ from vae.data.idx import DataFileError
 
 MAX_IMAGES = 200_000
 MAX_BYTES = 2 * 2**30  # uncompressed, as float32 if the file holds floats
+MAX_CLASSES = 1_000  # as many as a bundle lists (vae/bundle/schema.py)
 NPZ_KEYS = ("images", "labels", "class_names")
 ARRAY_SUFFIXES = (".npy", ".npz")
 
@@ -105,9 +106,13 @@ def labels_and_names(arrays: dict[str, np.ndarray], n: int, class_names: list[st
     labels = labels.astype(np.int64)
     if n and labels.min() < 0:
         raise DataFileError(f"{label}: labels must not be negative")
-    stored = arrays.get("class_names")
-    names = class_names or ([str(v) for v in stored.tolist()] if stored is not None else None)
     count = int(labels.max()) + 1 if n else 0
+    if count > MAX_CLASSES:  # checked before a name is made for each label value
+        raise DataFileError(f"{label}: labels go up to {count - 1:,}; at most {MAX_CLASSES:,} classes are allowed")
+    stored = arrays.get("class_names")
+    if stored is not None and (stored.ndim != 1 or len(stored) > MAX_CLASSES):
+        raise DataFileError(f"{label}: class_names must be at most {MAX_CLASSES:,} names, got {list(stored.shape)}")
+    names = class_names or ([str(v) for v in stored.tolist()] if stored is not None else None)
     names = names or [str(k) for k in range(count)]
     if count > len(names):
         raise DataFileError(f"{label}: labels go up to {count - 1} but there are {len(names)} class names")

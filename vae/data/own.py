@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vae.data.arrays import ARRAY_SUFFIXES, MAX_IMAGES, labels_and_names, read_arrays, to_uint8_nchw
+from vae.data.arrays import (
+    ARRAY_SUFFIXES,
+    MAX_CLASSES,
+    MAX_IMAGES,
+    labels_and_names,
+    read_arrays,
+    to_uint8_nchw,
+)
 from vae.data.datasets import DatasetNotFoundError, ImageDataset
 from vae.data.idx import DataFileError
 from vae.data.images import IMAGE_FORMATS, IMAGE_SUFFIXES, MAX_FILE_BYTES, MAX_PIXELS, ImageInputError, load_image
@@ -27,7 +34,6 @@ from vae.files import NotARegularFile, read_regular
 
 TEST_FRACTION = 0.1  # of each class, held out as the test images (the map's)
 MAX_FOLDER_BYTES = 2 * 2**30  # image files of one folder, all together
-MAX_CLASSES = 1_000  # as many as a bundle lists (vae/bundle/schema.py)
 MAX_CLASS_NAME = 100
 SIDE_BOUNDS = (8, 256)  # pixels, as the models take (vae/models/base.py)
 SKIPPED = ("__MACOSX",)  # the resource-fork folder macOS puts in zips

@@ -1,0 +1,46 @@
+"""Hostile data files and bundles: each is refused with a reason, in bounded time and memory, and the
+server keeps answering (issue 20, defects 1, 4-6 and 8-10)."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+import numpy as np
+
+from ui.text import visible
+from vae.data.own import check_arrays
+
+from .test_app_train_own_data import start_button, train_dir, upload  # noqa: F401 (train_dir: a fixture)
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_a_huge_label_value_is_refused_before_a_name_is_made_per_value(tmp_path):
+    file = tmp_path / "labels.npz"
+    labels = np.arange(20, dtype=np.int64)
+    labels[7] = 2_000_000  # one name per value would be two million strings (about 130 MB)
+    file.write_bytes(npz_bytes(images=np.zeros((20, 12, 12), np.uint8), labels=labels))
+    tracemalloc.start()
+    try:
+        check = check_arrays(file)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert check.refusal == "labels.npz: labels go up to 2,000,000; at most 1,000 classes are allowed"
+    assert peak < 5 * 2**20, f"{peak:,} bytes allocated to refuse it"
+
+
+def test_the_train_page_refuses_labels_of_2_to_the_62_and_still_answers(train_dir):  # noqa: F811
+    labels = np.zeros(20, np.int64)
+    labels[-1] = 2**62
+    at = upload("arrays", "huge.npz", npz_bytes(images=np.zeros((20, 12, 12), np.uint8), labels=labels))
+    assert not at.exception
+    assert any("labels go up to 4,611,686,018,427,387,904" in visible(e.value) for e in at.error)
+    assert start_button(at).disabled
+    at.radio(key="own_kind").set_value("folder").run()
+    assert not at.exception
