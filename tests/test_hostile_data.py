@@ -3,17 +3,24 @@ server keeps answering (issue 20, defects 1, 4-6 and 8-10)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from ui.text import visible
+from vae.bundle import CONFIG, BundleError, load_bundle
+from vae.bundle.format import IMAGES_MAPPED
 from vae.data.own import check_arrays
 from vae.portable.uploads import UploadRefused, extract_zip
 
+from .conftest import ROOT, write_large_map
 from .test_app_train_own_data import start_button, train_dir, upload  # noqa: F401 (train_dir: a fixture)
 from .test_open_model import upload_zip
 
@@ -24,19 +31,33 @@ def npz_bytes(**arrays: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def checked_with_peak(file) -> tuple[str | None, int]:
+    """`check_arrays(file)`'s refusal, and the most memory Python and NumPy held while it ran."""
+    tracemalloc.start()
+    try:
+        refusal = check_arrays(file).refusal
+        return refusal, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_huge_label_value_is_refused_before_a_name_is_made_per_value(tmp_path):
     file = tmp_path / "labels.npz"
     labels = np.arange(20, dtype=np.int64)
     labels[7] = 2_000_000  # one name per value would be two million strings (about 130 MB)
     file.write_bytes(npz_bytes(images=np.zeros((20, 12, 12), np.uint8), labels=labels))
-    tracemalloc.start()
-    try:
-        check = check_arrays(file)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert check.refusal == "labels.npz: labels go up to 2,000,000; at most 1,000 classes are allowed"
+    refusal, peak = checked_with_peak(file)
+    assert refusal == "labels.npz: labels go up to 2,000,000; at most 1,000 classes are allowed"
     assert peak < 5 * 2**20, f"{peak:,} bytes allocated to refuse it"
+
+
+def test_labels_of_another_length_are_refused_before_they_are_read(tmp_path):
+    file = tmp_path / "long-labels.npz"
+    file.write_bytes(zip_bytes(("images.npy", npy_header((3, 9, 9)) + bytes(243)),
+                               ("labels.npy", npy_header((2**21,), "<i8") + bytes(2**24))))  # 16 MB, packed to 16 kB
+    refusal, peak = checked_with_peak(file)
+    assert refusal == "long-labels.npz: labels must be 3 integers, got int64[2097152]"
+    assert peak < 4 * 2**20, f"{peak:,} bytes allocated to refuse it"
 
 
 def test_the_train_page_refuses_labels_of_2_to_the_62_and_still_answers(train_dir):  # noqa: F811
@@ -52,7 +73,7 @@ def test_the_train_page_refuses_labels_of_2_to_the_62_and_still_answers(train_di
 
 def zip_bytes(*members: tuple[str, bytes]) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members:
             archive.writestr(name, data)
     return buffer.getvalue()
@@ -76,3 +97,65 @@ def test_open_a_model_refuses_that_zip_and_keeps_no_workspace(train_dir):  # noq
     assert not list((train_dir / ".imports").iterdir())
     at.run()
     assert not at.exception
+
+
+def npy_header(shape: tuple[int, ...], descr: str = "|u1") -> bytes:
+    """A .npy header declaring `shape`, with no data after it."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+WRAPS = (4, 2**31, 2**31)  # 2^64 bytes: np.prod in int64 says 0
+
+
+@pytest.mark.parametrize(("name", "data", "reason"), [
+    ("wraps.npy", npy_header(WRAPS) + bytes(64),
+     "wraps.npy: its header says uint8[4, 2147483648, 2147483648], which does not fit its 64 bytes of data"),
+    ("short.npy", npy_header((20, 28, 28)) + bytes(100),
+     "short.npy: its header says uint8[20, 28, 28], which does not fit its 100 bytes of data"),
+    ("short.npz", zip_bytes(("images.npy", npy_header((20, 28, 28)) + bytes(20 * 784)),
+                            ("labels.npy", npy_header((20,), "<i8") + bytes(8 * 19))),
+     "short.npz:labels: its header says int64[20], which does not fit its 152 bytes of data"),
+])
+def test_a_header_that_lies_about_its_size_is_refused_with_a_reason(tmp_path, name, data, reason):
+    (tmp_path / name).write_bytes(data)
+    assert check_arrays(tmp_path / name).refusal == reason
+
+
+def test_the_train_page_refuses_a_header_whose_size_wraps_and_still_answers(train_dir):  # noqa: F811
+    at = upload("arrays", "wraps.npy", npy_header(WRAPS) + bytes(64))
+    assert not at.exception
+    assert any("which does not fit its 64 bytes of data" in visible(e.value) for e in at.error)
+    assert start_button(at).disabled
+
+
+def replace_file(bundle: Path, name: str, data: bytes) -> None:
+    """What an attacker would do: replace a bundle's file and make config.json vouch for it."""
+    (bundle / name).write_bytes(data)
+    config = json.loads((bundle / CONFIG).read_text())
+    config["files"][name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (bundle / CONFIG).write_text(json.dumps(config))
+
+
+def explore(checkpoints: Path, monkeypatch, name: str) -> AppTest:
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(checkpoints))
+    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=60)
+    at.session_state["bundle_choice"] = at.session_state["bundle"] = name
+    return at.run()
+
+
+def shown(at: AppTest) -> str:
+    return "\n".join(visible(e.value) for e in [*at.error, *at.caption, *at.markdown])
+
+
+def test_a_mapped_image_header_whose_size_wraps_lists_the_bundle_as_invalid(tmp_path, monkeypatch):
+    bundle = write_large_map(tmp_path / "maps" / "wraps", 64)
+    replace_file(bundle, IMAGES_MAPPED, npy_header((2**32, 2**32, 1, 1)))  # 2^64 bytes, 0 in int64
+    with pytest.raises(BundleError, match=r"test_images.npy: its header says uint8\[4294967296, 4294967296, 1, 1\], "
+                                          "which does not fit its 0 bytes of data"):
+        load_bundle(bundle)
+    at = explore(tmp_path / "maps", monkeypatch, "wraps")
+    assert not at.exception
+    assert "Cannot open wraps: it failed its checks" in shown(at) and "which does not fit its 0 bytes" in shown(at)
+

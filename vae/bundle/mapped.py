@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from vae.bundle.format import MAX_MAPPED_BYTES
+from vae.data.idx import DataFileError
+from vae.data.npy import read_header
 from vae.files import NotARegularFile, open_regular
 
 _CHUNK = 1 << 20
@@ -44,21 +46,15 @@ def load_mapped(path: Path, record: dict, problems: list[str]) -> np.ndarray | N
             return None
         handle.seek(0)
         try:
-            version = np.lib.format.read_magic(handle)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape, fortran_order, dtype = read_header(handle)
-        except (ValueError, SyntaxError, TypeError) as exc:
-            problems.append(f"{name}: not a plain .npy file ({exc})")
+            header = read_header(handle, size, name)
+        except DataFileError as exc:
+            problems.append(str(exc))
             return None
-        offset = handle.tell()
-        if dtype != np.uint8 or fortran_order or len(shape) != 4:
-            problems.append(f"{name}: images are {dtype}{list(shape)}, expected 4-D uint8 in C order")
+        shape = header.shape
+        if header.dtype != np.uint8 or header.fortran_order or len(shape) != 4:
+            problems.append(f"{name}: images are {header.dtype}{list(shape)}, expected 4-D uint8 in C order")
             return None
         if not all(shape):
             problems.append(f"{name}: no images")
             return None
-        if offset + int(np.prod(shape, dtype=np.int64)) != size:
-            problems.append(f"{name}: its header says {list(shape)}, which does not fit its {size:,} bytes")
-            return None
-        return np.memmap(handle, dtype=np.uint8, mode="r", offset=offset, shape=tuple(shape))
+        return np.memmap(handle, dtype=np.uint8, mode="r", offset=header.offset, shape=shape)
