@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import bundles
 from ui.text import visible
 from vae.bundle import CONFIG, BundleError, load_bundle
 from vae.bundle.format import IMAGES_MAPPED
@@ -159,3 +160,15 @@ def test_a_mapped_image_header_whose_size_wraps_lists_the_bundle_as_invalid(tmp_
     assert not at.exception
     assert "Cannot open wraps: it failed its checks" in shown(at) and "which does not fit its 0 bytes" in shown(at)
 
+
+def test_any_error_while_a_bundle_is_checked_lists_it_as_invalid_with_the_reason(tmp_path, monkeypatch):
+    write_large_map(tmp_path / "maps" / "odd", 16)
+
+    def fails(path):
+        raise ValueError("a check nobody wrote")
+
+    monkeypatch.setattr(bundles, "load_bundle", fails)
+    at = explore(tmp_path / "maps", monkeypatch, "odd")
+    assert not at.exception
+    assert "Cannot open odd: it failed its checks" in shown(at)
+    assert "unexpected error: ValueError: a check nobody wrote" in shown(at)

@@ -52,6 +52,11 @@ class BundleError(ValueError):
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(problems))
 
+    @classmethod
+    def unexpected(cls, path: str | Path, exc: Exception) -> BundleError:
+        """An error no check foresaw, as one problem: the bundle is then listed as invalid, with this reason."""
+        return cls(path, [f"unexpected error: {type(exc).__name__}: {exc}"])
+
 
 @dataclass
 class Bundle:
