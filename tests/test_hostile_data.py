@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui import bundles
 from ui.text import visible
-from vae.bundle import CONFIG, BundleError, load_bundle
+from vae.bundle import CONFIG, LATENTS, BundleError, load_bundle, read_config
 from vae.bundle.format import IMAGES_MAPPED
 from vae.data.own import check_arrays
 from vae.portable.uploads import UploadRefused, extract_zip
@@ -172,3 +172,39 @@ def test_any_error_while_a_bundle_is_checked_lists_it_as_invalid_with_the_reason
     assert not at.exception
     assert "Cannot open odd: it failed its checks" in shown(at)
     assert "unexpected error: ValueError: a check nobody wrote" in shown(at)
+
+
+def test_latents_declaring_a_larger_shape_are_refused_before_they_are_inflated(tiny_bundle):
+    with np.load(tiny_bundle / LATENTS) as npz:
+        latents = {key: npz[key] for key in npz.files}
+    latents["mu"] = np.zeros((128, 2**17), np.float32)  # 64 MB of zeros, 64 kB packed
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **latents)
+    assert len(buffer.getvalue()) < 2**20
+    replace_file(tiny_bundle, LATENTS, buffer.getvalue())
+    tracemalloc.start()
+    try:
+        with pytest.raises(BundleError, match=r"latents.npz: mu is \(128, 131072\) of float32, expected \(128, 4\)"):
+            load_bundle(tiny_bundle)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, f"{peak:,} bytes allocated to refuse it"
+
+
+def test_a_bundles_arrays_are_bounded_all_together(tiny_bundle, monkeypatch):
+    monkeypatch.setattr("vae.bundle.npz.MAX_ARRAYS_BYTES", 100_000)  # the images alone are 100,352 bytes
+    with pytest.raises(BundleError, match="test_images.npz: array .images. takes the bundle.s arrays past 100,000"):
+        load_bundle(tiny_bundle)
+    monkeypatch.setattr("vae.bundle.npz.MAX_ARRAYS_BYTES", 102_000)  # room for the images, not for the latents too
+    with pytest.raises(BundleError, match="latents.npz: array '(mu|logvar)' takes the bundle's arrays past"):
+        load_bundle(tiny_bundle)
+
+
+def test_a_bundle_whose_files_add_up_past_the_limit_is_listed_as_invalid(tiny_bundle):
+    config = json.loads((tiny_bundle / CONFIG).read_text())
+    for i in range(3):  # each under the 1 GB a file may have
+        config["files"][f"extra{i}.bin"] = {"bytes": 2**30 - 1, "sha256": "0" * 64}
+    (tiny_bundle / CONFIG).write_text(json.dumps(config))
+    with pytest.raises(BundleError, match=r"its files \(but test_images.npy\) are more than 2 GB in all"):
+        read_config(tiny_bundle)

@@ -13,7 +13,7 @@ import re
 import reprlib
 from typing import Any
 
-from vae.bundle.format import PROJECTION_PREFIX, STATUSES, bundle_kind
+from vae.bundle.format import IMAGES_MAPPED, MAX_READ_BYTES, PROJECTION_PREFIX, STATUSES, bundle_kind
 from vae.models import check_size, config_from_dict
 from vae.portable.spec import PortableConfig
 from vae.training import options
@@ -104,6 +104,8 @@ def file_list_problems(config: dict[str, Any]) -> list[str]:
         if not (isinstance(record, dict) and isinstance(record.get("bytes"), int)
                 and not isinstance(record["bytes"], bool) and record["bytes"] >= 0 and _text(record.get("sha256"), 64)):
             problems.append(f"config.json: the record of {brief(name)} must hold its bytes and sha256")
+    if not problems and sum(r["bytes"] for n, r in config["files"].items() if n != IMAGES_MAPPED) > MAX_READ_BYTES:
+        problems.append(f"config.json: its files (but {IMAGES_MAPPED}) are more than {MAX_READ_BYTES >> 30} GB in all")
     projections = config["projections"]
     if len(projections) > MAX_PROJECTIONS or not all(
             isinstance(p, str) and PROJECTION_NAME.fullmatch(p) and f"{PROJECTION_PREFIX}{p}.npz" in config["files"]
