@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -208,3 +210,27 @@ def test_a_bundle_whose_files_add_up_past_the_limit_is_listed_as_invalid(tiny_bu
     (tiny_bundle / CONFIG).write_text(json.dumps(config))
     with pytest.raises(BundleError, match=r"its files \(but test_images.npy\) are more than 2 GB in all"):
         read_config(tiny_bundle)
+
+
+TRUNCATE_UNDER_A_READER = """
+import os, sys
+import numpy as np
+from vae.bundle import load_bundle
+bundle = load_bundle(sys.argv[1])
+before = int(bundle.images[-1].sum())
+os.truncate(os.path.join(sys.argv[1], "test_images.npy"), 128)  # what a `cp` over it does first
+print(before, int(bundle.images[-1].sum()), int(np.asarray(bundle.images).sum(dtype=np.int64)))
+"""
+
+
+def test_a_mapped_image_file_truncated_under_a_reader_does_not_kill_it(tmp_path):
+    bundle = write_large_map(tmp_path / "mapped", 4096)
+    images = np.lib.format.open_memmap(bundle / IMAGES_MAPPED, mode="r+")
+    images[:] = np.arange(images[0].size, dtype=np.uint8).reshape(images.shape[1:])  # no page of zeros
+    total, last = int(images.sum(dtype=np.int64)), int(images[-1].sum())
+    del images
+    replace_file(bundle, IMAGES_MAPPED, (bundle / IMAGES_MAPPED).read_bytes())
+    run = subprocess.run([sys.executable, "-c", TRUNCATE_UNDER_A_READER, str(bundle)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"exit {run.returncode} (a negative one is a signal): {run.stderr[-2000:]}"
+    assert run.stdout.split() == [str(last), str(last), str(total)]  # the old data, every page of it
