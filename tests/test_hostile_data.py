@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tracemalloc
@@ -18,9 +20,10 @@ from streamlit.testing.v1 import AppTest
 
 from ui import bundles
 from ui.text import visible
-from vae.bundle import CONFIG, LATENTS, BundleError, load_bundle, read_config
+from vae.bundle import CONFIG, LATENTS, BundleError, load_bundle, read_config, update_config
 from vae.bundle.format import IMAGES_MAPPED
 from vae.data.own import check_arrays
+from vae.diagnostics import cache
 from vae.portable.uploads import UploadRefused, extract_zip
 
 from .conftest import ROOT, write_large_map
@@ -234,3 +237,39 @@ def test_a_mapped_image_file_truncated_under_a_reader_does_not_kill_it(tmp_path)
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, f"exit {run.returncode} (a negative one is a signal): {run.stderr[-2000:]}"
     assert run.stdout.split() == [str(last), str(last), str(total)]  # the old data, every page of it
+
+
+@pytest.fixture()
+def cached(tiny_bundle, tmp_path, monkeypatch) -> tuple[Path, dict[str, np.ndarray]]:
+    """The tiny bundle, with values for it in a fresh cache (as the Explore page stores them)."""
+    monkeypatch.setenv(cache.CACHE_VAR, str(tmp_path / "cache"))
+    values = {"neg_elbo": np.linspace(3.0, 5.0, 128, dtype=np.float32)}
+    cache.write_cached(tiny_bundle, "per_image", values)
+    assert np.array_equal(cache.read_cached(tiny_bundle, "per_image", 10_000)["neg_elbo"], values["neg_elbo"])
+    return tiny_bundle, values
+
+
+def test_cached_values_that_others_may_write_are_not_trusted(cached):
+    bundle, _ = cached
+    os.chmod(cache.cache_file(bundle, "per_image"), 0o666)
+    assert cache.read_cached(bundle, "per_image", 10_000) is None
+
+
+def test_cached_values_of_another_user_are_not_trusted(cached, monkeypatch):
+    bundle, _ = cached
+    monkeypatch.setattr(cache.os, "getuid", lambda: os.getuid() + 1)  # the file is now someone else's
+    assert cache.read_cached(bundle, "per_image", 10_000) is None
+
+
+def test_cached_values_are_bound_to_the_bundle_they_were_computed_from(cached, tmp_path):
+    bundle, values = cached
+    other = shutil.copytree(bundle, tmp_path / "other")
+    update_config(other, {"name": "another model"})
+    file = cache.cache_file(other, "per_image")
+    assert file != cache.cache_file(bundle, "per_image")
+    shutil.copy(cache.cache_file(bundle, "per_image"), file)  # values planted under the other bundle's name
+    assert cache.read_cached(other, "per_image", 10_000) is None
+    np.savez(file, **values)  # or written without a checksum
+    os.chmod(file, 0o600)
+    assert cache.read_cached(other, "per_image", 10_000) is None
+
