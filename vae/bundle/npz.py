@@ -47,7 +47,8 @@ def _fits(shape: tuple[int, ...], expected: tuple[Dim, ...]) -> bool:
 
 
 def _show(expected: tuple[Dim, ...]) -> str:
-    sizes = [f"{want.start}..{want.stop - 1}" if isinstance(want, range) else str(want) for want in expected]
+    sizes = ["any" if want is ANY else f"{want.start}..{want.stop - 1}" if isinstance(want, range) else str(want)
+             for want in expected]
     return f"({', '.join(sizes)}{',' if len(sizes) == 1 else ''})"
 
 

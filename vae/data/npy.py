@@ -16,6 +16,8 @@ import numpy as np
 
 from vae.data.idx import DataFileError
 
+_CHUNK = 1 << 20
+
 
 @dataclass(frozen=True)
 class NpyHeader:
@@ -61,7 +63,7 @@ def read_data(handle: BinaryIO, header: NpyHeader, label: str) -> np.ndarray:
     view = memoryview(array.reshape(-1, order="A").view(np.uint8))
     filled = 0
     while filled < header.n_bytes:
-        got = handle.readinto(view[filled:])
+        got = handle.readinto(view[filled:filled + _CHUNK])  # a zip member's readinto reads it all into a copy
         if not got:
             raise DataFileError(f"{label}: ends {header.n_bytes - filled:,} bytes before its header says")
         filled += got
