@@ -14,12 +14,11 @@ import reprlib
 from typing import Any
 
 from vae.bundle.format import IMAGES_MAPPED, MAX_READ_BYTES, PROJECTION_PREFIX, STATUSES, bundle_kind
+from vae.data.arrays import MAX_CLASS_NAME, MAX_CLASSES  # one limit for a bundle and the data it is trained on
 from vae.models import check_size, config_from_dict
 from vae.portable.spec import PortableConfig
 from vae.training import options
 
-MAX_CLASSES = 1_000
-MAX_CLASS_NAME = 100  # characters
 MAX_TEXT = 1_000  # characters of any other text field
 MAX_HISTORY = 10_000  # epochs
 MAX_ENTRIES = 200  # keys of a metrics, training or versions section

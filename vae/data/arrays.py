@@ -19,7 +19,7 @@ from vae.data.npy import NpyHeader, read_data, read_header
 MAX_IMAGES = 200_000
 MAX_BYTES = 2 * 2**30  # uncompressed, as float32 if the file holds floats
 MAX_HEADER_BYTES = 10_000  # NumPy's own limit on a .npy header
-MAX_CLASSES = 1_000  # as many as a bundle lists (vae/bundle/schema.py)
+MAX_CLASSES = 1_000  # as many as a bundle lists (vae/bundle/schema.py checks its config.json by these)
 MAX_CLASS_NAME = 100  # characters
 NPZ_KEYS = ("images", "labels", "class_names")
 ARRAY_SUFFIXES = (".npy", ".npz")
