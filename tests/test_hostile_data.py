@@ -39,6 +39,21 @@ def npz_bytes(**arrays: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def zip_bytes(*members: tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def npy_header(shape: tuple[int, ...], descr: str = "|u1") -> bytes:
+    """A .npy header declaring `shape`, with no data after it."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
 def checked_with_peak(file) -> tuple[str | None, int]:
     """`check_arrays(file)`'s refusal, and the most memory Python and NumPy held while it ran."""
     tracemalloc.start()
@@ -79,14 +94,6 @@ def test_the_train_page_refuses_labels_of_2_to_the_62_and_still_answers(train_di
     assert not at.exception
 
 
-def zip_bytes(*members: tuple[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members:
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("members", [
     [("model_config.json", b"{}"), ("net", b"file first"), ("net/weights.bin", b"then a folder")],
     [("net/deeper/weights.bin", b"folder first"), ("net/deeper", b"then a file")],
@@ -105,13 +112,6 @@ def test_open_a_model_refuses_that_zip_and_keeps_no_workspace(train_dir):  # noq
     assert not list((train_dir / ".imports").iterdir())
     at.run()
     assert not at.exception
-
-
-def npy_header(shape: tuple[int, ...], descr: str = "|u1") -> bytes:
-    """A .npy header declaring `shape`, with no data after it."""
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
-    return buffer.getvalue()
 
 
 WRAPS = (4, 2**31, 2**31)  # 2^64 bytes: np.prod in int64 says 0

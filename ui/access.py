@@ -21,7 +21,7 @@ import streamlit as st
 TOKEN_VAR = "VAE_LAB_TOKEN"
 UNLOCKED_KEY = "access_unlocked"
 WRONG_TOKEN_DELAY_S = 1.0  # per wrong guess and client address: the token itself should be long and random
-LOCAL_CLIENTS = "local"  # the key of every client without an address (see client_key)
+LOCAL_CLIENTS = "local"  # the key of every client without an address (see _client_key)
 MAX_CLIENTS = 10_000  # addresses tracked; guesses from any more all queue on one lock
 _TURNS: dict[str, threading.Lock] = {}
 _TURNS_LOCK = threading.Lock()
@@ -56,7 +56,7 @@ def unlocked() -> bool:
     return operator_token() is None or bool(st.session_state.get(UNLOCKED_KEY))
 
 
-def client_key() -> str:
+def _client_key() -> str:
     """Whom a guess comes from: the client's address, or one key for every local client.
 
     `st.context.ip_address` is None on localhost, and outside a served session; the same key then
@@ -80,7 +80,7 @@ def _turn(client: str) -> threading.Lock:
 def _check_token() -> None:
     token, entered = operator_token(), st.session_state.get("access_token_entry", "")
     st.session_state["access_token_entry"] = ""
-    with _turn(client_key()):  # one guess at a time per client, however many sessions it opens
+    with _turn(_client_key()):  # one guess at a time per client, however many sessions it opens
         if token and hmac.compare_digest(entered.encode(), token.encode()):
             st.session_state[UNLOCKED_KEY] = True
             st.session_state.pop("access_token_wrong", None)
