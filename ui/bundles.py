@@ -92,6 +92,8 @@ def _open(path: str, stamp: tuple) -> Bundle | BundleError:
         return load_bundle(path)
     except BundleError as exc:
         return exc
+    except Exception as exc:  # a check that failed in a way no check foresaw: listed as invalid all the same
+        return BundleError.unexpected(path, exc)
 
 
 def open_bundle(path: Path) -> Bundle | BundleError:

@@ -54,11 +54,11 @@ def inspect(path: Path) -> BundleEntry:
     """List one directory from its config.json and the sizes of its files; never raises."""
     try:
         card = read_config(path)
+        problems = file_problems(path, card)
     except BundleError as exc:
         return BundleEntry(path, False, tuple(exc.problems))
     except Exception as exc:  # an unreadable folder must not take the app down with it
-        return BundleEntry(path, False, (f"unexpected error: {type(exc).__name__}: {exc}",))
-    problems = file_problems(path, card)
+        return BundleEntry(path, False, tuple(BundleError.unexpected(path, exc).problems))
     model, dataset = card["model"], card["dataset"]
     title = f"{model.get('arch', '?')} z{model.get('latent_dim', '?')} · {dataset.get('name', '?')}"
     return BundleEntry(path, not problems, tuple(problems), title)

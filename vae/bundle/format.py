@@ -32,9 +32,10 @@ PROJECTION_PREFIX = "projection_"
 # here. The shipped ones are under 30 kB; 10,000 epochs of history are ~3.5 MB.
 MAX_CONFIG_BYTES = 4 * 2**20
 MAX_FILE_BYTES = 1 * 2**30  # a file read into memory
+MAX_READ_BYTES = 2 * 2**30  # the files read into memory, all together (all but the mapped images)
+MAX_ARRAYS_BYTES = 2 * 2**30  # the arrays inflated from a bundle's .npz files, all together
 MAX_MAPPED_BYTES = 4 * 2**30  # a memory-mapped image file: 5M images of 28x28
 STATUSES = ("completed", "cancelled")
-TIMELAPSE_SPEC = {"epochs": ("iu", 1), "xy": ("f", 3), "labels": ("iu", 1), "indices": ("iu", 1)}
 # The model files each kind of bundle must list (besides the latents and the test images).
 KINDS: dict[str, tuple[str, ...]] = {"native": (WEIGHTS,), "portable": (ENCODER_FILE, DECODER_FILE)}
 
@@ -51,6 +52,11 @@ class BundleError(ValueError):
         self.path = Path(path)
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(problems))
+
+    @classmethod
+    def unexpected(cls, path: str | Path, exc: Exception) -> BundleError:
+        """An error no check foresaw, as one problem: the bundle is then listed as invalid, with this reason."""
+        return cls(path, [f"unexpected error: {type(exc).__name__}: {exc}"])
 
 
 @dataclass

@@ -10,7 +10,6 @@ its config.json.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import stat
@@ -32,15 +31,15 @@ from vae.bundle.format import (
     MAX_CONFIG_BYTES,
     MAX_FILE_BYTES,
     PROJECTION_PREFIX,
-    TIMELAPSE_SPEC,
     WEIGHTS,
     Bundle,
     BundleError,
     bundle_kind,
 )
 from vae.bundle.mapped import load_mapped
+from vae.bundle.npz import ANY, ArrayBudget, array_specs, read_npz
 from vae.bundle.schema import brief, config_problems
-from vae.diagnostics.per_image import FIELDS, PER_IMAGE, check_values
+from vae.diagnostics.per_image import PER_IMAGE, check_values
 from vae.diagnostics.timelapse import TIMELAPSE, check_timelapse
 from vae.files import NotARegularFile, describe, read_regular
 from vae.models import VAE, build_model, config_from_dict
@@ -130,34 +129,6 @@ def _read_verified(path: Path, config: dict[str, Any], problems: list[str]) -> d
     return data
 
 
-def _load_npz(
-    raw: bytes, name: str, spec: dict[str, tuple[str, int]], problems: list[str]
-) -> dict[str, np.ndarray]:
-    """Arrays named in `spec` (dtype kind, ndim); never unpickles; checks sizes before reading."""
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            for key, (kinds, ndim) in spec.items():
-                member = f"{key}.npy"
-                if key not in npz.files:
-                    problems.append(f"{name}: array '{key}' is missing")
-                    continue
-                if npz.zip.getinfo(member).file_size > MAX_FILE_BYTES:
-                    problems.append(f"{name}: array '{key}' is too large")
-                    continue
-                value = npz[key]
-                if value.dtype.kind not in kinds or value.ndim != ndim:
-                    problems.append(f"{name}: array '{key}' is {value.dtype}{list(value.shape)}, "
-                                    f"expected {ndim}-D of kind {kinds}")
-                    continue
-                arrays[key] = value
-    except Exception as exc:
-        # Damaged files make zipfile, zlib and numpy's header parser raise many kinds of error
-        # (BadZipFile, zlib.error, SyntaxError, TokenError...): each is a problem to report.
-        problems.append(f"{name}: not a readable .npz without pickled objects ({exc})")
-    return arrays
-
-
 def _load_model(path: Path, data: dict[str, bytes], config: dict[str, Any], problems: list[str]) -> VAE | None:
     """The model from the verified bytes: ONNX graphs for a portable bundle, safetensors otherwise."""
     if bundle_kind(config) == "portable":
@@ -192,31 +163,34 @@ def _load_model(path: Path, data: dict[str, bytes], config: dict[str, Any], prob
     return model.eval()
 
 
-def _shape_problems(
-    config: dict[str, Any], latents: dict[str, np.ndarray], images: np.ndarray,
-    projections: dict[str, dict[str, np.ndarray]],
-) -> list[str]:
-    """Cross-file consistency: every array agrees with the others and with the model config."""
-    mu, logvar, labels, kl_dims = (latents[k] for k in ("mu", "logvar", "labels", "kl_per_dim"))
-    n, latent_dim = len(mu), config["model"].get("latent_dim")
+def _images(path: Path, config: dict[str, Any], data: dict[str, bytes], budget: ArrayBudget,
+            problems: list[str]) -> np.ndarray | None:
+    """The map's images, mapped or read, once their header fits the model's input shape."""
     input_shape = tuple(config["model"].get("input_shape", ()))
+    if IMAGES_MAPPED not in config["files"]:
+        images = read_npz(data[IMAGES], IMAGES, {"images": ("u", (ANY, *input_shape))}, budget, problems).get("images")
+        if images is not None and not len(images):
+            problems.append(f"{IMAGES}: no test images (every page needs at least one)")
+            return None
+        return images
+    images = load_mapped(path / IMAGES_MAPPED, config["files"][IMAGES_MAPPED], problems)
+    if images is not None and images.shape[1:] != input_shape:
+        problems.append(f"{IMAGES_MAPPED}: images {images.shape} do not match the input shape {input_shape}")
+        return None
+    return images
+
+
+def _value_problems(config: dict[str, Any], latents: dict[str, np.ndarray],
+                    projections: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """What the shapes (checked from the headers) cannot tell: labels out of range, NaNs."""
+    mu, logvar, labels = latents["mu"], latents["logvar"], latents["labels"]
     n_classes = len(config["dataset"]["class_names"])
     checks = [
-        (mu.shape == (n, latent_dim), f"{LATENTS}: mu is {mu.shape}, model latent_dim is {latent_dim}"),
-        (logvar.shape == mu.shape, f"{LATENTS}: logvar is {logvar.shape}, mu is {mu.shape}"),
-        (labels.shape == (n,), f"{LATENTS}: {len(labels)} labels for {n} codes"),
-        (kl_dims.shape == (latent_dim,), f"{LATENTS}: kl_per_dim has shape {kl_dims.shape}"),
-        (images.shape == (n, *input_shape),
-         f"{IMAGES}: images {images.shape} do not match {n} codes of shape {input_shape}"),
         (bool(np.isfinite(mu).all() and np.isfinite(logvar).all()), f"{LATENTS}: NaN or infinite values"),
-        (n > 0, f"{LATENTS}: no test images (every page needs at least one)"),
-        (n == 0 or (labels.min() >= 0 and labels.max() < n_classes),
-         f"{LATENTS}: labels outside 0..{n_classes - 1}"),
+        (labels.min() >= 0 and labels.max() < n_classes, f"{LATENTS}: labels outside 0..{n_classes - 1}"),
     ]
     for name, arrays in projections.items():
-        xy = arrays["xy"]
-        checks.append((xy.shape == (n, 2), f"projection {name}: xy is {xy.shape}, expected ({n}, 2)"))
-        checks.append((bool(np.isfinite(xy).all()), f"projection {name}: NaN or infinite values"))
+        checks.append((bool(np.isfinite(arrays["xy"]).all()), f"projection {name}: NaN or infinite values"))
     return [message for ok, message in checks if not ok]
 
 
@@ -231,25 +205,23 @@ def load_bundle(path: str | Path) -> Bundle:
     if problems:
         raise BundleError(path, problems)
     model = _load_model(path, data, config, problems)
-    latent_spec = {"mu": ("f", 2), "logvar": ("f", 2), "labels": ("iu", 1), "kl_per_dim": ("f", 1)}
-    latents = _load_npz(data[LATENTS], LATENTS, latent_spec, problems)
-    if IMAGES_MAPPED in config["files"]:
-        images = load_mapped(path / IMAGES_MAPPED, config["files"][IMAGES_MAPPED], problems)
-    else:
-        images = _load_npz(data[IMAGES], IMAGES, {"images": ("u", 4)}, problems).get("images")
-    files = {name: f"{PROJECTION_PREFIX}{name}.npz" for name in config["projections"]}
-    projections = {name: _load_npz(data[file], file, {"xy": ("f", 2)}, problems) for name, file in files.items()}
-    per_image = (_load_npz(data[PER_IMAGE], PER_IMAGE, {name: ("f", 1) for name in FIELDS}, problems)
-                 if PER_IMAGE in data else None)
-    timelapse = _load_npz(data[TIMELAPSE], TIMELAPSE, TIMELAPSE_SPEC, problems) if TIMELAPSE in data else None
+    budget = ArrayBudget()
+    images = _images(path, config, data, budget, problems)
+    if images is None:
+        raise BundleError(path, problems)
+    specs = array_specs(config, len(images))
+    latents = read_npz(data[LATENTS], *specs[LATENTS], budget, problems)
+    projections = {name: read_npz(data[f"{PROJECTION_PREFIX}{name}.npz"], *specs[f"{PROJECTION_PREFIX}{name}.npz"],
+                                  budget, problems) for name in config["projections"]}
+    per_image, timelapse = (read_npz(data[file], *specs[file], budget, problems) if file in data else None
+                            for file in (PER_IMAGE, TIMELAPSE))
     if problems:
         raise BundleError(path, problems)
-    problems = _shape_problems(config, latents, images, projections)
-    n = len(latents["mu"])
+    problems = _value_problems(config, latents, projections)
     if per_image is not None:
-        problems += check_values(per_image, n)
+        problems += check_values(per_image, len(images))
     if timelapse is not None:
-        problems += check_timelapse(timelapse, n, len(config["dataset"]["class_names"]))
+        problems += check_timelapse(timelapse, len(images), len(config["dataset"]["class_names"]))
     if problems:
         raise BundleError(path, problems)
     assert model is not None

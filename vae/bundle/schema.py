@@ -13,13 +13,12 @@ import re
 import reprlib
 from typing import Any
 
-from vae.bundle.format import PROJECTION_PREFIX, STATUSES, bundle_kind
+from vae.bundle.format import IMAGES_MAPPED, MAX_READ_BYTES, PROJECTION_PREFIX, STATUSES, bundle_kind
+from vae.data.arrays import MAX_CLASS_NAME, MAX_CLASSES  # one limit for a bundle and the data it is trained on
 from vae.models import check_size, config_from_dict
 from vae.portable.spec import PortableConfig
 from vae.training import options
 
-MAX_CLASSES = 1_000
-MAX_CLASS_NAME = 100  # characters
 MAX_TEXT = 1_000  # characters of any other text field
 MAX_HISTORY = 10_000  # epochs
 MAX_ENTRIES = 200  # keys of a metrics, training or versions section
@@ -104,6 +103,8 @@ def file_list_problems(config: dict[str, Any]) -> list[str]:
         if not (isinstance(record, dict) and isinstance(record.get("bytes"), int)
                 and not isinstance(record["bytes"], bool) and record["bytes"] >= 0 and _text(record.get("sha256"), 64)):
             problems.append(f"config.json: the record of {brief(name)} must hold its bytes and sha256")
+    if not problems and sum(r["bytes"] for n, r in config["files"].items() if n != IMAGES_MAPPED) > MAX_READ_BYTES:
+        problems.append(f"config.json: its files (but {IMAGES_MAPPED}) are more than {MAX_READ_BYTES >> 30} GB in all")
     projections = config["projections"]
     if len(projections) > MAX_PROJECTIONS or not all(
             isinstance(p, str) and PROJECTION_NAME.fullmatch(p) and f"{PROJECTION_PREFIX}{p}.npz" in config["files"]

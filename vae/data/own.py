@@ -19,7 +19,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vae.data.arrays import ARRAY_SUFFIXES, MAX_IMAGES, labels_and_names, read_arrays, to_uint8_nchw
+from vae.data.arrays import (
+    ARRAY_SUFFIXES,
+    MAX_CLASS_NAME,
+    MAX_CLASSES,
+    MAX_IMAGES,
+    labels_and_names,
+    read_arrays,
+    to_uint8_nchw,
+)
 from vae.data.datasets import DatasetNotFoundError, ImageDataset
 from vae.data.idx import DataFileError
 from vae.data.images import IMAGE_FORMATS, IMAGE_SUFFIXES, MAX_FILE_BYTES, MAX_PIXELS, ImageInputError, load_image
@@ -27,8 +35,6 @@ from vae.files import NotARegularFile, read_regular
 
 TEST_FRACTION = 0.1  # of each class, held out as the test images (the map's)
 MAX_FOLDER_BYTES = 2 * 2**30  # image files of one folder, all together
-MAX_CLASSES = 1_000  # as many as a bundle lists (vae/bundle/schema.py)
-MAX_CLASS_NAME = 100
 SIDE_BOUNDS = (8, 256)  # pixels, as the models take (vae/models/base.py)
 SKIPPED = ("__MACOSX",)  # the resource-fork folder macOS puts in zips
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
@@ -220,7 +226,7 @@ def check_arrays(path: str | Path) -> DataCheck:
     file = Path(path)
     try:
         return _array_check(file, *_arrays(file))
-    except (DataFileError, OSError) as exc:
+    except (ValueError, OSError) as exc:  # DataFileError, and whatever a damaged file makes NumPy raise
         return DataCheck(str(file), refusal=str(exc))
 
 

@@ -4,6 +4,8 @@ Bundles are never written to on open (a shipped folder may be read-only, and a b
 checksummed): values computed later live in `$VAE_LAB_CACHE`, else `$XDG_CACHE_HOME/vae-lab`, else
 `~/.cache/vae-lab`, in a file named by the SHA-256 of the bundle's config.json. That file lists the
 checksum of every bundle file, so a rewritten bundle gets a new name and never reads stale values.
+The cache is another place to plant values, so a cache file is read only when this user owns it and
+no one else may write it, and only when it holds the checksum of the bundle it is read for.
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import uuid
 from pathlib import Path
 
 import numpy as np
 
+from vae.files import open_regular
+
 log = logging.getLogger(__name__)
 
 CACHE_VAR = "VAE_LAB_CACHE"
+BUNDLE_CHECKSUM = "bundle_sha256"  # the array that binds a cache file to the bundle it was computed from
 
 
 def cache_dir() -> Path:
@@ -29,36 +35,61 @@ def cache_dir() -> Path:
     return Path(base) / "vae-lab"
 
 
+def bundle_checksum(bundle_path: str | Path) -> str:
+    """SHA-256 of the bundle's config.json: the record of every file's checksum."""
+    return hashlib.sha256((Path(bundle_path) / "config.json").read_bytes()).hexdigest()
+
+
 def bundle_key(bundle_path: str | Path) -> str:
-    """The bundle's fingerprint: SHA-256 of its config.json (the record of every file's checksum)."""
-    return hashlib.sha256((Path(bundle_path) / "config.json").read_bytes()).hexdigest()[:32]
+    """The bundle's fingerprint (a cache file's name): its checksum, shortened."""
+    return bundle_checksum(bundle_path)[:32]
 
 
 def cache_file(bundle_path: str | Path, kind: str) -> Path:
     return cache_dir() / kind / f"{bundle_key(bundle_path)}.npz"
 
 
+def _distrust(info: os.stat_result) -> str | None:
+    """Why a cache file is not trusted: another user's, or one others may write; None when it is ours alone."""
+    if info.st_uid != os.getuid():
+        return f"owned by user {info.st_uid}, not by this one"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "writable by other users"
+    return None
+
+
 def read_cached(bundle_path: str | Path, kind: str, max_bytes: int) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None when there are none or they are unreadable or too large."""
+    """The cached arrays, or None when there are none, or they are unreadable, too large, not this
+    user's own, or written for another bundle."""
     try:
-        file = cache_file(bundle_path, kind)
-        if not file.is_file() or file.stat().st_size > max_bytes:
-            return None
-        with np.load(file, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
+        checksum = bundle_checksum(bundle_path)
+        with open_regular(cache_dir() / kind / f"{checksum[:32]}.npz", max_bytes) as handle:
+            if reason := _distrust(os.fstat(handle.fileno())):
+                log.warning("ignoring the cached %s of %s: the file is %s", kind, bundle_path, reason)
+                return None
+            with np.load(handle, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        return None
     except Exception as exc:  # a damaged cache file is recomputed, never shown as an error
         log.info("ignoring the cached %s of %s: %s", kind, bundle_path, exc)
         return None
+    if str(arrays.pop(BUNDLE_CHECKSUM, "")) != checksum:
+        log.warning("ignoring the cached %s of %s: it was written for another bundle", kind, bundle_path)
+        return None
+    return arrays
 
 
 def write_cached(bundle_path: str | Path, kind: str, arrays: dict[str, np.ndarray]) -> Path | None:
-    """Store arrays atomically (temporary file, then rename); None when the cache is not writable."""
+    """Store arrays, with the bundle's checksum, atomically (temporary file, then rename) and for this
+    user alone; None when the cache is not writable."""
     try:
         file = cache_file(bundle_path, kind)
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_name(f".{file.stem}.{uuid.uuid4().hex[:8]}.tmp.npz")
         try:
-            np.savez(tmp, **arrays)
+            np.savez(tmp, **arrays, **{BUNDLE_CHECKSUM: np.array(bundle_checksum(bundle_path))})
+            os.chmod(tmp, 0o600)
             os.replace(tmp, file)
         finally:
             tmp.unlink(missing_ok=True)
