@@ -275,3 +275,13 @@ def test_factory_kwargs_reach_the_constructor(tmp_path, capsys):
                             json.dumps({"latent_dim": 16}), "--weights", str(tmp_path / "w.pt"),
                             "--dataset", "synthetic", "--out", str(tmp_path / "b")], capsys)
     assert code == 2 and "Squashed(**factory kwargs) raised TypeError" in err and "latent_dim" in err
+
+
+def test_grey_images_for_a_colour_model_are_refused_in_the_users_terms(antixk, tmp_path, capsys):
+    repo, _, _, test = antixk
+    grey = save_images(tmp_path / "grey.npz", test[:, :1], np.zeros(len(test), np.int64))
+    code, err = run_import(antixk_args(repo, grey, tmp_path / "x"), capsys)
+    assert code == 2
+    assert err.strip() == "error: the model takes 3×64×64 images, the data is 1×64×64 (use --channels 3 or RGB data)"
+    code, err = run_import(antixk_args(repo, grey, tmp_path / "x", "--channels", "3", "--detect-only"), capsys)
+    assert code == 0 and "found: input_range = symmetric" in err, err
