@@ -69,3 +69,7 @@ def test_every_page_works_on_it(imported, monkeypatch):
         at = page(name)
         assert not at.exception, name
         assert at.get("image"), name
+    card = {row: value.replace("\\", "") for table in at.table  # the text as shown, Markdown escapes removed
+            for row, value in zip(table.value.iloc[:, 0], table.value.iloc[:, 1], strict=True)}
+    assert card["input layout"].startswith("flat (found: the first layout encode(x) accepts")
+    assert card["likelihood"].startswith("bernoulli (found: the decoder gives probabilities")

@@ -62,10 +62,15 @@ def summary(bundle: Bundle) -> None:
 
 
 def import_rows(record: dict) -> dict[str, str]:
-    """How a portable bundle was imported, and how closely its ONNX graphs matched the original model."""
-    source = {k: v for k, v in record.items() if k not in ("spec", "parity")}
-    rows = {"imported": ", ".join(f"{k}={v}" for k, v in source.items()),
-            "declared conventions": ", ".join(f"{k}={v}" for k, v in record.get("spec", {}).items())}
+    """How a portable bundle was imported: its source, each convention found and how, and how closely
+    its ONNX graphs matched the original model."""
+    source = {k: v for k, v in record.items() if k not in ("spec", "parity", "findings", "pixel_rmse")}
+    rows = {"imported": ", ".join(f"{k}={v}" for k, v in source.items())}
+    for name, finding in record.get("findings", {}).items():
+        how = "given by the user" if finding["how"] == "given" else f"found: {finding['how']}"
+        rows[name.replace("_", " ")] = f"{finding['value']} ({how})"
+    if "findings" not in record:  # imported before conventions were found by running the model
+        rows["declared conventions"] = ", ".join(f"{k}={v}" for k, v in record.get("spec", {}).items())
     parity = record.get("parity")
     if parity:
         diffs = ", ".join(f"{k} {v:.1e}" for k, v in parity["max_abs_diff"].items())

@@ -20,7 +20,8 @@ import onnx
 import torch
 from torch import nn
 
-from vae.portable.conventions import (
+from vae.portable.onnx_check import GraphError
+from vae.portable.results import (
     read_decoded,
     read_posterior,
     spread_to_logvar,
@@ -28,7 +29,6 @@ from vae.portable.conventions import (
     to_model_input,
     to_pixels,
 )
-from vae.portable.onnx_check import GraphError
 from vae.portable.spec import DECODER_INPUT, ENCODER_INPUT, ENCODER_OUTPUTS, ImportSpec
 
 log = logging.getLogger(__name__)

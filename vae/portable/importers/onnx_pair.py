@@ -17,10 +17,11 @@ from onnx import ModelProto
 
 from vae.portable import onnx_check
 from vae.portable.build import PARITY_IMAGES, ImportRefused, check_data_shape
-from vae.portable.conventions import detect, read_decoded, read_posterior, to_model_input
+from vae.portable.conventions import detect
 from vae.portable.data import MapData
 from vae.portable.graph_adapters import adapt_decoder, adapt_encoder, graph_inputs, single_float_input
 from vae.portable.onnx_check import GraphError
+from vae.portable.results import read_decoded, read_posterior, to_model_input
 from vae.portable.runtime import PortableVAE, check_outputs, run_session, session
 from vae.portable.spec import ImportSpec
 
