@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vae.losses import kl_standard_normal
 from vae.portable.onnx_check import GraphError
 from vae.portable.results import (
     Ambiguous,
@@ -83,8 +84,16 @@ def _find_layout(encode: Encode, images: torch.Tensor, spec: ImportSpec, order: 
             return layout, encode(to_model_input(images, spec.input_range or "unit", layout))
         except Exception as exc:  # whatever the user's code or onnxruntime raises on a shape it does not take
             errors.append(f"{LAYOUT_TEXT[layout]}: {_first_line(exc)}")
-    channels = images.shape[1]
-    other = images.mean(1, keepdim=True) if channels == 3 else images.expand(-1, 3, -1, -1)
+    _other_channels_fit(encode, images, spec, layouts)
+    raise Ambiguous(f"encode(x) fails on the data's {shape_text(images.shape[1:])} images in every layout tried: "
+                    + "; ".join(errors) + " (is --encode-method right, and is the data what it was trained on?)")
+
+
+def _other_channels_fit(encode: Encode, images: torch.Tensor, spec: ImportSpec, layouts: tuple[str, ...]) -> None:
+    """Raise the user's-terms refusal when the model takes RGB images and the data is grey, or the reverse."""
+    if images.shape[1] not in (1, 3):
+        return
+    other = images.mean(1, keepdim=True) if images.shape[1] == 3 else images.expand(-1, 3, -1, -1)
     for layout in layouts:
         try:
             encode(to_model_input(other, spec.input_range or "unit", layout))
@@ -93,8 +102,6 @@ def _find_layout(encode: Encode, images: torch.Tensor, spec: ImportSpec, order: 
         raise Ambiguous(f"the model takes {shape_text(other.shape[1:])} images, the data is "
                         f"{shape_text(images.shape[1:])} (use --channels {other.shape[1]} or "
                         f"{'RGB' if other.shape[1] == 3 else 'grey'} data)")
-    raise Ambiguous(f"encode(x) fails on the data's {shape_text(images.shape[1:])} images in every layout tried: "
-                    + "; ".join(errors) + " (is --encode-method right, and is the data what it was trained on?)")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -136,7 +143,7 @@ def _readings(encode: Encode, decode: Decode, images: torch.Tensor, spec: Import
     for input_range in INPUT_RANGES:
         read = read_posterior(encode(to_model_input(images, input_range, spec.input_layout)))
         mu, logvar = read.mu.flatten(1), spread_to_logvar(read.spread, spec.posterior).flatten(1)
-        kl = float((0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).sum(1).mean())
+        kl = float(kl_standard_normal(mu, logvar).mean())
         decoded = read_decoded(decode(read.mu.reshape(len(mu), *latent_shape)))
         readings[input_range] = Reading(to_images(decoded, spec.input_layout, spec.input_shape), kl)
     return readings
