@@ -7,14 +7,17 @@ came from, or a size no VAE needs. Every refusal is a `GraphError` with a one-li
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
 from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+from vae.files import NotARegularFile, read_regular
 
 MAX_GRAPH_BYTES = 512 * 2**20  # the graph file, and separately all its external data together
 MIN_OPSET = 10  # Slice with inputs, which the graph adapters use, arrived in opset 10
@@ -91,40 +94,62 @@ def check_operators(model: ModelProto, label: str) -> None:
                                  f"from custom domain {node.domain!r} (only standard ONNX operators run)")
 
 
-def load_external_data(model: ModelProto, folder: Path, label: str, allowed: set[str] | None = None) -> None:
+def load_external_data(model: ModelProto, folder: Path, label: str,
+                       listed: Mapping[str, Mapping[str, object]] | None = None) -> None:
     """Read external tensor data into the model, refusing any file outside `folder`.
 
-    Each file must be a regular file (no symlink) directly inside `folder`, or one of `allowed`
-    names when given (a bundle lists its files with checksums); offsets must lie inside it.
+    Each file must be a regular file (no symlink) directly inside `folder`, and, when `listed` is given
+    (a bundle's file records), one of its names with the recorded size and SHA-256. Each file is read
+    once and its tensors are cut from those very bytes: a file swapped after its check never reaches
+    onnxruntime.
     """
     root = folder.resolve()
+    contents: dict[str, bytes] = {}
     total = 0
     for tensor in _tensors(model):
         if not uses_external_data(tensor):
             continue
         info = ExternalDataInfo(tensor)
         location = str(info.location)
-        file = root / location
         inside = (location and not os.path.isabs(location) and ".." not in Path(location).parts
-                  and file.resolve().parent == root)
-        if not inside or (allowed is not None and location not in allowed):
+                  and (root / location).resolve().parent == root)
+        if not inside or (listed is not None and location not in listed):
             raise GraphError(f"{label}: tensor {tensor.name!r} points to external data {location!r} "
                              f"outside the model's folder (refused)")
-        if file.is_symlink() or not file.is_file():
-            raise GraphError(f"{label}: external data {location!r} is not a regular file")
-        size = file.stat().st_size
+        if location not in contents:
+            budget = MAX_GRAPH_BYTES - sum(map(len, contents.values()))
+            contents[location] = _read_external(root / location, location, label, budget,
+                                                None if listed is None else listed[location])
+        data = contents[location]
         offset = int(info.offset or 0)
-        length = int(info.length) if info.length else size - offset
-        if offset < 0 or length < 0 or offset + length > size:
+        length = int(info.length) if info.length else len(data) - offset
+        if offset < 0 or length < 0 or offset + length > len(data):
             raise GraphError(f"{label}: external data {location!r} is shorter than its tensors say (truncated)")
         total += length
         if total > MAX_GRAPH_BYTES:
             raise GraphError(f"{label}: external data larger than {MAX_GRAPH_BYTES >> 20} MB")
-        with file.open("rb") as handle:
-            handle.seek(offset)
-            tensor.raw_data = handle.read(length)
+        tensor.raw_data = data[offset:offset + length]
         del tensor.external_data[:]
         tensor.data_location = TensorProto.DEFAULT
+
+
+def _read_external(file: Path, location: str, label: str, budget: int,
+                   record: Mapping[str, object] | None) -> bytes:
+    """One external-data file's bytes (regular, within `budget`), checked against its record when given."""
+    try:
+        data = read_regular(file, budget)
+    except FileNotFoundError as exc:
+        raise GraphError(f"{label}: external data {location!r} is missing") from exc
+    except NotARegularFile as exc:  # a link, a pipe, or more than the graph's external-data bound
+        raise GraphError(f"{label}: external data refused ({exc}; at most {MAX_GRAPH_BYTES >> 20} MB "
+                         f"in regular files)") from exc
+    except OSError as exc:
+        raise GraphError(f"{label}: external data {location!r} cannot be read ({exc.strerror or exc})") from exc
+    if record is not None and (len(data) != record.get("bytes")
+                               or hashlib.sha256(data).hexdigest() != record.get("sha256")):
+        raise GraphError(f"{label}: external data {location!r}: checksum does not match config.json "
+                         f"(corrupt or replaced)")
+    return data
 
 
 def _static_shape(value: onnx.ValueInfoProto) -> list[int | None] | None:

@@ -169,11 +169,12 @@ def load_portable_model(path: Path, config: dict[str, Any], data: dict[str, byte
     """Validate and start a bundle's graphs (from `data`, bytes already read and verified, or from
     `path`); raises GraphError or ValueError with the reason."""
     model_config = PortableConfig.from_dict(config["model"])
-    listed = set(config.get("files", {}))
+    listed = {name: record for name, record in config.get("files", {}).items()
+              if name not in (ENCODER_FILE, DECODER_FILE) and isinstance(record, dict)}
     graphs = []
     for name in (ENCODER_FILE, DECODER_FILE):
         graph = (onnx_check.parse_graph(data[name], name) if data and name in data
                  else onnx_check.read_graph(path / name, name))
-        onnx_check.load_external_data(graph, path, name, allowed=listed - {ENCODER_FILE, DECODER_FILE})
+        onnx_check.load_external_data(graph, path, name, listed)
         graphs.append(graph)
     return PortableVAE(model_config, *graphs)
