@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from streamlit.testing.v1 import AppTest
 
 from vae.bundle import read as bundle_read
 from vae.portable import first_run
 
+from .conftest import ROOT
 from .test_portable_bundle import _externalise, problems, rewrite
 from .test_portable_import import images_npz, mlp_pair, onnx_args, refused, write_spec  # noqa: F401 (fixture)
 
@@ -108,17 +111,21 @@ def test_a_size_read_from_the_decoded_values_is_refused(portable_bundle):
         in problems(portable_bundle)
 
 
-def test_a_first_run_longer_than_its_time_limit_is_stopped_in_its_child(portable_bundle, monkeypatch):
-    """Within every static bound (10,000 trips), yet minutes of work: the child is killed at the limit."""
-    monkeypatch.setattr(first_run, "TIMEOUT_S", 1.0)
+def _busy_loop(source: str) -> list[onnx.NodeProto]:
+    """Within every static bound (10,000 trips of a 512 x 512 MatMul), yet minutes of work."""
     step = [helper.make_node("MatMul", ["v_in", "v_in"], ["square"]),
             helper.make_node("Tanh", ["square"], ["v_out"])]
-    nodes = [_const("side", [512, 512], np.int64),
-             helper.make_node("ReduceMax", ["z"], ["top"], keepdims=0),
-             helper.make_node("ConstantOfShape", ["side"], ["zeros"], value=ZERO),
-             _const("half", 0.5, np.float32), helper.make_node("Add", ["zeros", "half"], ["halves"]),
-             helper.make_node("Mul", ["halves", "top"], ["start"]), *_loop(10_000, step, "start")]
-    rewrite(portable_bundle, "decoder.onnx", _feeding_the_output(portable_bundle / "decoder.onnx", nodes, "looped"))
+    return [_const("side", [512, 512], np.int64),
+            helper.make_node("ReduceMax", [source], ["top"], keepdims=0),
+            helper.make_node("ConstantOfShape", ["side"], ["zeros"], value=ZERO),
+            _const("half", 0.5, np.float32), helper.make_node("Add", ["zeros", "half"], ["halves"]),
+            helper.make_node("Mul", ["halves", "top"], ["start"]), *_loop(10_000, step, "start")]
+
+
+def test_a_first_run_longer_than_its_time_limit_is_stopped_in_its_child(portable_bundle, monkeypatch):
+    monkeypatch.setattr(first_run, "TIMEOUT_S", 1.0)
+    rewrite(portable_bundle, "decoder.onnx",
+            _feeding_the_output(portable_bundle / "decoder.onnx", _busy_loop("z"), "looped"))
     started = time.monotonic()
     assert "decoder.onnx: the first test run did not end within 1 s (stopped" in problems(portable_bundle)
     assert time.monotonic() - started < 8
@@ -158,3 +165,22 @@ def _no_stray_children():
     """A stopped first run leaves no process behind."""
     yield
     assert not _first_run_children()
+
+
+def test_the_explorer_names_a_graph_stopped_at_its_time_limit_and_opens_the_next_bundle(
+        portable_bundle, tmp_path, monkeypatch):
+    """The server's "Loading model…" step: the spinning bundle is refused in seconds, the other one opens."""
+    monkeypatch.setattr(first_run, "TIMEOUT_S", 1.0)
+    folder = tmp_path / "bundles"
+    shutil.copytree(portable_bundle, folder / "good")
+    shutil.copytree(portable_bundle, folder / "spinning")
+    rewrite(folder / "spinning", "decoder.onnx", _feeding_the_output(folder / "good" / "decoder.onnx",
+                                                                     _busy_loop("z"), "looped"))
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(folder))
+    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=30)
+    at.session_state["bundle_choice"] = "spinning"
+    at.run()
+    assert not at.exception and any("Cannot open spinning" in e.value for e in at.error)
+    assert any("the first test run did not end within 1 s" in c.value for c in at.caption)
+    at.selectbox(key="bundle_choice").set_value("good").run()
+    assert not at.exception and not at.error and at.get("plotly_chart")
