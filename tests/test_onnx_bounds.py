@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from vae.bundle import load_bundle
 from vae.bundle import read as bundle_read
-from vae.portable import first_run
+from vae.portable import first_run, runtime
 
 from .conftest import ROOT
 from .test_portable_bundle import _externalise, problems, rewrite
@@ -163,8 +163,9 @@ def _first_run_children() -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _no_stray_children():
-    """A stopped first run leaves no process behind."""
+def _no_stray_children(monkeypatch):
+    """Each test's pairs meet their first run afresh; a stopped first run leaves no process behind."""
+    monkeypatch.setattr(runtime, "_PASSED_FIRST_RUN", set())
     yield
     assert not _first_run_children()
 
@@ -192,12 +193,24 @@ def _resident_bytes() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def test_memory_a_decode_took_is_given_back_after_it(portable_bundle):
-    """A 200 MB intermediate (under the 256 MB bound): onnxruntime's arena would keep it for ever."""
+def _large_intermediate(path: Path) -> bytes:
+    """The decoder making a 200 MB tensor from z on each decode (under the 256 MB bound)."""
     nodes = [_const("shape", [50 * 2**20], np.int64), helper.make_node("ReduceMax", ["z"], ["top"], keepdims=0),
-             helper.make_node("Expand", ["top", "shape"], ["large"])]  # from z: made on each decode
-    rewrite(portable_bundle, "decoder.onnx", _feeding_the_output(portable_bundle / "decoder.onnx", nodes, "large"))
+             helper.make_node("Expand", ["top", "shape"], ["large"])]
+    return _feeding_the_output(path, nodes, "large")
+
+
+def test_memory_a_decode_took_is_given_back_after_it(portable_bundle):
+    """onnxruntime's arena would keep the 200 MB for ever."""
+    rewrite(portable_bundle, "decoder.onnx", _large_intermediate(portable_bundle / "decoder.onnx"))
     model = load_bundle(portable_bundle).model
     before = _resident_bytes()
     model.decode(torch.zeros(2, model.latent_dim))
     assert _resident_bytes() - before < 50 * 2**20
+
+
+def test_a_first_run_over_its_memory_limit_is_stopped_in_its_child(portable_bundle, monkeypatch):
+    monkeypatch.setattr(first_run, "MEMORY_BYTES", 64 * 2**20)
+    rewrite(portable_bundle, "decoder.onnx", _large_intermediate(portable_bundle / "decoder.onnx"))
+    assert "decoder.onnx: the first test run failed (it needs more than the 64 MB a first run may take" \
+        in problems(portable_bundle)

@@ -7,7 +7,7 @@ onnxruntime only (no onnx, no torch: it starts in about half a second), reads th
 the inputs as one .npz on stdin and writes the outputs as one .npz on stdout. The parent kills it
 at the time limit; the child also caps its own address space and CPU time, so even an orphan stops.
 
-`python -m vae.portable.first_run CONTRACT_JSON` is the child.
+`python -m vae.portable.first_run CONTRACT_JSON TIMEOUT_S MEMORY_BYTES` is the child.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def run_pair(encoder: bytes, decoder: bytes, images: np.ndarray, noise: np.ndarr
     payload = io.BytesIO()
     np.savez(payload, encoder=np.frombuffer(encoder, np.uint8), decoder=np.frombuffer(decoder, np.uint8),
              images=images.astype(np.float32), noise=noise.astype(np.float32))
-    argv = [sys.executable, "-m", "vae.portable.first_run", json.dumps(asdict(contract))]
+    argv = [sys.executable, "-m", "vae.portable.first_run", json.dumps(asdict(contract)), str(TIMEOUT_S),
+            str(MEMORY_BYTES)]
     # The child stays in this process group: cancelling an import (its group) stops it too.
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                cwd=PACKAGE_ROOT)
@@ -93,20 +94,21 @@ def _running(err: bytes, contract: Contract) -> str:
     return started[-1] if started else f"{contract.encoder_label} and {contract.decoder_label}"
 
 
-def _limit_self() -> None:
+def _limit_self(timeout_s: float, memory_bytes: int) -> None:
     """Cap this process's address space and CPU time (Linux): an orphaned child still stops."""
     try:
         import resource
 
         used = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        resource.setrlimit(resource.RLIMIT_AS, (used + MEMORY_BYTES, used + MEMORY_BYTES))
-        cpu = math.ceil(TIMEOUT_S) + 5
+        resource.setrlimit(resource.RLIMIT_AS, (used + memory_bytes, used + memory_bytes))
+        cpu = math.ceil(timeout_s) + 5
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     except (ImportError, OSError, ValueError):
         pass  # no /proc or no resource module: the parent's time limit still holds
 
 
-def _run(label: str, graph: bytes, feed: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
+def _run(label: str, graph: bytes, feed: dict[str, np.ndarray], names: list[str],
+         memory_bytes: int) -> list[np.ndarray]:
     print(f"{STARTED}{label}", file=sys.stderr, flush=True)
     try:
         runner = ort.InferenceSession(graph, session_options(1), providers=["CPUExecutionProvider"])
@@ -114,22 +116,23 @@ def _run(label: str, graph: bytes, feed: dict[str, np.ndarray], names: list[str]
     except Exception as exc:  # onnxruntime's own kinds, MemoryError
         reason = " ".join(str(exc).split())[:300] or type(exc).__name__
         if isinstance(exc, MemoryError) or "alloc" in reason.lower():
-            reason = f"it needs more than the {MEMORY_BYTES >> 20} MB a first run may take ({reason})"
+            reason = f"it needs more than the {memory_bytes >> 20} MB a first run may take ({reason})"
         raise SystemExit(f"{label}: the first test run failed ({reason})") from None
 
 
-def main(contract: Contract) -> None:
+def main(contract: Contract, timeout_s: float, memory_bytes: int) -> None:
     with np.load(io.BytesIO(sys.stdin.buffer.read()), allow_pickle=False) as inputs:
         encoder, decoder = inputs["encoder"].tobytes(), inputs["decoder"].tobytes()
         images, noise = inputs["images"], inputs["noise"]
-    _limit_self()
+    _limit_self(timeout_s, memory_bytes)
     c = contract
-    mu, logvar = _run(c.encoder_label, encoder, {c.encoder_input: images}, list(c.encoder_outputs))
-    (decoded,) = _run(c.decoder_label, decoder, {c.decoder_input: np.concatenate([mu, noise])}, [c.decoder_output])
+    mu, logvar = _run(c.encoder_label, encoder, {c.encoder_input: images}, list(c.encoder_outputs), memory_bytes)
+    (decoded,) = _run(c.decoder_label, decoder, {c.decoder_input: np.concatenate([mu, noise])}, [c.decoder_output],
+                      memory_bytes)
     result = io.BytesIO()
     np.savez(result, mu=mu, logvar=logvar, decoded=decoded)
     sys.stdout.buffer.write(result.getvalue())
 
 
 if __name__ == "__main__":
-    main(Contract(**json.loads(sys.argv[1])))
+    main(Contract(**json.loads(sys.argv[1])), float(sys.argv[2]), int(sys.argv[3]))
