@@ -1,7 +1,8 @@
 """The "Open a model" page's parts: the upload form, and the import's progress and outcome.
 
 The import itself is the command line's (`vae-lab import`, vae/cli/import_model.py), run in its own process
-(vae/portable/import_job.py): the page saves the uploads, starts it and follows its progress file.
+(vae/portable/import_job.py): the page saves the uploads, starts it and follows its progress file. With an
+access token set (ui/access.py), uploading, importing and cancelling wait for it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import shutil
 
 import streamlit as st
 
-from ui import bundles, import_check, navigation
+from ui import access, bundles, import_check, navigation
 from vae.portable.import_job import ImportJob, new_workspace, start_import
 from vae.portable.uploads import UploadRefused, extract_zip, find_model_folder
 from vae.training.jobs import dataset_choices, run_directory
@@ -83,12 +84,16 @@ def _route_args(workspace) -> list[str]:
 def _check() -> None:
     """Button callback: save the uploads and run the model on the images (ui/import_check.py)."""
     st.session_state[ERROR_KEY] = None
+    if not access.unlocked():
+        return
     import_check.run(_route_args, new_workspace(bundles.train_dir()))
 
 
 def _start() -> None:
     """Button callback: check the name and the uploads, then start the import process."""
     st.session_state[ERROR_KEY] = None
+    if not access.unlocked():
+        return
     root = bundles.train_dir()
     try:
         out = run_directory(root, st.session_state.get("open_name", ""))
@@ -119,14 +124,23 @@ def _panel(was_running: bool) -> None:
     for stage, (done, total) in stages.items():
         st.progress(done / total if total else 1.0, text=f"{STAGES.get(stage, stage)} · {done:,}/{total:,}")
     status, message = job.outcome()
+    if status == "running" and access.unlocked():
+        st.button("Cancel", key="import-cancel", on_click=_cancel, args=(job,))
     if status == "completed":
         st.success(message)
         if st.button("Open in the explorer", type="primary", key="open-imported"):
             navigation.open_in_explorer(job.out.name)
+    elif status == "cancelled":
+        st.warning(f"Cancelled: {message}")
     elif status == "refused":
         st.error(f"Refused: {message}")
     if status != "running":
         job.clean_up()
+
+
+def _cancel(job: ImportJob) -> None:
+    if access.unlocked():
+        job.stop()
 
 
 def job_panel() -> None:

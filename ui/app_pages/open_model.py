@@ -2,12 +2,15 @@
 
 import streamlit as st
 
-from ui import import_check, open_model
+from ui import access, import_check, open_model
 
 st.title("Open a model trained elsewhere")
 form_column, job_column = st.columns([1, 2], gap="large")
 with form_column:
-    open_model.form()
+    if access.unlocked():
+        open_model.form()
+    else:
+        access.token_form("uploads and imports models")
 with job_column:
     import_check.show()
     open_model.job_panel()

@@ -1,15 +1,20 @@
 """An import started from the app: `vae-lab import` in its own process, followed through its progress file.
 
 The uploads, the progress JSON lines and the log live in a hidden folder beside the bundles
-(`<root>/.imports/<id>/`, never listed); the bundle appears only when the CLI commits it.
+(`<root>/.imports/<id>/`, never listed); the bundle appears only when the CLI commits it. An import
+may be cancelled, and one still running after IMPORT_TIMEOUT_S is stopped: SIGTERM to its process
+group, which holds the CLI and the child that runs a graph for the first time.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +23,9 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `python -m vae.cli` 
 IMPORTS = ".imports"
 PROGRESS = "progress.jsonl"
 LOG = "log.txt"
+IMPORT_TIMEOUT_S = 30 * 60  # checking, encoding and mapping take minutes at most; longer means stuck
+CANCELLED = "cancelled"
+TIMED_OUT = "timed out"
 
 
 def new_workspace(root: Path) -> Path:
@@ -34,6 +42,22 @@ class ImportJob:
     workspace: Path
     out: Path
     process: subprocess.Popen
+    stopped: str | None = None  # CANCELLED or TIMED_OUT once a stop was sent
+
+    def __post_init__(self) -> None:
+        timer = threading.Timer(IMPORT_TIMEOUT_S, self.stop, args=(TIMED_OUT,))
+        timer.daemon = True
+        timer.start()
+
+    def stop(self, reason: str = CANCELLED) -> None:
+        """SIGTERM to the import's process group (it runs in its own session); `reason` is shown."""
+        if not self.running:
+            return
+        self.stopped = reason
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # it ended meanwhile
 
     @property
     def running(self) -> bool:
@@ -53,13 +77,17 @@ class ImportJob:
         return stages
 
     def outcome(self) -> tuple[str, str]:
-        """("running" | "completed" | "refused", message): the CLI's one-line reason when refused."""
+        """("running" | "completed" | "cancelled" | "refused", message): the CLI's one-line reason when refused."""
         if self.running:
             return "running", ""
         log = (self.workspace / LOG).read_text(encoding="utf-8", errors="replace") if (
             self.workspace / LOG).is_file() else ""
         if self.process.returncode == 0:
             return "completed", f"bundle written: {self.out.name}"
+        if self.stopped == CANCELLED:
+            return "cancelled", "the import was cancelled; nothing was written"
+        if self.stopped == TIMED_OUT:
+            return "refused", f"the import ran longer than {IMPORT_TIMEOUT_S / 60:g} minutes and was stopped"
         errors = [line.removeprefix("error: ") for line in log.splitlines() if line.startswith("error: ")]
         return "refused", errors[-1] if errors else f"the import stopped (exit code {self.process.returncode})"
 

@@ -8,6 +8,7 @@ when its provider is installed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -21,7 +22,7 @@ from onnx import ModelProto
 
 from vae.models.base import VAE
 from vae.models.decoder_export import UnsupportedLayer
-from vae.portable import onnx_check
+from vae.portable import first_run, onnx_check
 from vae.portable.onnx_check import GraphError
 from vae.portable.spec import (
     DECODER_FILE,
@@ -37,6 +38,8 @@ from vae.portable.spec import (
 PROB_EPS = 1e-7
 RANGE_TOLERANCE = 1e-5  # how far a `probs` decoder may stray outside [0, 1] (float rounding)
 SMOKE_BATCH = 4
+# Digests of (encoder, decoder, config) whose first run passed in this process: not run again.
+_PASSED_FIRST_RUN: set[str] = set()
 
 
 def providers() -> list[str]:
@@ -45,16 +48,16 @@ def providers() -> list[str]:
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
-def session(model: ModelProto, label: str) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    # Follow PyTorch's thread setting (the app sets one thread per call; the CLI uses the cores),
-    # and do not spin: idle threads spinning fought the browser for this machine's two cores.
-    options.intra_op_num_threads = max(1, torch.get_num_threads())
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
+def session(model: ModelProto | bytes, label: str) -> ort.InferenceSession:
+    """An onnxruntime session on a checked pair's graph (bytes), or on a graph not checked as a pair yet
+    (an importer's source graph), which must first pass the static bounds at its declared input shapes."""
+    if isinstance(model, ModelProto):
+        onnx_check.check_bounds(model, label)
+    graph = model if isinstance(model, bytes) else model.SerializeToString()
+    # Threads follow PyTorch's setting (the app sets one thread per call; the CLI uses the cores).
+    options = first_run.session_options(torch.get_num_threads())
     try:
-        return ort.InferenceSession(model.SerializeToString(), options, providers=providers())
+        return ort.InferenceSession(graph, options, providers=providers())
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented kinds
         raise GraphError(f"{label}: onnxruntime cannot load it ({_first_line(exc)})") from exc
 
@@ -76,14 +79,16 @@ def _first_line(exc: Exception) -> str:
 
 
 def check_pair(encoder: ModelProto, decoder: ModelProto, config: PortableConfig) -> None:
-    """Both graphs against the bundle contract (operators, checker, names, dims); raises GraphError."""
+    """Both graphs against the bundle contract (operators, checker, names, dims, bounds); raises GraphError."""
     c, h, w = config.input_shape
     onnx_check.check_graph(encoder, ENCODER_FILE)
     onnx_check.check_interface(encoder, ENCODER_FILE, {ENCODER_INPUT: [None, c, h, w]},
                                {name: [None, config.latent_dim] for name in ENCODER_OUTPUTS})
+    onnx_check.check_bounds(encoder, ENCODER_FILE, {ENCODER_INPUT: (1, c, h, w)})
     onnx_check.check_graph(decoder, DECODER_FILE)
     onnx_check.check_interface(decoder, DECODER_FILE, {DECODER_INPUT: [None, config.latent_dim]},
                                {config.decoder_output: [None, c, h, w]})
+    onnx_check.check_bounds(decoder, DECODER_FILE, {DECODER_INPUT: (1, config.latent_dim)})
 
 
 class PortableVAE(VAE):
@@ -95,17 +100,34 @@ class PortableVAE(VAE):
         super().__init__(config)
         check_pair(encoder, decoder, config)
         self.encoder_graph, self.decoder_graph = encoder, decoder
-        self.encoder_session = session(encoder, ENCODER_FILE)
-        self.decoder_session = session(decoder, DECODER_FILE)
-        self.smoke_test()
+        encoder_bytes, decoder_bytes = encoder.SerializeToString(), decoder.SerializeToString()
+        self.smoke_test(encoder_bytes, decoder_bytes)
+        self.encoder_session = session(encoder_bytes, ENCODER_FILE)
+        self.decoder_session = session(decoder_bytes, DECODER_FILE)
 
-    def smoke_test(self) -> None:
-        """Run both graphs once on a small batch: shapes, finiteness and the declared output range."""
+    def smoke_test(self, encoder: bytes, decoder: bytes) -> None:
+        """Run both graphs once on a small batch: shapes, finiteness and the declared output range.
+
+        The run happens in a child process under a time and a memory limit (vae/portable/first_run.py),
+        before this process starts a session: a graph that spins or allocates without end stops there.
+        A pair that passed once in this process is not run again (the explorer reopens bundles often).
+        """
+        digest = hashlib.sha256(encoder)
+        for part in (decoder, repr(self.config).encode()):
+            digest.update(b"\0" + part)
+        if digest.hexdigest() in _PASSED_FIRST_RUN:
+            return
         c, h, w = self.config.input_shape
         images = torch.rand(SMOKE_BATCH, c, h, w, generator=torch.Generator().manual_seed(0))
-        mu, logvar = self.encode(images)
-        z = torch.cat([mu, torch.randn(SMOKE_BATCH, self.latent_dim, generator=torch.Generator().manual_seed(1))])
-        check_outputs(mu, logvar, self.run_decoder(z), self.config)
+        noise = torch.randn(SMOKE_BATCH, self.latent_dim, generator=torch.Generator().manual_seed(1))
+        contract = first_run.Contract(ENCODER_FILE, ENCODER_INPUT, ENCODER_OUTPUTS, DECODER_FILE, DECODER_INPUT,
+                                      self.config.decoder_output)
+        try:
+            mu, logvar, decoded = first_run.run_pair(encoder, decoder, images.numpy(), noise.numpy(), contract)
+        except first_run.FirstRunError as exc:
+            raise GraphError(str(exc)) from exc
+        check_outputs(torch.from_numpy(mu), torch.from_numpy(logvar), torch.from_numpy(decoded), self.config)
+        _PASSED_FIRST_RUN.add(digest.hexdigest())
 
     def _encode_params(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(self.encode(x), dim=-1)
@@ -169,11 +191,12 @@ def load_portable_model(path: Path, config: dict[str, Any], data: dict[str, byte
     """Validate and start a bundle's graphs (from `data`, bytes already read and verified, or from
     `path`); raises GraphError or ValueError with the reason."""
     model_config = PortableConfig.from_dict(config["model"])
-    listed = set(config.get("files", {}))
+    listed = {name: record for name, record in config.get("files", {}).items()
+              if name not in (ENCODER_FILE, DECODER_FILE) and isinstance(record, dict)}
     graphs = []
     for name in (ENCODER_FILE, DECODER_FILE):
         graph = (onnx_check.parse_graph(data[name], name) if data and name in data
                  else onnx_check.read_graph(path / name, name))
-        onnx_check.load_external_data(graph, path, name, allowed=listed - {ENCODER_FILE, DECODER_FILE})
+        onnx_check.load_external_data(graph, path, name, listed)
         graphs.append(graph)
     return PortableVAE(model_config, *graphs)
