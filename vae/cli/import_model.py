@@ -166,14 +166,14 @@ def import_bundle(args: argparse.Namespace) -> Path | None:
 
         model, spec, source = import_onnx(args.encoder, args.decoder, _spec_from_args(args, spec, data.input_shape),
                                           data, args.detect_only)
-    if model is None:
-        print(json.dumps({"spec": spec.to_dict(), **source}))
-        return None
     for name, finding in source.get("findings", {}).items():
         if finding["how"] != "given":
             print(f"found: {name} = {finding['value']} ({finding['how']})", file=sys.stderr)
     if source.get("load_note"):
         print(f"note: {source['load_note']}", file=sys.stderr)
+    if model is None:
+        print(json.dumps({"spec": spec.to_dict(), **source}))
+        return None
     return write_portable_bundle(args.out, model, data, spec, source, args.name, args.iwae_k, args.iwae_images,
                                  umap=not args.no_umap, progress=tqdm_progress(args.progress_file))
 
