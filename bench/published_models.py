@@ -60,6 +60,7 @@ class Trained:
     import_args: list[str]  # what follows `vae-lab import`
     reference: Callable[[np.ndarray], np.ndarray]  # uint8 (N, C, H, W) -> its own decode of the means, [0, 1]
     training: dict = field(default_factory=dict)
+    shown: dict[str, str] = field(default_factory=dict)  # an argument as the recorded command shows it
 
 
 def batches(images: np.ndarray, seconds: float, batch: int, seed: int = 0) -> Iterator[np.ndarray]:
@@ -296,7 +297,8 @@ def diffusers_kl(src: Path, work: Path, fashion, seconds: float) -> Trained:
     config = (folder / "config.json").read_text(encoding="utf-8")  # the whole saved config, as a user passes it
     return Trained(["torch", "--model", f"{source}:AutoencoderKL", "--weights",
                     str(folder / "diffusion_pytorch_model.safetensors"), "--factory-kwargs", config,
-                    "--dataset", "fashion-mnist"], reference, training)
+                    "--dataset", "fashion-mnist"], reference, training,
+                   {config: f'"$(cat {shlex.quote(str(folder / "config.json"))})"'})
 
 
 MODELS = {"antixk": antixk, "pytorch-examples": pytorch_examples, "keras-io": keras_io, "diffusers-kl": diffusers_kl}
@@ -309,7 +311,7 @@ def run_import(name: str, trained: Trained, work: Path, umap: bool) -> dict:
     """The user's command in a fresh process; the bundle's findings, parity, -ELBO and pixel check."""
     out = work / name / "bundle"
     args = ["import", *trained.import_args, "--out", str(out), "--overwrite", *([] if umap else ["--no-umap"])]
-    command = "vae-lab " + " ".join(shlex.quote(a) for a in args)
+    command = "vae-lab " + " ".join(trained.shown.get(a, shlex.quote(a)) for a in args)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "vae.cli", *args], cwd=ROOT, capture_output=True, text=True)
     result = {"command": command, "worked": done.returncode == 0, "wall_s": round(time.perf_counter() - started, 1),
