@@ -106,7 +106,8 @@ def antixk(tmp_path_factory, synthetic):
 def antixk_args(repo: Path, data: Path, out: Path, *extra: str, latent_dim: int = 6) -> list[str]:
     """`vae-lab import torch` as AntixK's README would have it: file and class, constructor arguments, weights."""
     return ["torch", "--model", str(repo / "models" / "vanilla_vae.py") + ":VanillaVAE", "--factory-kwargs",
-            json.dumps({"in_channels": 3, "latent_dim": latent_dim}), "--weights", str(repo / "last.ckpt"),
+            json.dumps({"in_channels": 3, "latent_dim": latent_dim, "hidden_dims": [8, 16, 32]}), "--weights",
+            str(repo / "last.ckpt"),
             "--dataset", str(data), "--out", str(out), "--no-umap", "--iwae-k", "0", *extra]
 
 
@@ -120,6 +121,7 @@ def test_antixk_vanilla_vae_imports_from_its_package_with_a_lightning_checkpoint
     assert found["input_range"] == "symmetric" and found["decoder_output"] == "symmetric", record["findings"]
     assert found["input_layout"] == "nchw" and found["posterior"] == "logvar" and found["likelihood"] == "gaussian"
     assert record["weights_prefix_removed"] == "model." and record["loaded_as"] == "models.vanilla_vae"
+    assert record["factory_kwargs"]["hidden_dims"] == [8, 16, 32]  # as passed, though the constructor reverses it
     with torch.no_grad():
         x = torch.from_numpy(test[:32]).float() / 255 * 2 - 1
         expected = (model.decode(model.encode(x)[0]) + 1) / 2  # Tanh output, back to [0, 1] pixels

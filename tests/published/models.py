@@ -41,7 +41,7 @@ class VanillaVAE(BaseVAE):
         self.fc_mu = nn.Linear(self.last * 64, latent_dim)
         self.fc_var = nn.Linear(self.last * 64, latent_dim)
         self.decoder_input = nn.Linear(latent_dim, self.last * 64)
-        hidden_dims = hidden_dims[::-1]
+        hidden_dims.reverse()
         modules = []
         for i in range(len(hidden_dims) - 1):
             modules.append(nn.Sequential(nn.ConvTranspose2d(hidden_dims[i], hidden_dims[i + 1], 3, 2, 1, 1),
@@ -67,7 +67,7 @@ class VanillaVAE(BaseVAE):
 # pytorch/examples vae/main.py: a script. At load time it parses its arguments, builds data loaders
 # that download, builds the model and trains it; encode takes flat (N, 784) vectors and returns a
 # tuple; decode returns sigmoid probabilities. Here the load-time work also leaves a marker file,
-# so a test sees that none of it ran.
+# so a test sees that none of it ran (the script is formatted with str.format: its braces are doubled).
 EXAMPLES_CLASS = '''class VAE(nn.Module):
     def __init__(self):
         super(VAE, self).__init__()
@@ -96,8 +96,10 @@ parser = argparse.ArgumentParser(description='VAE MNIST Example')
 parser.add_argument('--batch-size', type=int, default=128, metavar='N')
 parser.add_argument('--epochs', type=int, default=10, metavar='N')
 args = parser.parse_args()
+use_accel = not args.no_accel and torch.accelerator.is_available()
 pathlib.Path(__file__).with_name("LOADED_AS_A_SCRIPT").write_text("downloading MNIST, training")
-train_loader = torch.utils.data.DataLoader(datasets.MNIST('../data', train=True, download=True))
+kwargs = {{'num_workers': 1, 'pin_memory': True}} if use_accel else {{}}
+train_loader = torch.utils.data.DataLoader(datasets.MNIST('../data', train=True, download=True), **kwargs)
 
 
 {model}

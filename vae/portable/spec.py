@@ -33,7 +33,7 @@ DECODER_OUTPUTS = ("logits", "probs")  # the bundle decoder's one output is name
 OUTPUT_KINDS = ("logits", "probs", "means", "symmetric")
 OUTPUT_KIND_TEXT = {"logits": "logits (sigmoid gives the pixels)", "probs": "probabilities in [0, 1]",
                     "means": "pixel values on the [0, 1] scale, not squashed",
-                    "symmetric": "pixel values on the [-1, 1] scale (Tanh)"}
+                    "symmetric": "pixel values on the [-1, 1] scale (a Tanh output, or unsquashed)"}
 INPUT_RANGES = ("unit", "symmetric")  # images in [0, 1], or in [-1, 1]
 INPUT_LAYOUTS = ("nchw", "nhwc", "flat")
 POSTERIORS = ("logvar", "log_std", "std")

@@ -71,17 +71,58 @@ def _is_main_guard(node: ast.stmt) -> bool:
     return isinstance(node, ast.If) and "__name__" in ast.unparse(node.test) and "__main__" in ast.unparse(node.test)
 
 
+class _LoadTimeNames(ast.NodeVisitor):
+    """Names a statement reads when the module loads: not inside function bodies, which run later."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.names.add(node.id)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for part in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
+            if part is not None:
+                self.visit(part)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for part in [*node.args.defaults, *node.args.kw_defaults]:
+            if part is not None:
+                self.visit(part)
+
+
+def _reads(node: ast.stmt) -> set[str]:
+    visitor = _LoadTimeNames()
+    visitor.visit(node)
+    return visitor.names
+
+
+def _binds(node: ast.stmt) -> set[str]:
+    """Names a top-level statement binds."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
 def definitions_only(source: str, path: Path) -> tuple[ast.Module, list[str]]:
-    """The module's syntax tree with the statements that do work at load time removed, and those listed."""
+    """The module's syntax tree with the statements that do work at load time removed, and those listed:
+    a definition that reads, while loading, a name only such a statement binds is left out too."""
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
         raise ImportRefused(f"{path.name}: not valid Python (line {exc.lineno}: {exc.msg})") from exc
-    kept, skipped = [], []
+    kept, skipped, unbound = [], [], set()
     for node in tree.body:
-        if _is_definition(node):
+        if _is_definition(node) and not (_reads(node) & unbound):
             kept.append(node)
+            unbound -= _binds(node)
         elif not _is_main_guard(node):
+            unbound |= _binds(node)
             text = ast.get_source_segment(source, node) or type(node).__name__
             skipped.append(f"line {node.lineno}: {' '.join(text.split())[:60]}")
     return ast.Module(body=kept, type_ignores=[]), skipped

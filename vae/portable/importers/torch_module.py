@@ -8,6 +8,7 @@ found by running it (vae/portable/conventions.py) unless the user names them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,9 @@ def import_torch(model_ref: str, weights: str | Path, spec: ImportSpec, data: Ma
     (model, the spec found, the card's import record); no model with `detect_only`."""
     loaded = load_factory(model_ref)
     name = model_ref.rpartition(":")[2]
+    factory_kwargs = copy.deepcopy(factory_kwargs or {})  # the card's record: a constructor may change its lists
     module = call_user_code(f"{name}(**factory kwargs)" if factory_kwargs else f"{name}()", loaded.factory,
-                            **(factory_kwargs or {}))
+                            **copy.deepcopy(factory_kwargs))
     if not isinstance(module, nn.Module):
         raise ImportRefused(f"{name}() returned {type(module).__name__}, not a torch.nn.Module")
     weights = Path(weights)
