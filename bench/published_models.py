@@ -10,9 +10,10 @@ of its stored codes (the encoder means) and the model's own decode of its encode
 here from the model's own code and conventions. Prints a table and writes
 bench/results/published_models.json.
 
-    /work/try/.venv/bin/python -m bench.published_models [--only antixk,keras] [--train-seconds 60]
+    python -m bench.published_models --src SRC [--only antixk,keras] [--train-seconds 60]
 
-The sources are looked for under --src (default /work/try/src): AntixK+PyTorch-VAE/,
+(a Python with VAE Lab, lightning, keras and diffusers: see docs/published-models.md). The sources
+are looked for under --src (default $VAE_LAB_PUBLISHED_SRC or ./published-src): AntixK+PyTorch-VAE/,
 pytorch+examples/vae/main.py, keras-io/examples/generative/vae.py; diffusers, keras and lightning
 are imported from the running Python. A model whose source or package is missing is skipped,
 with the reason.
@@ -44,7 +45,7 @@ from vae.data.datasets import load_idx_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-DEFAULT_SRC = Path(os.environ.get("VAE_LAB_PUBLISHED_SRC", "/work/try/src"))
+DEFAULT_SRC = Path(os.environ.get("VAE_LAB_PUBLISHED_SRC", "published-src"))
 CHECK_IMAGES = 256  # images whose decoded codes are compared, bundle against the model's own code
 TRAIN_IMAGES_64 = 20_000  # 64x64 RGB copies are 12 KB each: a subset keeps the training set small
 
