@@ -38,6 +38,7 @@ def imported(tmp_path_factory):
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "encoding" in result.stderr and "10000/10000" in result.stderr  # the progress bar
+    assert "found: input_layout = flat" in result.stderr and "INFO" not in result.stderr  # no exporter chatter
     shutil.rmtree(project)
     return out
 

@@ -34,6 +34,7 @@ from vae.portable.spec import DECODER_INPUT, ENCODER_INPUT, ENCODER_OUTPUTS, Imp
 log = logging.getLogger(__name__)
 
 OPSET = 18
+EXPORTER_LOGGERS = ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "onnx_ir")  # INFO per pass
 EXPORT_BATCH = 2  # traced with two images: a batch of one lets tracers treat N as a constant 1
 
 
@@ -68,15 +69,17 @@ def _quiet_tracing() -> Iterator[None]:
     torch.distributions (they compare tensor values, which a tracer cannot)."""
     previous = torch.distributions.Distribution._validate_args
     torch.distributions.Distribution.set_default_validate_args(False)
-    exporter_log = logging.getLogger("torch.onnx")
-    level = exporter_log.level
-    exporter_log.setLevel(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in EXPORTER_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
-        exporter_log.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
         torch.distributions.Distribution.set_default_validate_args(previous)
 
 
