@@ -105,7 +105,8 @@ def main() -> None:
         seconds = {k: import_seconds(folder, folder / "images.npz", k) for k in args.iwae_k}
     anchor = seconds.get(0)
     rows = [(k, round(s, 1), round(s / anchor, 2) if anchor else "–") for k, s in seconds.items()]
-    print(format_table([f"--iwae-k ({args.images:,} images, 3×64×64, IWAE on 500)", "import s", "× k=0"], rows))
+    print(format_table([f"--iwae-k ({args.images:,} images, 3×64×64, default --iwae-images)", "import s", "× k=0"],
+                       rows))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "import_time.json").write_text(json.dumps({"images": args.images, "seconds": seconds}, indent=2))
 

@@ -30,9 +30,11 @@ from vae.portable.onnx_check import GraphError
 from vae.portable.spec import INPUT_LAYOUTS, INPUT_RANGES, OUTPUT_KINDS, POSTERIORS, ImportSpec, SpecError
 
 EXIT_OK, EXIT_REFUSED = 0, 2
-# IWAE-k on 500 images takes 500*k decodes: k = 20 keeps a 3x64x64 import of 10k images (AntixK's
-# VanillaVAE at its default size) under two minutes on a 2-core CPU (bench/import_published.py).
-DEFAULT_IWAE_K = 20
+# IWAE-k on N images costs N*k decodes: k = 5 on 250 images keeps a 3x64x64 import of 10,000 images
+# (AntixK's VanillaVAE at its default size) under two minutes on this 2-core CPU (bench/import_time.py:
+# 107.5 s with no IWAE, 150.6 s with k = 20 on 500 images, 120.5 s with k = 5 on 500, 117.4 s with these).
+DEFAULT_IWAE_K = 5
+DEFAULT_IWAE_IMAGES = 250
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -51,7 +53,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="give the model grey (1) or RGB (3) images: the data's converted")
     p.add_argument("--iwae-k", type=int, default=DEFAULT_IWAE_K,
                    help=f"importance samples for the IWAE estimate (0 skips; default {DEFAULT_IWAE_K})")
-    p.add_argument("--iwae-images", type=int, default=500, help="images for the IWAE estimate")
+    p.add_argument("--iwae-images", type=int, default=DEFAULT_IWAE_IMAGES,
+                   help=f"images for the IWAE estimate (default {DEFAULT_IWAE_IMAGES})")
     p.add_argument("--progress-file", type=Path, help="also append progress as JSON lines (stage, done, total)")
 
 
