@@ -206,6 +206,23 @@ def click_map_point(page, index: int, registered, attempts: int = 3) -> None:
                 raise
 
 
+def download(page, button, attempts: int = 3) -> bytes:
+    """Click a download button until a download arrives; its bytes.
+
+    A click that lands while Streamlit swaps the button in during a rerun starts no download (a person
+    would click again), so each try waits for the page to settle first.
+    """
+    for attempt in range(1, attempts + 1):
+        page.wait_for_selector(READY, timeout=60_000)
+        try:
+            with page.expect_download(timeout=20_000) as started:
+                button.click()
+            return Path(started.value.path()).read_bytes()
+        except PlaywrightTimeoutError:
+            if attempt == attempts:
+                raise
+
+
 def time_map_click(page, index: int, timeout_ms: int = 60_000) -> float:
     """Click a map point; seconds until the sliders show a new code (then waits for the rerun to end)."""
     x, y = point_on_screen(page, index)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, free_port, start_app
+from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, download, free_port, start_app
 from vae.bundle import load_bundle
 from vae.media import to_pixels
 
@@ -76,9 +76,8 @@ def inside(points, box, margin: float) -> set[int]:
 
 
 def download_csv(page) -> list[list[str]]:
-    with page.expect_download() as download:
-        page.get_by_text("Indices and codes (CSV)").click()
-    return list(csv.reader(io.StringIO(open(download.value.path()).read())))
+    data = download(page, page.get_by_text("Indices and codes (CSV)"))
+    return list(csv.reader(io.StringIO(data.decode())))
 
 
 def selection_count(page) -> int:

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from harness.browser import click_map_point, free_port, photo_jpeg, start_app, upload
+from harness.browser import click_map_point, download, free_port, photo_jpeg, start_app, upload
 
 from .conftest import wait_ready
 
@@ -63,9 +63,7 @@ def set_frames(page, n: int) -> None:
 
 
 def downloaded_gif(page) -> Image.Image:
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download the animation").click()
-    return Image.open(io.BytesIO(open(download.value.path(), "rb").read()))
+    return Image.open(io.BytesIO(download(page, page.get_by_role("button", name="Download the animation"))))
 
 
 @pytest.mark.parametrize("method", ["lerp", "slerp"])
