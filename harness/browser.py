@@ -194,12 +194,13 @@ def click_map_point(page, index: int, registered, attempts: int = 3) -> None:
     """Click map point `index` until `registered(timeout_ms)` stops raising.
 
     Streamlit sometimes redraws a freshly mounted chart once more, and a click that lands during that
-    redraw is dropped (a person would click again); `registered` waits for the click's visible effect.
+    redraw is dropped (a person would click again); `registered` waits for the click's visible effect,
+    longer at each try (5, 10, 20 s) so that a busy machine's slow answer is not taken for a lost click.
     """
     for attempt in range(attempts):
         page.mouse.click(*point_on_screen(page, index))
         try:
-            registered(5_000)
+            registered(5_000 * 2**attempt)
             return
         except PlaywrightTimeoutError:
             if attempt == attempts - 1:

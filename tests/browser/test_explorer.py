@@ -144,7 +144,7 @@ def test_the_browser_decodes_slider_steps_as_the_server_does(page, app_url, scre
     for _ in range(3):
         slider.press("ArrowRight")
     # Decoded here (onnxruntime-web, one step at a time), with no move sent until the gesture settles.
-    page.wait_for_function("() => !document.querySelector('.live-decoder').decoding", timeout=5_000)
+    page.wait_for_function("() => !document.querySelector('.live-decoder').decoding", timeout=30_000)
     local_src, values = decoded_src(page), page.evaluate(  # collapsed dimensions' sliders included
         "() => Array.from(document.querySelectorAll('.live-decoder input[type=range]'),"
         " e => [Number(e.dataset.dim), Number(e.value)])")
@@ -199,6 +199,6 @@ def test_clicking_empty_space_decodes_the_inverse_projection_there(page, app_url
 def test_corrupt_bundle_is_listed_with_its_reason_and_the_app_still_works(page, app_url, screenshots):
     open_explorer(page, app_url)
     page.get_by_text("invalid bundle").click()
-    page.get_by_text("model.safetensors", exact=False).first.wait_for(timeout=5_000)
+    page.get_by_text("model.safetensors", exact=False).first.wait_for(timeout=30_000)
     assert page.locator("[data-testid=stException]").count() == 0
     page.screenshot(path=str(screenshots / "explore-invalid-listed.png"), full_page=True)

@@ -90,7 +90,7 @@ def test_the_browser_decodes_a_portable_bundle_with_its_own_decoder(page, app_ur
     sent_before = page.evaluate("() => document.querySelector('.live-decoder').seq")
     for _ in range(3):
         slider.press("ArrowRight")
-    page.wait_for_function("() => !document.querySelector('.live-decoder').decoding", timeout=5_000)
+    page.wait_for_function("() => !document.querySelector('.live-decoder').decoding", timeout=30_000)
     assert page.evaluate("() => document.querySelector('.live-decoder').seq") == sent_before  # not the server
     values = page.evaluate("() => Array.from(document.querySelectorAll('.live-decoder input[type=range]'),"
                            " e => [Number(e.dataset.dim), Number(e.value)])")

@@ -101,9 +101,9 @@ def test_start_watch_and_open_the_new_bundle(context, server, screenshots):
             # one it replaces can still be there for a moment).
             for chart in ("train-elbo", "train-terms", "live-map"):
                 page.wait_for_function("(s) => document.querySelectorAll(s).length === 1",
-                                       arg=f".st-key-{chart} .js-plotly-plot", timeout=5_000)
+                                       arg=f".st-key-{chart} .js-plotly-plot", timeout=30_000)
         time.sleep(0.2)
-    finished.wait_for(timeout=5_000)
+    finished.wait_for(timeout=30_000)
     assert watched_running, "the live latent map never showed while the job ran"
     assert len({v for v in seen if 0 < v < 100}) >= 2, f"the progress bar never moved: {sorted(seen)}"
     assert page.get_by_text("completed").count()
