@@ -5,4 +5,5 @@ cd "$(dirname "$0")"
 scripts/system-packages.sh
 scripts/setup.sh dev
 .venv/bin/ruff check .
-.venv/bin/python -m pytest -q "$@"
+# Two workers: the browser tests in one, every other file in either (groups: tests/conftest.py).
+.venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"

@@ -16,6 +16,15 @@ from vae.training import TrainConfig, Trainer
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Groups for `pytest -n 2 --dist loadgroup` (test.sh): a file's tests share one worker, so its
+    module fixtures are built once, and the browser tests all share one, so at most one app server
+    and one Chromium run beside the other worker's tests on a 2-core machine."""
+    for item in items:
+        browser = "browser" in item.path.relative_to(ROOT).parts
+        item.add_marker(pytest.mark.xdist_group("browser" if browser else item.path.name))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def user_train_dir(tmp_path_factory) -> Path:
     """Bundles trained by a test (and every server a test starts) go to a temporary folder, never
