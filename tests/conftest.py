@@ -8,12 +8,18 @@ import numpy as np
 import pytest
 import torch
 
+from ui.navigation import page
 from vae.bundle import write_bundle
 from vae.data import ImageDataset, make_synthetic
 from vae.models import ConvConfig, MLPConfig, build_model
 from vae.training import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def page_script(folder: str) -> str:
+    """The script of the page in pages/<folder>, as AppTest.from_file and switch_page take it."""
+    return str(page(folder).script)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT
-from ui.live_decoder import ORT_DIR, ORT_MODULE
+from pages.explore.live_decoder import ORT_DIR, ORT_MODULE
 
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (scripts/system-packages.sh installs it)",

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, isolated_point, point_index, serving
-from ui.live_decoder import STEP
+from pages.explore.live_decoder import STEP
 from ui.state import SLIDER_LIMIT
 from vae.bundle import load_bundle
 from vae.latent.placement import InverseProjector

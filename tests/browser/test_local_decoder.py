@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from harness.browser import ROOT, free_port, start_app
+from pages.explore.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
 from tests.test_decoder_export import CONFIGS, IDS, unusual_conv_model
-from ui.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
 from vae.models import ConvConfig, build_model
 from vae.models.decoder_export import export_decoder
 
@@ -100,7 +100,7 @@ def test_browser_reads_every_float16_value_as_numpy_does(page):
 
 
 def test_browser_decodes_the_shipped_model_from_the_payload_it_is_sent(page):
-    from ui.live_decoder import local_payload
+    from pages.explore.live_decoder import local_payload
     from vae.bundle import load_bundle
 
     bundle = load_bundle(ROOT / "checkpoints" / "fashion-mnist-conv-z16")
@@ -149,8 +149,8 @@ def test_onnxruntime_web_came_from_this_server_and_nothing_left_it(page):
 
 @pytest.mark.parametrize("projection", ["umap", "pca"])
 def test_browser_places_codes_where_the_server_does(page, projection):
+    from pages.explore.live_decoder import local_payload
     from ui import figures
-    from ui.live_decoder import local_payload
     from vae.bundle import load_bundle
     from vae.latent.placement import ForwardProjector
 

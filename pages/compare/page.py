@@ -2,22 +2,23 @@
 
 import streamlit as st
 
-from ui import bundles, compare
+from pages.compare import side_by_side
+from ui import bundles
 
 a = bundles.select_bundle()
 if a is None:
     st.stop()
 st.title("Compare two models")
-b = compare.choose_other(a)
+b = side_by_side.choose_other(a)
 if b is None:
     st.stop()
-problem = compare.test_set_problem(a, b)
+problem = side_by_side.test_set_problem(a, b)
 if problem:
     st.error(f"Cannot compare these two models: {problem}.")
     st.stop()
-compare.maps(a, b)
+side_by_side.maps(a, b)
 st.subheader("Metrics")
-compare.metrics(a, b)
-st.plotly_chart(compare.kl_figure(a, b), key="compare-kl")
+side_by_side.metrics(a, b)
+st.plotly_chart(side_by_side.kl_figure(a, b), key="compare-kl")
 st.subheader("The same images, reconstructed by both")
-compare.reconstructions(a, b)
+side_by_side.reconstructions(a, b)

@@ -11,12 +11,12 @@ import shutil
 
 import streamlit as st
 
-from ui import access, bundles, import_check, navigation
+from pages.open_model import import_check
+from ui import access, background, bundles, navigation
 from vae.portable.import_job import ImportJob, new_workspace, start_import
 from vae.portable.uploads import UploadRefused, extract_zip, find_model_folder
 from vae.training.jobs import dataset_choices, run_directory
 
-POLL_S = 1.0
 JOB_KEY = "open_job"
 ERROR_KEY = "open_error"
 ROUTES = {"onnx": "an ONNX encoder and decoder (a JSON spec optional)", "pythae": "a pythae model folder, zipped"}
@@ -82,7 +82,7 @@ def _route_args(workspace) -> list[str]:
 
 
 def _check() -> None:
-    """Button callback: save the uploads and run the model on the images (ui/import_check.py)."""
+    """Button callback: save the uploads and run the model on the images (import_check.py)."""
     st.session_state[ERROR_KEY] = None
     if not access.unlocked():
         return
@@ -147,4 +147,4 @@ def job_panel() -> None:
     """Follow the import: polls every second while it runs."""
     job: ImportJob | None = st.session_state.get(JOB_KEY)
     running = job is not None and job.running
-    st.fragment(run_every=POLL_S if running else None)(_panel)(running)
+    background.follow(_panel, running, running)

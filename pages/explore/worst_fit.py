@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from pages.explore.per_image import per_image
 from ui import bundles, state
-from ui.per_image import per_image
 from vae.bundle import Bundle
 from vae.diagnostics.selection import worst_fit
 from vae.media import to_pixels

@@ -18,12 +18,12 @@ import base64
 import logging
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from ui import state
+from ui.assets import COMPONENTS_DIR, STATIC_DIR
 from vae.bundle import Bundle
 from vae.latent.selection import display_subset
 from vae.models import VAE
@@ -31,9 +31,8 @@ from vae.models.decoder_export import UnsupportedLayer, export_decoder
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).parent / "components"
-# scripts/web-assets.sh puts onnxruntime-web here; Streamlit serves static/ beside app.py at app/static/.
-ORT_DIR = Path(__file__).resolve().parent / "static" / "onnxruntime-web"
+# scripts/web-assets.sh puts onnxruntime-web here; Streamlit serves it at app/static/.
+ORT_DIR = STATIC_DIR / "onnxruntime-web"
 ORT_MODULE = "ort.wasm.bundle.min.mjs"
 KEY = "live-decoder"
 SEQ_KEY = "slider_seq"
@@ -48,8 +47,8 @@ LOCAL_PLACE_LIMIT = 20_000
 
 _component = st.components.v2.component(
     "vae_lab.live_decoder",
-    js=(HERE / "local_decoder.js").read_text() + (HERE / "live_decoder.js").read_text(),
-    css=(HERE / "live_decoder.css").read_text(),
+    js=(COMPONENTS_DIR / "local_decoder.js").read_text() + (COMPONENTS_DIR / "live_decoder.js").read_text(),
+    css=(COMPONENTS_DIR / "live_decoder.css").read_text(),
     isolate_styles=False,  # plain DOM: page-wide queries and accessibility roles reach the inputs
 )
 

@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui import bundles, figures, map_detail, map_events, map_selection, map_view, state, training
-from ui.inference import on_worker
-from ui.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
+from pages.explore import map_detail, map_events, map_selection, map_view
+from pages.explore.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
+from pages.explore.map_view import MapView
+from ui import background, bundles, figures, state
 from ui.map_figure import explore_map
-from ui.map_view import MapView
+from ui.projection import PROJECTION_LABELS
 from ui.text import md
+from ui.threads import on_worker
 from vae.bundle import Bundle
 from vae.diagnostics.selection import without_classes
 from vae.latent.attributes import order_dimensions
@@ -25,8 +27,6 @@ from vae.latent.selection import display_subset, points_in_box, points_in_polygo
 from vae.media import to_pixels
 from vae.models.inference import decode
 
-PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
-UMAP_POLL_S = 1.0  # how often an opened bundle checks for the UMAP map its job is still computing
 DISPLAY_SCALE = 4  # the selected point's original and reconstruction
 DISPLAY_PX = 140
 # Above this many points the map draws a fixed random sample; selection, neighbours and the
@@ -60,28 +60,15 @@ def restore_from_url(bundle: Bundle) -> None:
         state.set_code(bundle.mu[index], bundle.image_label(index))
 
 
-def choose_projection(bundle: Bundle) -> str:
-    """Radio over the bundle's maps (UMAP first when it has one)."""
-    available = [p for p in ("umap", "latent", "pca") if p in bundle.projections]
-    if len(available) == 1:
-        return available[0]
-    return st.radio("Map", available, format_func=PROJECTION_LABELS.get, horizontal=True, key="projection")
-
-
 def follow_pending_umap(bundle: Bundle) -> None:
     """While this bundle's training job still computes its UMAP map, say so; redraw when it lands."""
-    if "umap" in bundle.projections or bundle.latent_dim <= 2 or not _umap_pending(bundle.path):
+    if "umap" in bundle.projections or bundle.latent_dim <= 2 or not background.umap_pending(bundle.path):
         return
-    st.fragment(run_every=UMAP_POLL_S)(_watch_umap)(bundle.path)
-
-
-def _umap_pending(path: Path) -> bool:
-    job = training.registry().current()
-    return job is not None and job.running and Path(job.out).resolve() == path.resolve()
+    background.follow(_watch_umap, True, bundle.path)
 
 
 def _watch_umap(path: Path) -> None:
-    if not _umap_pending(path):
+    if not background.umap_pending(path):
         st.rerun()  # the whole page: the bundle now lists its UMAP map (or the job ended without one)
     st.caption("Computing the UMAP map in the background: it appears here when ready.")
 
@@ -213,7 +200,7 @@ def code_buttons(bundle: Bundle) -> None:
 def live_decoder(bundle: Bundle, projection: str) -> None:
     """Sliders -> decode -> image and position, rerun alone (the map is not re-sent on a slider move).
 
-    One component draws all of it (ui/live_decoder.py), so a step re-renders one element; the
+    One component draws all of it (live_decoder.py), so a step re-renders one element; the
     picture of the map is made once per bundle and map, and only the marker moves. Once the
     browser has the decoder (it asks when the sliders are first touched), steps decode there and
     this runs once per settled gesture.

@@ -2,18 +2,19 @@
 
 import streamlit as st
 
-from ui import access, training
+from pages.train import train_job
+from ui import access, background
 
 st.title("Train a new model")
-jobs = training.registry()
+jobs = background.training_jobs()
 if jobs is None:
     st.stop()
 job = jobs.current()
 form_column, job_column = st.columns([1, 2], gap="large")
 with form_column:
     if access.unlocked():
-        training.form(jobs, job)
+        train_job.form(jobs, job)
     else:
         access.token_form("starts and cancels training")
 with job_column:
-    training.job_panel(jobs)
+    train_job.job_panel(jobs)

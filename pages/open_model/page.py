@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from ui import access, import_check, open_model
+from pages.open_model import import_check, open_model
+from ui import access
 
 st.title("Open a model trained elsewhere")
 form_column, job_column = st.columns([1, 2], gap="large")

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from ui import bundles, explorer, interpolate
+from pages.interpolate import interpolate
+from ui import bundles
+from ui.projection import choose_projection
 from vae.latent.paths import INTERPOLATIONS, path_codes
 
 bundle = bundles.select_bundle()
@@ -11,7 +13,7 @@ if bundle is None:
 st.title("Interpolate between two codes")
 controls, map_column = st.columns([2, 3], gap="medium")
 with map_column:
-    projection = explorer.choose_projection(bundle)
+    projection = choose_projection(bundle)
 interpolate.handle_map_click(bundle, projection)
 with controls:
     a = interpolate.endpoint(bundle, "A", 0)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from ui import bundles, map_detail, map_events, posterior_cloud, prior_holes, state
+from pages.explore import map_detail, map_events, posterior_cloud, prior_holes
+from pages.explore.per_image import per_image
+from ui import bundles, state
 from ui.map_figure import ColourScale, coloraxis, hover_template
-from ui.per_image import per_image
 from vae.bundle import Bundle
 from vae.diagnostics.colour import CLASS, CLIP_PERCENTILES, clipped_range, colour_options, colour_values, option_label
 

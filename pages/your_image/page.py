@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from ui import bundles, explorer, own_image
+from pages.your_image import own_image
+from ui import bundles
+from ui.projection import choose_projection
 
 bundle = bundles.select_bundle()
 if bundle is None:
@@ -11,7 +13,7 @@ st.title("Encode your own image")
 source = own_image.image_source(bundle)
 if source is not None:
     pixels, name = source
-    projection = explorer.choose_projection(bundle)
+    projection = choose_projection(bundle)
     own_image.encode(bundle, pixels, name, projection)
     st.subheader("Completion")
     own_image.completion(bundle, pixels)

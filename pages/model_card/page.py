@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from ui import bundles, iwae, model_card, timelapse
+from pages.model_card import iwae, model_card, timelapse
+from ui import bundles
 from ui.text import md
 
 bundle = bundles.select_bundle()

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from ui import access, bundles, figures, own_data
+from pages.train import own_data
+from ui import access, background, bundles, figures
 from ui.navigation import open_in_explorer
 from ui.text import md
 from vae.device import available_devices
@@ -18,21 +19,9 @@ from vae.training.live_map import read_live_map
 from vae.training.options import FORM_OPTIONS, OPTIONS, Option
 from vae.training.progress import RunProgress, summarize_events
 
-POLL_S = 1.0
 OPEN_REQUEST = "train_open_request"  # session key: the bundle the user asked to open
 FORCE_STOP_AFTER_S = 20
 FIELDS = [option.name for option in FORM_OPTIONS]  # the form is generated from the training options
-
-
-def registry() -> JobRegistry | None:
-    """The job registry of the training folder (shared by every tab and user); None, said why, when
-    that folder is one the app must not write."""
-    folder = bundles.train_dir()
-    problem = bundles.train_dir_problem(folder)
-    if problem:
-        st.error(md(problem))
-        return None
-    return JobRegistry(folder)
 
 
 def _own_data_chosen() -> bool:
@@ -225,4 +214,4 @@ def job_panel(jobs: JobRegistry) -> None:
     """Follow the current job: polls every second while it runs, not at all otherwise."""
     job = jobs.current()
     running = job is not None and job.running
-    st.fragment(run_every=POLL_S if running else None)(_panel)(jobs, running)
+    background.follow(_panel, running, jobs, running)

@@ -6,7 +6,7 @@ A small Streamlit v2 component (plain DOM, no iframe; components/map_events.js) 
   when the pointer first enters the map;
 - legend clicks: which classes are hidden. Streamlit draws a changed figure as a new chart, which
   would show every class again, so the figure carries this state (and selections skip those classes);
-- colours: told how to colour the map (ui/map_view.py), it recolours the chart in place when the
+- colours: told how to colour the map (map_view.py), it recolours the chart in place when the
   figure's `layout.meta.colour` says otherwise.
 """
 
@@ -22,7 +22,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from ui import bundles, figures, map_detail
+from pages.explore import map_detail
+from ui import bundles, figures
+from ui.assets import COMPONENTS_DIR
 from vae.bundle import Bundle
 from vae.media import to_pixels
 
@@ -31,7 +33,7 @@ WANTED_KEY = "map_atlas_wanted"
 JPEG_QUALITY = 85
 
 _component = st.components.v2.component(
-    "vae_lab.map_events", js=(Path(__file__).parent / "components" / "map_events.js").read_text(), isolate_styles=False)
+    "vae_lab.map_events", js=(COMPONENTS_DIR / "map_events.js").read_text(), isolate_styles=False)
 
 
 def atlas(images: np.ndarray, indices: np.ndarray, atlas_id: str) -> dict:
@@ -78,8 +80,8 @@ def hidden_classes(n_classes: int) -> set[int]:
 
 def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict | None = None) -> None:
     """Mount the component for the map with Streamlit key `map_key` (the atlas goes out once asked);
-    `colour` is how to colour the map (ui/map_view.py), `detail` a large map's layers for its view
-    (ui/map_detail.py). Call it inside a fragment: a legend click or a new view then reruns that
+    `colour` is how to colour the map (map_view.py), `detail` a large map's layers for its view
+    (map_detail.py). Call it inside a fragment: a legend click or a new view then reruns that
     fragment alone, and the next full run draws the same.
     """
     path, stamp = str(bundle.path), bundles.stamp(bundle)

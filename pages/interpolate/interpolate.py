@@ -9,8 +9,8 @@ import numpy as np
 import streamlit as st
 
 from ui import bundles, figures, state
-from ui.inference import on_worker
 from ui.text import md
+from ui.threads import on_worker
 from vae.bundle import Bundle
 from vae.latent.attributes import class_centroid
 from vae.latent.paths import lerp, slerp

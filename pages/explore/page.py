@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from ui import bundles, explorer, map_selection, map_view, per_image, posterior_cloud, prior_holes, worst_fit
+from pages.explore import explorer, map_selection, map_view, per_image, posterior_cloud, prior_holes, worst_fit
+from ui import bundles
+from ui.projection import choose_projection
 
 bundle = bundles.select_bundle()
 if bundle is None:
@@ -11,7 +13,7 @@ st.title("Explore the latent space")
 explorer.restore_from_url(bundle)
 map_column, side_column = st.columns([3, 2], gap="medium")
 with map_column:
-    projection = explorer.choose_projection(bundle)
+    projection = choose_projection(bundle)
     explorer.follow_pending_umap(bundle)
     map_view.colour_controls(bundle, projection, explorer.map_key(bundle, projection), explorer.MAX_DRAWN)
     view = map_view.controls(bundle)

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ui import access, bundles
+from ui import access, background, bundles
 from ui.text import md
 from vae.bundle import Bundle, update_config
 from vae.evaluation import iwae_estimate, likelihood_of
 
 K_CHOICES = (100, 1000, 5000)
 MAX_IMAGES = 1000
-POLL_S = 1.0
 
 
 @dataclass
@@ -110,7 +109,7 @@ def section(bundle: Bundle) -> None:
         st.button("Estimate IWAE", on_click=_start, args=(bundle,), key="iwae-start")
 
 
-@st.fragment(run_every=POLL_S)
+@background.polled
 def _progress(bundle: Bundle, run: IwaeRun) -> None:
     if not run.running:
         st.rerun()  # done: redraw the card with the new metric

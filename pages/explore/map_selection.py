@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages.explore.per_image import per_image
 from ui import bundles
-from ui.per_image import per_image
 from ui.text import plotly
 from vae.bundle import Bundle
 from vae.diagnostics.selection import (

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui import bundles
+from ui import background, bundles
 from ui.text import md
 from vae.bundle import Bundle
 from vae.diagnostics import cache
@@ -25,7 +25,6 @@ from vae.evaluation import likelihood_of
 log = logging.getLogger(__name__)
 
 KIND = "per_image"
-POLL_S = 2.0
 # A million images would keep a core busy for half an hour, beside every visitor: above this the
 # values come only from the bundle (vae.bundle.add_per_image) or the cache.
 MAX_BACKGROUND_IMAGES = 100_000
@@ -94,7 +93,7 @@ def status_note(bundle: Bundle) -> None:
         _wait_for_values(bundle)
 
 
-@st.fragment(run_every=POLL_S)
+@background.polled
 def _wait_for_values(bundle: Bundle) -> None:
     if per_image(bundle) is not None or failure(bundle):
         st.rerun(scope="app")

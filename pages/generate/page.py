@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from ui import bundles, generate
+from pages.generate import generate
+from ui import bundles
 
 bundle = bundles.select_bundle()
 if bundle is None:
