@@ -1,14 +1,13 @@
 """The model card's IWAE button: estimate −log p(x) in a background thread, with progress.
 
 The estimate decodes k samples per image (a million decodes for k = 1000 on 1000 images): it runs
-on a thread of its own, one per bundle for the whole server, and the card polls it each second.
+on a thread of its own (ui/background.py), one per bundle for the whole server, and the card polls it.
 The result goes into the bundle's config.json (as `python -m vae.evaluate` records it), except
 for the shipped bundles, which the app never writes: those show it for this server's lifetime.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import streamlit as st
@@ -23,19 +22,11 @@ MAX_IMAGES = 1000
 
 
 @dataclass
-class IwaeRun:
+class IwaeRun(background.Task):
     """One estimate in progress or done (shared by every session through `_runs`)."""
 
-    k: int
-    total: int
-    done: int = 0
-    result: dict | None = None
-    error: str | None = None
+    k: int = 0
     written: bool = False
-
-    @property
-    def running(self) -> bool:
-        return self.result is None and self.error is None
 
 
 @st.cache_resource(show_spinner=False)
@@ -53,20 +44,17 @@ def writable(bundle: Bundle) -> bool:
     return bundles.train_dir_problem(bundle.path) is None
 
 
-def _compute(run: IwaeRun, bundle: Bundle) -> None:
+def _compute(run: IwaeRun, bundle: Bundle) -> dict:
     likelihood, sigma = likelihood_of(bundle.config["training"])
 
     def progress(done: int, total: int) -> None:
         run.done = done
 
-    try:
-        result = iwae_estimate(bundle.model, bundle.images, run.k, run.total, likelihood, sigma, progress=progress)
-        if writable(bundle):
-            update_config(bundle.path, {"metrics": {**bundle.config.get("metrics", {}), **result}})
-            run.written = True
-        run.result = result
-    except Exception as exc:  # shown on the card; the server carries on
-        run.error = f"{type(exc).__name__}: {exc}"
+    result = iwae_estimate(bundle.model, bundle.images, run.k, run.total, likelihood, sigma, progress=progress)
+    if writable(bundle):
+        update_config(bundle.path, {"metrics": {**bundle.config.get("metrics", {}), **result}})
+        run.written = True
+    return result
 
 
 def _start(bundle: Bundle) -> None:
@@ -76,9 +64,9 @@ def _start(bundle: Bundle) -> None:
     if _key(bundle) in runs and runs[_key(bundle)].running:
         return
     n_images = min(int(st.session_state["iwae_images"]), len(bundle.images))
-    run = IwaeRun(k=int(st.session_state["iwae_k"]), total=n_images)
+    run = IwaeRun(total=n_images, k=int(st.session_state["iwae_k"]))
     runs[_key(bundle)] = run
-    threading.Thread(target=_compute, args=(run, bundle), daemon=True, name=f"iwae-{bundle.name}").start()
+    background.start(run, lambda task: _compute(task, bundle), f"iwae-{bundle.name}")
 
 
 def section(bundle: Bundle) -> None:

@@ -144,7 +144,7 @@ def _cancel(job: ImportJob) -> None:
 
 
 def job_panel() -> None:
-    """Follow the import: polls every second while it runs."""
+    """Follow the import: polls (ui/background.py) while it runs."""
     job: ImportJob | None = st.session_state.get(JOB_KEY)
     running = job is not None and job.running
     background.follow(_panel, running, running)

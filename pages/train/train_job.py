@@ -211,7 +211,7 @@ def _panel(jobs: JobRegistry, was_running: bool) -> None:
 
 
 def job_panel(jobs: JobRegistry) -> None:
-    """Follow the current job: polls every second while it runs, not at all otherwise."""
+    """Follow the current job: polls (ui/background.py) while it runs, not at all otherwise."""
     job = jobs.current()
     running = job is not None and job.running
     background.follow(_panel, running, jobs, running)

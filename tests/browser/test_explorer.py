@@ -34,14 +34,6 @@ def app_url(tmp_path_factory):
         yield url
 
 
-@pytest.fixture()
-def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def drawn_points(page) -> int:
     return page.evaluate(DRAWN_POINTS)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.browser import ROOT, free_port, start_app
+from harness.browser import ROOT
 from pages.explore.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
 from tests.test_decoder_export import CONFIGS, IDS, unusual_conv_model
 from vae.models import ConvConfig, build_model
@@ -29,15 +29,6 @@ DECODE = """async ([decoder, ortUrl, codes]) => {
 }"""
 
 pytestmark = needs_onnxruntime_web
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    port = free_port()
-    proc = start_app(port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
