@@ -26,12 +26,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 class TqdmProgress(Callback):
-    """A terminal progress bar over all optimiser steps (CLI only; the library logs instead)."""
+    """A terminal progress bar over all optimiser steps, then the epochs' table, before the bundle is
+    written (CLI only; the library logs instead)."""
 
     def on_train_start(self, trainer: Trainer, info: dict[str, Any]) -> None:
         from tqdm import tqdm
 
         self.bar = tqdm(total=info["total_steps"], unit="step", dynamic_ncols=True)
+        self.epochs: list[dict[str, Any]] = []
 
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
         self.bar.update(metrics["global_step"] - self.bar.n)
@@ -40,9 +42,12 @@ class TqdmProgress(Callback):
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
         self.bar.write(f"epoch {metrics['epoch']}: test -ELBO {metrics['test_neg_elbo']:.2f}")
+        self.epochs.append(metrics)
 
     def on_train_end(self, trainer: Trainer, result: dict[str, Any]) -> None:
         self.bar.close()
+        if self.epochs:
+            print(summary_table(self.epochs))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -98,8 +103,6 @@ def run(args: argparse.Namespace) -> int:
     ended = {"completed": EXIT_OK, "failed": EXIT_FAILED}.get(outcome.status, EXIT_CANCELLED)
     if not outcome.main_process:  # another worker: rank 0 reports and saves
         return ended
-    if outcome.history:
-        print(summary_table(outcome.history))
     if outcome.save_error:
         print(f"error: {outcome.save_error}", file=sys.stderr)
         return EXIT_FAILED

@@ -64,7 +64,6 @@ class RunOutcome:
     status: str
     message: str
     bundle: Path | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
     main_process: bool = True  # False on the other workers of a distributed run (rank 0 reports and saves)
     save_error: str | None = None  # the run ended well but its bundle could not be written
 
@@ -148,8 +147,8 @@ def _train(config: TrainConfig, settings: RunSettings, dataset: ImageDataset, mo
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if events is None:
-        return RunOutcome(result.status, result.message, history=result.history, main_process=False)
-    outcome = RunOutcome(result.status, result.message, history=result.history)
+        return RunOutcome(result.status, result.message, main_process=False)
+    outcome = RunOutcome(result.status, result.message)
     if result.state_dict is not None and result.status != "failed":
         meta = _bundle_meta(settings, out, config, dataset, result, device, dist.world_size if dist else 1)
         try:
