@@ -31,7 +31,7 @@ import torch
 
 from bench.anchors import decoder_program
 from harness.browser import CHROMIUM, CHROMIUM_FLAGS, free_port, start_app
-from ui.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
+from pages.explore.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
 from vae.bundle import load_bundle
 from vae.cli.tables import format_table
 from vae.models.decoder_export import export_decoder

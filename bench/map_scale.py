@@ -7,7 +7,7 @@ until Plotly has redrawn (p50), a click on a point until the sliders change (p50
 step until the new pixels are painted (p50, from the key press as the page received it; decoded in
 the browser, with the marker placed among up to 20k codes). Prints a table and writes
 bench/results/map_scale.json. A map above the draw limit is drawn as a large map since the
-million-point work (ui/map_detail.py: a picture of every point under VAE_LAB_VIEW_POINTS points),
+million-point work (pages/explore/map_detail.py: a picture of every point under VAE_LAB_VIEW_POINTS points),
 so its "drawn" column counts those points; bench/million_map.py measures that mode.
 
     .venv/bin/python -m bench.map_scale [--repeats 9]

@@ -10,7 +10,7 @@ git clone -q "$repo" "$work/clone"
 python=${PYTHON:-$(command -v python3.11 || command -v python3)}
 "$python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --upgrade pip
-"$work/venv/bin/python" -m pip install -q torch==2.14.1 torchvision==0.29.1
+"$work/venv/bin/python" -m pip install -q -r "$work/clone/requirements.txt"
 "$work/venv/bin/python" -m pip install -q "$work/clone"
 mkdir "$work/elsewhere" && cd "$work/elsewhere"
 help=$("$work/venv/bin/vae-lab" --help)

@@ -8,11 +8,11 @@ extras=""
 [ "${1:-}" = dev ] && extras="[dev]"
 python=${PYTHON:-$(command -v python3.11 || command -v python3)}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${1:-run}
+stamp=.venv/.installed-$(cat pyproject.toml requirements.txt | sha256sum | cut -c1-16)-${1:-run}
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  # torch and torchvision first, pinned, so pip takes the builds this machine has on disk.
-  .venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+  # The pinned set (requirements.txt, made by scripts/requirements.py), torch's builds on this machine's disk among them.
+  .venv/bin/python -m pip install -q -r requirements.txt
   .venv/bin/python -m pip install -q -e ".$extras"
   touch "$stamp"
 fi

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from ui.navigation import page
 from vae.bundle import write_bundle
 from vae.data import ImageDataset, make_synthetic
 from vae.models import ConvConfig, MLPConfig, build_model
@@ -23,6 +24,11 @@ def pytest_collection_modifyitems(items) -> None:
     for item in items:
         browser = "browser" in item.path.relative_to(ROOT).parts
         item.add_marker(pytest.mark.xdist_group("browser" if browser else item.path.name))
+
+
+def page_script(folder: str) -> str:
+    """The script of the page in pages/<folder>, as AppTest.from_file and switch_page take it."""
+    return str(page(folder).script)
 
 
 @pytest.fixture(scope="session", autouse=True)

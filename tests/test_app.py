@@ -13,7 +13,7 @@ from ui.text import visible
 from vae.bundle import BundleError, load_bundle
 from vae.bundle.catalog import scan
 
-from .conftest import ROOT
+from .conftest import ROOT, page_script
 
 
 @pytest.fixture()
@@ -33,7 +33,7 @@ def checkpoints(tmp_path, tiny_bundle, monkeypatch):
 
 
 def run_page(name: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / name), default_timeout=60)
+    at = AppTest.from_file(page_script(name), default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.session_state["bundle_choice"] = "good"
@@ -60,7 +60,7 @@ def test_catalog_lists_from_config_json_and_opening_checks_the_weights(checkpoin
 
 
 def test_choosing_a_bundle_that_fails_its_checks_shows_why(checkpoints):
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=60)
+    at = AppTest.from_file(page_script("explore"), default_timeout=60)
     at.session_state["bundle_choice"] = "broken"
     at.run()
     assert not at.exception
@@ -71,7 +71,7 @@ def test_choosing_a_bundle_that_fails_its_checks_shows_why(checkpoints):
 
 
 def test_explore_page_shows_sliders_image_and_map(checkpoints):
-    at = run_page("explore.py")
+    at = run_page("explore")
     assert not at.exception
     data = slider_data(at)
     assert sorted(row["dim"] for row in data["rows"]) == [0, 1, 2, 3] and data["values"] == [0, 0, 0, 0]
@@ -86,8 +86,8 @@ def test_explore_page_shows_sliders_image_and_map(checkpoints):
 def _apply_moves_script():
     import streamlit as st
 
+    from pages.explore.live_decoder import take_move
     from ui import state
-    from ui.live_decoder import take_move
 
     moves = [{"seq": 1, "values": [0.5, -1, 2]}, {"seq": 1, "values": [1, 1, 1]}, {"seq": 2, "values": [1, "x", 0]},
              {"seq": 3, "values": [1.0, 2.0]}, {"seq": 4, "values": [True, 0, 0]}, "junk", {"seq": "5"},
@@ -106,7 +106,7 @@ def test_slider_moves_apply_once_in_order_and_malformed_ones_are_dropped():
 def _settled_move_script():
     import streamlit as st
 
-    from ui.live_decoder import take_move, url_due
+    from pages.explore.live_decoder import take_move, url_due
 
     take_move({"seq": 1, "values": [0.5, 0, 0]}, 3)
     st.session_state["url_due_after_step"] = url_due()
@@ -122,7 +122,7 @@ def test_a_move_the_browser_decoded_reaches_the_url_at_once():
 
 
 def test_the_browser_decoder_is_sent_once_when_asked_for(checkpoints):
-    at = run_page("explore.py")
+    at = run_page("explore")
     data = slider_data(at)
     assert isinstance(data["local_id"], str) and data["local"] is None
     at.session_state["local_decoder_wanted"] = data["local_id"]
@@ -134,14 +134,14 @@ def test_the_browser_decoder_is_sent_once_when_asked_for(checkpoints):
 
 
 def test_a_decoder_the_export_cannot_express_is_refused_once_asked_for(checkpoints, monkeypatch):
-    from ui import live_decoder
+    from pages.explore import live_decoder
     from vae.models.decoder_export import UnsupportedLayer
 
     def refuse(model):
         raise UnsupportedLayer("the browser cannot run a Mystery layer")
 
     monkeypatch.setattr(live_decoder, "export_decoder", refuse)
-    at = run_page("explore.py")
+    at = run_page("explore")
     at.session_state["local_decoder_wanted"] = slider_data(at)["local_id"]
     local = slider_data(at.run())["local"]
     assert local == {"id": slider_data(at)["local_id"], "unusable": True}  # the browser asks no more
@@ -149,15 +149,15 @@ def test_a_decoder_the_export_cannot_express_is_refused_once_asked_for(checkpoin
 
 
 def test_without_onnxruntime_web_the_browser_is_not_offered_a_decoder(checkpoints, monkeypatch, tmp_path):
-    from ui import live_decoder
+    from pages.explore import live_decoder
 
     monkeypatch.setattr(live_decoder, "ORT_DIR", tmp_path / "missing")
-    data = slider_data(run_page("explore.py"))
+    data = slider_data(run_page("explore"))
     assert data["local_id"] is None and data["ort"] is None
 
 
 def test_zero_and_random_buttons_set_the_sliders(checkpoints):
-    at = run_page("explore.py")
+    at = run_page("explore")
     random_button = next(b for b in at.button if b.label == "Random (prior)")
     random_button.click().run()
     assert any(v != 0 for v in slider_values(at))
@@ -167,7 +167,7 @@ def test_zero_and_random_buttons_set_the_sliders(checkpoints):
 
 
 def test_a_shared_url_restores_the_selection_and_code(checkpoints):
-    at = run_page("explore.py", {"bundle": "good", "idx": "7", "z": "0.5,-1,0.25,2"})
+    at = run_page("explore", {"bundle": "good", "idx": "7", "z": "0.5,-1,0.25,2"})
     assert not at.exception
     assert slider_values(at) == [0.5, -1.0, 0.25, 2.0]
     assert any("test #7" in h.value for h in at.subheader)
@@ -175,14 +175,14 @@ def test_a_shared_url_restores_the_selection_and_code(checkpoints):
 
 @pytest.mark.parametrize("query", [{"idx": "99999"}, {"idx": "abc"}, {"z": "1,2"}, {"z": "nan,0,0,0"}])
 def test_malformed_url_values_are_ignored_with_a_notice(checkpoints, query):
-    at = run_page("explore.py", {"bundle": "good", **query})
+    at = run_page("explore", {"bundle": "good", **query})
     assert not at.exception
     assert slider_values(at) == [0, 0, 0, 0]
     assert at.toast and "Ignored" in at.toast[0].value
 
 
 def test_model_card_page(checkpoints):
-    at = run_page("model.py")
+    at = run_page("model_card")
     assert not at.exception
     labels = [m.label for m in at.metric]
     assert "test −ELBO" in labels and "active units" in labels
@@ -191,7 +191,7 @@ def test_model_card_page(checkpoints):
 
 def test_no_valid_bundle_gives_a_message_not_a_crash(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(tmp_path))
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=60)
+    at = AppTest.from_file(page_script("explore"), default_timeout=60)
     monkeypatch.setattr("ui.bundles.DEFAULT_DIR", tmp_path)
     at.run()
     assert not at.exception and at.sidebar.error
@@ -206,7 +206,7 @@ def train_dir(tmp_path, monkeypatch):
 
 
 def train_page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "ui" / "app_pages" / "train.py"), default_timeout=60).run()
+    return AppTest.from_file(page_script("train"), default_timeout=60).run()
 
 
 def start_button(at: AppTest):
@@ -260,7 +260,7 @@ def test_start_from_a_second_tab_is_refused_while_a_job_runs(train_dir):
 
 
 def test_interpolate_page_renders_every_frame_for_lerp_and_slerp(checkpoints):
-    at = run_page("interpolate.py")
+    at = run_page("interpolate")
     assert not at.exception
     at.slider(key="interp_steps").set_value(7).run()
     captions = [c for image in at.get("image") for c in image.captions if c.startswith("t=")]
@@ -272,7 +272,7 @@ def test_interpolate_page_renders_every_frame_for_lerp_and_slerp(checkpoints):
 
 
 def test_an_endpoint_index_typed_in_is_kept(checkpoints):
-    at = run_page("interpolate.py")
+    at = run_page("interpolate")
     at.number_input(key="interp_A_index").set_value(5).run()
     at.number_input(key="interp_B_index").set_value(9).run()
     assert not at.exception
@@ -281,22 +281,23 @@ def test_an_endpoint_index_typed_in_is_kept(checkpoints):
 
 
 def test_interpolate_endpoints_from_class_centroids_and_the_current_code(checkpoints):
-    at = run_page("interpolate.py")
+    at = run_page("interpolate")
     at.radio(key="interp_A_source").set_value("class centroid").run()
     at.radio(key="interp_B_source").set_value("current code").run()
     assert not at.exception
     assert any("centroid of" in visible(c.value) for c in at.caption)
 
 
-def app_at(page: str) -> AppTest:
+def app_at(folder: str) -> AppTest:
+    """The app as its entry script runs it, switched to the page in pages/<folder>."""
     at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60)
     at.session_state["bundle_choice"] = "good"
     at.run()
-    return at.switch_page(page).run()
+    return at.switch_page(page_script(folder)).run()
 
 
 def test_generate_page_samples_traversals_and_attribute_directions(checkpoints):
-    at = app_at("app_pages/generate.py")
+    at = app_at("generate")
     assert not at.exception
     assert sum(b.label == "Load" for b in at.button) == 16
     before = at.session_state["prior_seed"] if "prior_seed" in at.session_state else 0
@@ -308,7 +309,7 @@ def test_generate_page_samples_traversals_and_attribute_directions(checkpoints):
 
 
 def test_loading_a_prior_sample_sets_the_explore_sliders(checkpoints):
-    at = app_at("app_pages/generate.py")
+    at = app_at("generate")
     next(b for b in at.button if b.label == "Load").click().run()
     assert not at.exception
     assert at.session_state["code_source"].startswith("prior sample 1")
@@ -317,7 +318,7 @@ def test_loading_a_prior_sample_sets_the_explore_sliders(checkpoints):
 
 
 def test_own_image_page_encodes_a_test_image_and_completes_it(checkpoints):
-    at = run_page("own_image.py")
+    at = run_page("your_image")
     assert not at.exception
     at.number_input(key="own_test_index").set_value(5).run()
     at.slider(key="mask_rows").set_value((0, 10)).run()
@@ -326,9 +327,9 @@ def test_own_image_page_encodes_a_test_image_and_completes_it(checkpoints):
 
 
 def test_a_map_larger_than_the_draw_limit_draws_a_picture_of_every_point_under_a_sample(checkpoints, monkeypatch):
-    monkeypatch.setattr("ui.explorer.MAX_DRAWN", 50)
-    monkeypatch.setattr("ui.map_detail.VIEW_POINTS", 40)
-    at = run_page("explore.py")
+    monkeypatch.setattr("pages.explore.explorer.MAX_DRAWN", 50)
+    monkeypatch.setattr("pages.explore.map_detail.VIEW_POINTS", 40)
+    at = run_page("explore")
     assert not at.exception
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     traces = [t for t in spec["data"] if "customdata" in t]

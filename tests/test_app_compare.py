@@ -13,7 +13,7 @@ from ui.text import md
 from vae.bundle import load_bundle, write_bundle
 from vae.diagnostics.compare import procrustes_align
 
-from .conftest import ROOT, bundle_meta, train_tiny
+from .conftest import bundle_meta, page_script, train_tiny
 from .plotly_spec import decode, point_traces
 
 META_KEYS = ("name", "status", "training", "dataset", "history", "metrics", "device")
@@ -37,7 +37,7 @@ def folder(tmp_path, tiny_bundle, synthetic, monkeypatch):
 
 
 def compare(b: str, a: str = "a") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "compare.py"), default_timeout=60)
+    at = AppTest.from_file(page_script("compare"), default_timeout=60)
     at.session_state["bundle_choice"] = at.session_state["bundle"] = a
     at.session_state["compare_b"] = b
     return at.run()
@@ -101,7 +101,7 @@ def test_compare_with_no_second_model_says_so(tmp_path, tiny_bundle, monkeypatch
     shutil.copytree(tiny_bundle, root / "a")
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(root))
     monkeypatch.setattr("ui.bundles.DEFAULT_DIR", tmp_path / "none")  # no shipped bundles either
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "compare.py"), default_timeout=60)
+    at = AppTest.from_file(page_script("compare"), default_timeout=60)
     at.session_state["bundle_choice"] = "a"
     at.run()
     assert not at.exception

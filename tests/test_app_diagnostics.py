@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui import per_image as per_image_ui
+from pages.explore import per_image as per_image_ui
 from ui.bundles import stamp
 from vae.bundle import load_bundle
 from vae.diagnostics import cache
 from vae.diagnostics.selection import worst_fit
 
-from .conftest import ROOT, drop_bundle_file
+from .conftest import drop_bundle_file, page_script
 from .plotly_spec import decode, point_traces
 
 
@@ -36,7 +36,7 @@ def folder(tmp_path, tiny_bundle, monkeypatch):
 
 
 def explore(bundle: str = "good", query: dict | None = None, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=60)
+    at = AppTest.from_file(page_script("explore"), default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.session_state["bundle_choice"] = at.session_state["bundle"] = bundle  # per-bundle state is kept

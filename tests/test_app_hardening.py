@@ -22,12 +22,12 @@ from vae.data import make_synthetic
 from vae.training.jobs import JobRegistry
 from vae.training.live_map import LIVE_MAP, read_live_map
 
-from .conftest import ROOT, bundle_meta, train_tiny
+from .conftest import ROOT, bundle_meta, page_script, train_tiny
 from .hostile import FOLDER, evil, link_query, short_evil, write_bundle_with_markup, write_job_with_markup
 
 # What Markdown or HTML would turn into a link or an image; ui.text.md leaves none of it unescaped.
 UNSAFE = re.compile(r"(?<!\\)(<img|<a |\]\(|!\[)|https?://|www\.|@evil")
-PAGES = ("explore.py", "interpolate.py", "generate.py", "own_image.py", "model.py", "train.py")
+PAGES = ("explore", "interpolate", "generate", "your_image", "model_card", "train")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def checkpoints(folder, tiny_bundle, monkeypatch, runs):
 
 
 def page(name: str, bundle: str = "good", query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / name), default_timeout=60)
+    at = AppTest.from_file(page_script(name), default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.session_state["bundle_choice"] = bundle
@@ -84,7 +84,7 @@ def test_every_page_survives_a_bundle_and_a_link_full_of_markup(checkpoints, run
 
 
 def test_the_model_card_shows_each_text_of_the_bundle_as_written(checkpoints):
-    at = page("model.py", FOLDER).run()
+    at = page("model_card", FOLDER).run()
     title = at.title[0].value
     assert visible(title) == f"Model card · {evil('name')}" and title == f"Model card · {md(evil('name'))}"
     table = at.get("table")[0].proto.SerializeToString().decode("utf-8", "replace")
@@ -93,13 +93,13 @@ def test_the_model_card_shows_each_text_of_the_bundle_as_written(checkpoints):
 
 
 def test_a_link_to_an_unknown_model_is_echoed_as_text(checkpoints):
-    at = page("explore.py", query=link_query()).run()
+    at = page("explore", query=link_query()).run()
     (warning,) = [w.value for w in at.sidebar.warning]
     assert evil("link") in visible(warning) and md(evil("link")) in warning
 
 
 def test_switching_the_model_raises_no_false_notice_about_the_link(checkpoints):
-    at = page("explore.py", query={"bundle": "good", "z": "0.5,-1,0.25,2"}).run()
+    at = page("explore", query={"bundle": "good", "z": "0.5,-1,0.25,2"}).run()
     assert not at.toast
     at.sidebar.selectbox[0].set_value("plain-z2").run()
     assert not at.exception and not at.toast  # the 4-D code of the link is not a malformed 2-D one
@@ -107,13 +107,13 @@ def test_switching_the_model_raises_no_false_notice_about_the_link(checkpoints):
 
 
 def test_the_model_card_names_the_device_once(checkpoints):
-    at = page("model.py").run()
+    at = page("model_card").run()
     table = at.get("table")[0].proto.SerializeToString().decode("utf-8", "replace")
     assert "cpu \\(cpu\\)" not in table and "cpu (cpu)" not in table and "cpu, " in visible(table)
 
 
 def test_the_iwae_button_estimates_with_progress_and_records_it(checkpoints, monkeypatch):
-    import ui.iwae
+    import pages.model_card.iwae
     from vae.evaluation import iwae_estimate
 
     release = threading.Event()
@@ -123,8 +123,8 @@ def test_the_iwae_button_estimates_with_progress_and_records_it(checkpoints, mon
         release.wait(30)
         return iwae_estimate(*args, progress=progress, **kwargs)
 
-    monkeypatch.setattr(ui.iwae, "iwae_estimate", held_back)
-    at = page("model.py").run()
+    monkeypatch.setattr(pages.model_card.iwae, "iwae_estimate", held_back)
+    at = page("model_card").run()
     assert "—" in [m.value for m in at.metric if m.label == "IWAE −log p(x)"]
     at.selectbox(key="iwae_k").set_value(100)
     at.button(key="iwae-start").click().run()
@@ -143,7 +143,7 @@ def test_the_iwae_button_estimates_with_progress_and_records_it(checkpoints, mon
 
 def test_the_iwae_button_waits_for_the_access_token(checkpoints, monkeypatch):
     monkeypatch.setenv("VAE_LAB_TOKEN", "s3cret-token")
-    at = page("model.py").run()
+    at = page("model_card").run()
     assert not [b for b in at.button if b.key == "iwae-start"]
     assert at.text_input(key="access_token_entry")
 
@@ -154,7 +154,7 @@ def test_an_ended_job_says_how_many_epochs_it_completed(checkpoints, runs):
         events.write(json.dumps({"event": "epoch_end", "epoch": 1, "test_neg_elbo": 200.0}) + "\n")
         events.write(json.dumps({"event": "step_end", "epoch": 2, "step": 1, "global_step": 3, "recon": 1,
                                  "kl": 1}) + "\n")
-    at = page("train.py").run()
+    at = page("train").run()
     assert not at.exception
     (bar,) = at.get("progress")
     assert visible(bar.proto.text) == "cancelled · 1/2 epochs completed" and bar.proto.value == 50
@@ -183,14 +183,14 @@ def test_a_damaged_live_map_does_not_break_the_train_panel(checkpoints, runs, da
         np.savez(live, xy=np.zeros((5, 3)), labels=np.zeros(5, dtype=int), epoch=np.int64(1))
     started = time.monotonic()
     assert read_live_map(live.parent) is None
-    at = page("train.py").run()
+    at = page("train").run()
     assert time.monotonic() - started < 30
     assert not at.exception and not [c for c in at.get("plotly_chart") if "live" in c.proto.spec]
 
 
 def test_the_train_page_asks_for_the_token_before_start_or_cancel(checkpoints, monkeypatch):
     monkeypatch.setenv("VAE_LAB_TOKEN", "s3cret-token")
-    at = page("train.py").run()
+    at = page("train").run()
     assert not [b for b in at.button if b.label == "Start training"]
     at.text_input(key="access_token_entry").input("wrong")
     at.button[0].click().run()
@@ -203,7 +203,7 @@ def test_the_train_page_asks_for_the_token_before_start_or_cancel(checkpoints, m
 
 def test_the_shipped_folder_is_refused_as_the_training_folder(checkpoints, monkeypatch):
     monkeypatch.setenv("VAE_LAB_TRAIN_DIR", str(ROOT / "checkpoints"))
-    at = page("train.py").run()
+    at = page("train").run()
     assert not at.exception and any("never writes" in visible(e.value) for e in at.error)
     assert not [b for b in at.button if b.label == "Start training"]
     assert not (ROOT / "checkpoints" / ".jobs").exists()
@@ -245,16 +245,16 @@ def odd_bundles(tmp_path, monkeypatch, runs):
 def test_a_model_with_a_1d_latent_shows_every_page(odd_bundles, name):
     at = page(name, "z1").run()
     assert not at.exception
-    if name == "generate.py":
+    if name == "generate":
         assert any("one informative dimension" in c.value for c in at.caption)
 
 
 def test_a_class_without_test_images_offers_no_centroid_or_direction(odd_bundles):
-    at = page("generate.py", "no-class-3").run()
+    at = page("generate", "no-class-3").run()
     assert not at.exception
     options = at.selectbox(key="attribute_from").options
     assert len(options) == 9 and not any(option.endswith("row 3") for option in options)
-    at = page("interpolate.py", "no-class-3").run()
+    at = page("interpolate", "no-class-3").run()
     at.radio(key="interp_A_source").set_value("class centroid").run()
     assert not at.exception and "row 3" not in at.selectbox(key="interp_A_class").options
 
@@ -267,7 +267,7 @@ def test_a_rerun_neither_rescans_nor_reopens_the_bundles(checkpoints, monkeypatc
     listed = []
     real_inspect = vae.bundle.catalog.inspect
     monkeypatch.setattr(vae.bundle.catalog, "inspect", lambda path: listed.append(path) or real_inspect(path))
-    at = page("explore.py").run()
+    at = page("explore").run()
     first = len(listed)
     at.run()
     at.run()

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from ui import figures
 from vae.bundle import load_bundle
 
-from .conftest import ROOT, write_large_map
+from .conftest import page_script, write_large_map
 
 N = 200_000
 NAME = "large"
@@ -27,7 +27,7 @@ def folder(tmp_path_factory) -> str:
 
 def explore(folder: str, monkeypatch, **state) -> AppTest:
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", folder)
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=120)
+    at = AppTest.from_file(page_script("explore"), default_timeout=120)
     at.session_state["bundle_choice"] = at.session_state["bundle"] = NAME
     for key, value in state.items():
         at.session_state[key] = value

@@ -14,7 +14,7 @@ from vae.models import MLPConfig, build_model
 from vae.training import TrainConfig, Trainer
 from vae.training.live_map import LiveLatentMap
 
-from .conftest import ROOT, bundle_meta
+from .conftest import bundle_meta, page_script
 from .plotly_spec import decode
 
 
@@ -43,7 +43,7 @@ def folder(bundles, monkeypatch):
 
 
 def model_card(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "model.py"), default_timeout=60)
+    at = AppTest.from_file(page_script("model_card"), default_timeout=60)
     at.session_state["bundle_choice"] = name
     return at.run()
 

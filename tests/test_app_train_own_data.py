@@ -13,7 +13,7 @@ from ui.text import visible
 from vae.bundle import load_bundle
 from vae.training.jobs import JobRegistry
 
-from .conftest import ROOT
+from .conftest import page_script
 from .test_own_data import write_folder, zip_of
 
 
@@ -28,7 +28,7 @@ def train_dir(tmp_path, monkeypatch):
 
 
 def own_data_page(kind: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "train.py"), default_timeout=60).run()
+    at = AppTest.from_file(page_script("train"), default_timeout=60).run()
     at.selectbox(key="train_dataset").set_value("your own data").run()
     return at.radio(key="own_kind").set_value(kind).run()
 
@@ -81,7 +81,7 @@ def test_a_folder_of_mixed_sizes_is_refused_and_start_stays_off(train_dir, tmp_p
 
 def test_a_network_server_reads_only_listed_folders(train_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_LAB_TOKEN", "secret")
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "train.py"), default_timeout=60)
+    at = AppTest.from_file(page_script("train"), default_timeout=60)
     at.session_state["access_unlocked"] = True
     at.run().selectbox(key="train_dataset").set_value("your own data").run()
     at.text_input(key="own_folder").set_value(str(write_folder(tmp_path / "shapes"))).run()

@@ -18,7 +18,7 @@ from vae.bundle import CONFIG, BundleError, load_bundle, write_bundle
 from vae.bundle.catalog import inspect
 from vae.data import make_synthetic
 
-from .conftest import ROOT, bundle_meta, train_tiny
+from .conftest import bundle_meta, page_script, train_tiny
 
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
@@ -134,8 +134,8 @@ def test_a_config_that_loads_renders_the_model_card_and_the_explorer(pristine, t
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(folder))
     original = json.loads((pristine / CONFIG).read_text())
     places = [p for p in paths(original) if p and p[0] in SHOWN]
-    pages = {name: AppTest.from_file(str(ROOT / "ui" / "app_pages" / f"{name}.py"), default_timeout=60)
-             for name in ("model", "explore")}
+    pages = {name: AppTest.from_file(page_script(name), default_timeout=60)
+             for name in ("model_card", "explore")}
     for at in pages.values():
         at.session_state["bundle_choice"] = "fuzzed"
     rendered = []

@@ -32,7 +32,7 @@ def test_procrustes_turns_b_back_the_way_it_was_turned():
 
 
 def test_the_density_picture_shows_each_point_where_it_lies_on_the_map():
-    from ui.map_detail import Layers, picture_image
+    from pages.explore.map_detail import Layers, picture_image
     from vae.latent.density import class_density
 
     view = (-2.0, 6.0, -1.0, 3.0)  # 8 x 4 map units on 8 x 4 pixels
@@ -157,7 +157,7 @@ def test_codes_like_the_data_are_not_holes_even_when_each_posterior_is_narrow():
 
 
 def test_the_map_marks_in_red_the_prior_samples_in_holes(monkeypatch):
-    from ui import prior_holes
+    from pages.explore import prior_holes
 
     scores = np.array([0.5, 0.001, 0.9, 0.0, 0.2], np.float32)  # samples 1 and 3 below HOLE_QUANTILE
     xy = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0], [8.0, 9.0]])

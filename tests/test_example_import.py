@@ -14,7 +14,7 @@ from vae.bundle import load_bundle
 from vae.data.datasets import find_idx_files
 from vae.portable.runtime import PortableVAE
 
-from .conftest import ROOT
+from .conftest import ROOT, page_script
 from .plotly_spec import decode, point_traces
 from .test_app import slider_data
 
@@ -53,20 +53,20 @@ def test_the_bundle_opens_without_the_users_files(imported):
 
 
 def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / name), default_timeout=120)
+    at = AppTest.from_file(page_script(name), default_timeout=120)
     at.session_state["bundle_choice"] = "fashion-import"
     return at.run()
 
 
 def test_every_page_works_on_it(imported, monkeypatch):
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(imported.parent))
-    explore = page("explore.py")
+    explore = page("explore")
     assert not explore.exception and len(slider_data(explore)["rows"]) == 20
     traces = point_traces(json.loads(explore.get("plotly_chart")[0].proto.spec))
     drawn = np.concatenate([decode(t["customdata"]) for t in traces])
     assert len(np.unique(drawn)) == 10_000  # every test image is a point on the map
     assert any(c.value.startswith("10,000 images ·") for c in explore.caption)
-    for name in ("interpolate.py", "generate.py", "own_image.py", "model.py"):
+    for name in ("interpolate", "generate", "your_image", "model_card"):
         at = page(name)
         assert not at.exception, name
         assert at.get("image"), name

@@ -28,7 +28,7 @@ from vae.data.own import check_arrays
 from vae.diagnostics import cache
 from vae.portable.uploads import UploadRefused, extract_zip
 
-from .conftest import ROOT, write_large_map
+from .conftest import ROOT, page_script, write_large_map
 from .test_app_train_own_data import start_button, train_dir, upload  # noqa: F401 (train_dir: a fixture)
 from .test_open_model import upload_zip
 
@@ -148,7 +148,7 @@ def replace_file(bundle: Path, name: str, data: bytes) -> None:
 
 def explore(checkpoints: Path, monkeypatch, name: str) -> AppTest:
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(checkpoints))
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=60)
+    at = AppTest.from_file(page_script("explore"), default_timeout=60)
     at.session_state["bundle_choice"] = at.session_state["bundle"] = name
     return at.run()
 

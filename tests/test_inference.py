@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from ui.inference import on_worker
+from ui.threads import on_worker
 
 
 def test_on_worker_returns_the_result_from_a_reused_worker_thread():

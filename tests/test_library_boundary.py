@@ -10,7 +10,7 @@ import sys
 
 from .conftest import ROOT
 
-FORBIDDEN = ("streamlit", "ui")  # the app's front end, and the package that wraps it
+FORBIDDEN = ("streamlit", "ui", "pages")  # the app's front end, and the packages that wrap it
 
 
 def _imported_modules(tree: ast.AST) -> list[str]:

@@ -17,7 +17,7 @@ from vae.training import events as ev
 from vae.training import read_events
 from vae.training.jobs import Job, JobRegistry, TrainRequest
 
-from .conftest import ROOT
+from .conftest import page_script
 from .test_jobs import epochs_done, wait_for
 
 
@@ -61,7 +61,7 @@ def events(job: Job) -> list[str]:
 
 
 def page(name: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / name), default_timeout=60)
+    at = AppTest.from_file(page_script(name), default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     return at.run()
@@ -77,11 +77,11 @@ def test_open_is_offered_before_the_umap_map_which_the_bundle_and_explorer_gain_
         wait_for(lambda: ev.PROJECTION_START in events(job))
         assert jobs.current().running  # the job still owes the UMAP map...
         assert load_bundle(job.out).projections.keys() == {"pca"}  # ...and its bundle opens already
-        train = page("train.py")
+        train = page("train")
         assert not train.exception
         assert "Open in the explorer" in buttons(train) and "Cancel" not in buttons(train)
         assert any("Saved (completed); computing the UMAP map" in i.value for i in train.info)
-        explore = page("explore.py", {"bundle": "mapped"})
+        explore = page("explore", {"bundle": "mapped"})
         assert not explore.exception and explore.session_state["bundle"] == "mapped"
         assert not explore.radio  # one map: PCA
         assert any("Computing the UMAP map" in c.value for c in explore.caption)
@@ -102,7 +102,7 @@ def test_a_cancelled_jobs_bundle_opens_at_once_and_still_gains_its_umap_map(jobs
         jobs.cancel()
         wait_for(lambda: ev.BUNDLE_SAVED in events(job), timeout=60)
         assert load_bundle(job.out).config["status"] == "cancelled"
-        train = page("train.py")
+        train = page("train")
         assert "Open in the explorer" in buttons(train)
         assert not any("Stopping after the current step" in w.value for w in train.warning)
     ended = jobs.current()

@@ -18,7 +18,7 @@ from vae.bundle import load_bundle
 from vae.bundle import read as bundle_read
 from vae.portable import first_run, runtime
 
-from .conftest import ROOT
+from .conftest import page_script
 from .test_portable_bundle import _externalise, problems, rewrite
 from .test_portable_import import images_npz, mlp_pair, onnx_args, refused, write_spec  # noqa: F401 (fixture)
 
@@ -180,7 +180,7 @@ def test_the_explorer_names_a_graph_stopped_at_its_time_limit_and_opens_the_next
     rewrite(folder / "spinning", "decoder.onnx", _feeding_the_output(folder / "good" / "decoder.onnx",
                                                                      _busy_loop("z"), "looped"))
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(folder))
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=30)
+    at = AppTest.from_file(page_script("explore"), default_timeout=30)
     at.session_state["bundle_choice"] = "spinning"
     at.run()
     assert not at.exception and any("Cannot open spinning" in e.value for e in at.error)

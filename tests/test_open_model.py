@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from vae.bundle import load_bundle
 from vae.bundle.catalog import scan
 
-from .conftest import ROOT
+from .conftest import page_script
 from .published.training import keras_style_pair
 from .test_portable_import import mlp_pair, write_spec
 
@@ -25,7 +25,7 @@ def train_dir(tmp_path, monkeypatch):
 
 
 def page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "ui" / "app_pages" / "open_model.py"), default_timeout=60).run()
+    return AppTest.from_file(page_script("open_model"), default_timeout=60).run()
 
 
 def finish(at: AppTest) -> AppTest:

@@ -13,7 +13,7 @@ from vae.training import TrainConfig
 from vae.training.jobs import TrainRequest
 from vae.training.options import FORM_OPTIONS, OPTIONS
 
-from .conftest import ROOT
+from .conftest import page_script
 
 
 def cli_actions() -> dict[str, argparse.Action]:
@@ -65,7 +65,7 @@ def test_one_set_of_bounds_for_the_cli_the_request_and_the_trainer(name, tmp_pat
 
 def test_the_train_form_has_one_widget_per_option_with_its_bounds_and_default(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_LAB_TRAIN_DIR", str(tmp_path))
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "train.py"), default_timeout=60).run()
+    at = AppTest.from_file(page_script("train"), default_timeout=60).run()
     assert not at.exception
     numbers = {n.key.removeprefix("train_"): n for n in at.number_input}
     selects = {s.key.removeprefix("train_"): s for s in at.selectbox}

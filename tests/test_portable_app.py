@@ -20,7 +20,7 @@ def checkpoints(tmp_path, portable_bundle, monkeypatch):
 
 
 def test_explore_shows_the_map_sliders_by_kl_and_a_selected_point(checkpoints):
-    at = run_page("explore.py", {"bundle": "good", "idx": "7", "z": "0.5,-1,0.25,2"})
+    at = run_page("explore", {"bundle": "good", "idx": "7", "z": "0.5,-1,0.25,2"})
     assert not at.exception
     data = slider_data(at)
     assert sorted(row["dim"] for row in data["rows"]) == [0, 1, 2, 3]
@@ -38,7 +38,7 @@ def test_explore_shows_the_map_sliders_by_kl_and_a_selected_point(checkpoints):
 def test_the_browser_is_sent_the_bundles_own_decoder(checkpoints):
     import base64
 
-    at = run_page("explore.py")
+    at = run_page("explore")
     at.session_state["local_decoder_wanted"] = slider_data(at)["local_id"]
     decoder = slider_data(at.run())["local"]["decoder"]
     assert base64.b64decode(decoder["onnx"]) == (checkpoints / "good" / "decoder.onnx").read_bytes()
@@ -47,7 +47,7 @@ def test_the_browser_is_sent_the_bundles_own_decoder(checkpoints):
 
 
 def test_interpolate_renders_every_frame(checkpoints):
-    at = run_page("interpolate.py")
+    at = run_page("interpolate")
     assert not at.exception
     at.slider(key="interp_steps").set_value(5).run()
     captions = [c for image in at.get("image") for c in image.captions if c.startswith("t=")]
@@ -58,7 +58,7 @@ def test_interpolate_renders_every_frame(checkpoints):
 
 
 def test_generate_samples_traversals_and_directions(checkpoints):
-    at = app_at("app_pages/generate.py")
+    at = app_at("generate")
     assert not at.exception
     assert sum(b.label == "Load" for b in at.button) == 16
     at.selectbox(key="attribute_to").set_value(at.selectbox(key="attribute_to").options[2]).run()
@@ -68,7 +68,7 @@ def test_generate_samples_traversals_and_directions(checkpoints):
 
 
 def test_your_image_encodes_an_upload_and_completes_it(checkpoints, tmp_path):
-    at = run_page("own_image.py")
+    at = run_page("your_image")
     assert not at.exception
     at.number_input(key="own_test_index").set_value(5).run()
     at.slider(key="mask_rows").set_value((0, 10)).run()
@@ -78,7 +78,7 @@ def test_your_image_encodes_an_upload_and_completes_it(checkpoints, tmp_path):
 
 
 def test_model_card_shows_metrics_computed_with_the_declared_likelihood_and_the_import(checkpoints):
-    at = run_page("model.py")
+    at = run_page("model_card")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     config = json.loads((checkpoints / "good" / "config.json").read_text())

@@ -175,10 +175,10 @@ def test_a_pythae_vae_trained_for_an_epoch_imports_and_is_explored(tmp_path, syn
 
     from streamlit.testing.v1 import AppTest
 
-    from .conftest import ROOT
+    from .conftest import page_script
 
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(out.parent))
-    at = AppTest.from_file(str(ROOT / "ui" / "app_pages" / "explore.py"), default_timeout=60)
+    at = AppTest.from_file(page_script("explore"), default_timeout=60)
     at.session_state["bundle_choice"] = "pythae-vae"
     at.run()
     assert not at.exception and at.get("plotly_chart")

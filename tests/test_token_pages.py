@@ -1,6 +1,6 @@
 """With an access token set, nothing on any page writes or starts work before the token is given.
 
-The pages are the app's own (ui/navigation.py, which ui/app.py declares; every file of ui/app_pages/
+The pages are the app's own (ui/navigation.py, which the entry script declares; every folder of pages/
 must be among them), not a list kept here. On each, a visitor without the token fills every
 uploader and text box and presses every button, three rounds deep (what one press reveals is
 pressed next): first while an import and a training job run, then once both have ended. No file in
@@ -20,22 +20,20 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.navigation import PAGES
+from ui.navigation import PAGES, PAGES_DIR
 from vae.bundle import write_bundle
 from vae.portable.import_job import ImportJob, new_workspace
 from vae.training.jobs import Job, JobRegistry
 from vae.training.processes import process_alive, process_start_time
 
-from .conftest import ROOT, bundle_meta, train_tiny
+from .conftest import ROOT, bundle_meta, page_script, train_tiny
 
 TOKEN = "a-long-random-s3cret"
-APP_PAGES = ROOT / "ui" / "app_pages"
-PAGE_FILES = sorted(p.name for p in APP_PAGES.glob("*.py") if p.name != "__init__.py")
 ROUNDS = 3
 
 
-def test_every_page_file_is_in_the_navigation():
-    assert sorted(Path(path).name for path, _, _ in PAGES) == PAGE_FILES
+def test_every_page_folder_is_in_the_navigation():
+    assert sorted(p.folder for p in PAGES) == sorted(d.name for d in PAGES_DIR.iterdir() if (d / "page.py").is_file())
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +134,7 @@ def _walk_changes(at: AppTest, folders: tuple[Path, ...], monkeypatch) -> list[s
         name for name in set(before) & set(after) if before[name] != after[name]})]
 
 
-@pytest.mark.parametrize("page", [path for path, _, _ in PAGES])
+@pytest.mark.parametrize("page", [str(p.script) for p in PAGES], ids=[p.folder for p in PAGES])
 def test_no_page_writes_or_starts_work_before_the_token(page, running_jobs, checkpoints, tmp_path, monkeypatch):
     job, processes = running_jobs
     at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60)
@@ -156,7 +154,7 @@ def test_no_page_writes_or_starts_work_before_the_token(page, running_jobs, chec
 
 def test_open_a_model_offers_its_uploads_and_import_once_the_token_is_given(running_jobs):
     job, _ = running_jobs
-    at = AppTest.from_file(str(APP_PAGES / "open_model.py"), default_timeout=60)
+    at = AppTest.from_file(page_script("open_model"), default_timeout=60)
     at.session_state["open_job"] = job
     at.run()
     assert not at.get("file_uploader") and not [b for b in at.button if b.label in ("Import", "Cancel")]

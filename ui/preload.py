@@ -9,6 +9,8 @@ ever imported by two threads at once.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import threading
 
 _done = threading.Event()
@@ -19,16 +21,13 @@ def _import() -> None:
     try:
         import torch  # noqa: F401
 
-        from ui import (  # noqa: F401
-            bundles,
-            explorer,
-            figures,
-            generate,
-            interpolate,
-            model_card,
-            own_image,
-            training,
-        )
+        from ui import bundles, figures  # noqa: F401
+        from ui.navigation import PAGES
+
+        for page in PAGES:  # every part of every page; the page scripts themselves are Streamlit's to run
+            for part in pkgutil.iter_modules([str(page.script.parent)]):
+                if part.name != "page":
+                    importlib.import_module(f"{page.package}.{part.name}")
     finally:
         _done.set()  # a failed import fails again, with its message, where the app imports it
 

@@ -6,9 +6,9 @@
 It refuses to start bound to anything but this machine unless the operator set an access token
 (ui/access.py).
 
-`streamlit run ui/app.py` works too, but Streamlit imports a page's modules during the first
-session's first run: PyTorch alone takes ~1.6 s here, so the first visitor waited ~2.5 s longer
-than later ones. Here they are imported while the server starts (ui/preload.py).
+`streamlit run app.py` (at the repository root) works too, but Streamlit imports a page's modules
+during the first session's first run: PyTorch alone takes ~1.6 s here, so the first visitor waited
+~2.5 s longer than later ones. Here they are imported while the server starts (ui/preload.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The same three live in the URL query parameters (`bundle`, `idx`, `z`), so a URL restores a view.
 The current code is kept under its own key, not in a widget's: every page reads and sets it, and
-the Explore page's sliders (ui/live_decoder.py) only draw it and report moves.
+the Explore page's sliders (pages/explore/live_decoder.py) only draw it and report moves.
 """
 
 from __future__ import annotations

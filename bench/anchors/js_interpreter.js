@@ -2,7 +2,7 @@
 // onnxruntime-web replaced it (commit c65ac8d), unchanged, so the bench runs it in the same page.
 //
 // Decoding in the browser: runs the decoder program of vae/decoder_export.py and places a code on
-// the map as ui/live_decoder.py's `local_payload` describes, so a slider step needs no server
+// the map as pages/explore/live_decoder.py's `local_payload` describes, so a slider step needs no server
 // round trip. Plain loops over Float32Arrays: the shipped 16-D conv decoder takes a few ms.
 
 let halfTable = null;

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT
-from ui.live_decoder import ORT_DIR, ORT_MODULE
+from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT, free_port, start_app
+from pages.explore.live_decoder import ORT_DIR, ORT_MODULE
 
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (scripts/system-packages.sh installs it)",
@@ -27,6 +27,26 @@ def browser():
         instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield instance
         instance.close()
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The app as ./run.sh starts it, on the shipped models: one server per test module (a module that
+    needs other bundles overrides this fixture)."""
+    port = free_port()
+    proc = start_app(port)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture()
+def page(browser, request):
+    """A page in a fresh browser context, sized by the test module's VIEWPORT (1500×1100 unless it sets one)."""
+    context = browser.new_context(viewport=getattr(request.module, "VIEWPORT", {"width": 1500, "height": 1100}),
+                                  accept_downloads=True)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(scope="session")

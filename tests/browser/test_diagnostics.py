@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, download, free_port, start_app
+from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, download
 from vae.bundle import load_bundle
 from vae.media import to_pixels
 
 from .conftest import wait_ready
 
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
+VIEWPORT = {"width": 1500, "height": 1300}
 PLOT = "document.querySelector('.st-key-map-fashion-mnist-conv-z16-umap .js-plotly-plot')"
 
 
@@ -27,24 +28,12 @@ def bundle():
     return load_bundle(SHIPPED)
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    port = free_port()
-    proc = start_app(port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-@pytest.fixture()
-def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1500, "height": 1300}, accept_downloads=True)
-    page = context.new_page()
+@pytest.fixture(autouse=True)
+def explorer(page, app_url):
+    """Each test starts on the explorer with its map drawn."""
     page.goto(app_url)
     page.wait_for_function(f"() => {PLOT}?._fullData?.length > 10", timeout=60_000)
     wait_ready(page)
-    yield page
-    context.close()
 
 
 def screen_points(page) -> list[list[float]]:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, isolated_point, point_index, serving
-from ui.live_decoder import STEP
+from pages.explore.live_decoder import STEP
 from ui.state import SLIDER_LIMIT
 from vae.bundle import load_bundle
 from vae.latent.placement import InverseProjector
@@ -32,14 +32,6 @@ def app_url(tmp_path_factory):
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     with serving(extra) as url:
         yield url
-
-
-@pytest.fixture()
-def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def drawn_points(page) -> int:

@@ -7,30 +7,19 @@ import io
 import pytest
 from PIL import Image
 
-from harness.browser import click_map_point, download, free_port, photo_jpeg, start_app, upload
+from harness.browser import click_map_point, download, photo_jpeg, upload
 
 from .conftest import wait_ready
 
+VIEWPORT = {"width": 1500, "height": 1600}
 STRIP = ".st-key-interp-strip [data-testid=stImage]"
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    port = free_port()
-    proc = start_app(port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-@pytest.fixture()
-def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1500, "height": 1600}, accept_downloads=True)
-    page = context.new_page()
+@pytest.fixture(autouse=True)
+def explorer(page, app_url):
+    """Each test starts from the app's first page, loaded."""
     page.goto(app_url)
     wait_ready(page)
-    yield page
-    context.close()
 
 
 def open_page(page, app_url: str, path: str) -> None:

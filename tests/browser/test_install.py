@@ -4,7 +4,7 @@ the explorer on the shipped bundles.
 
 The wheel is built and installed without dependencies (PyTorch and the rest are not downloaded again):
 the fresh environment sees them through a `.pth` line naming this environment's site-packages, while
-`vae` and `ui` come from the wheel alone (checked). CI's scripts/check-install.sh does the same with a
+`vae`, `ui` and `pages` come from the wheel alone (checked). CI's scripts/check-install.sh does the same with a
 full `pip install .`.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.browser import READY, ROOT, free_port, start_app
+from ui.navigation import PAGES
 
 
 def clean_copy(target: Path) -> Path:
@@ -57,10 +58,12 @@ def test_the_wheel_holds_the_whole_app(installed, tmp_path):
     site = installed.parent / "lib"
     assert all(Path(p).is_relative_to(site) for p in where), where
     app = Path(where[0]).parent
-    for name in ("app.py", "app_pages/explore.py", "app_pages/train.py", "components/live_decoder.js",
-                 "components/local_decoder.js", "components/live_decoder.css", "components/map_events.js",
-                 ".streamlit/config.toml"):
+    for name in ("app.py", "components/live_decoder.js", "components/local_decoder.js", "components/live_decoder.css",
+                 "components/map_events.js", ".streamlit/config.toml"):
         assert (app / name).is_file(), name
+    for page in PAGES:  # pages/ installs beside ui/, where ui/navigation.py looks for it
+        assert (app.parent / "pages" / page.folder / "page.py").is_file(), page.folder
+    assert not list((app.parent / "pages").glob("*.py"))
     assert not (app.parent / "harness").exists() and not (app.parent / "tests").exists()
 
 

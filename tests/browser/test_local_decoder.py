@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.browser import ROOT, free_port, start_app
+from harness.browser import ROOT
+from pages.explore.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
 from tests.test_decoder_export import CONFIGS, IDS, unusual_conv_model
-from ui.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
 from vae.models import ConvConfig, build_model
 from vae.models.decoder_export import export_decoder
 
@@ -29,15 +29,6 @@ DECODE = """async ([decoder, ortUrl, codes]) => {
 }"""
 
 pytestmark = needs_onnxruntime_web
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    port = free_port()
-    proc = start_app(port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +91,7 @@ def test_browser_reads_every_float16_value_as_numpy_does(page):
 
 
 def test_browser_decodes_the_shipped_model_from_the_payload_it_is_sent(page):
-    from ui.live_decoder import local_payload
+    from pages.explore.live_decoder import local_payload
     from vae.bundle import load_bundle
 
     bundle = load_bundle(ROOT / "checkpoints" / "fashion-mnist-conv-z16")
@@ -149,8 +140,8 @@ def test_onnxruntime_web_came_from_this_server_and_nothing_left_it(page):
 
 @pytest.mark.parametrize("projection", ["umap", "pca"])
 def test_browser_places_codes_where_the_server_does(page, projection):
+    from pages.explore.live_decoder import local_payload
     from ui import figures
-    from ui.live_decoder import local_payload
     from vae.bundle import load_bundle
     from vae.latent.placement import ForwardProjector
 

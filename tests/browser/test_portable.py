@@ -16,6 +16,8 @@ from vae.models.inference import decode
 from .conftest import needs_onnxruntime_web, wait_ready
 from .test_generative import STRIP, click_endpoint, path_length, set_frames
 
+VIEWPORT = {"width": 1500, "height": 1400}
+
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, portable_source):
@@ -25,12 +27,6 @@ def app_url(tmp_path_factory, portable_source):
         yield url
 
 
-@pytest.fixture()
-def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1500, "height": 1400})
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def decoded_png(page) -> str:

@@ -1,8 +1,8 @@
 // Decoding in the browser: onnxruntime-web (WebAssembly) runs the decoder as an ONNX model, and the
-// code is placed on the map as ui/live_decoder.py's `local_payload` describes, so a slider step
+// code is placed on the map as pages/explore/live_decoder.py's `local_payload` describes, so a slider step
 // needs no server round trip. The shipped 16-D conv decoder takes ~1 ms a step this way.
 //
-// The decoder contract (ui/live_decoder.py's `browser_decoder`): base64 ONNX bytes whose input "z"
+// The decoder contract (pages/explore/live_decoder.py's `browser_decoder`): base64 ONNX bytes whose input "z"
 // takes (1, latent_dim) float32 and whose one output is (1, C, H, W) float32, holding pixel means
 // in [0, 1] (output "probs") or logits (output "logits": the sigmoid is applied here).
 

@@ -4,7 +4,7 @@
 // the map's colours, changed in place (Plotly.update) when Python asks for other ones than the
 // figure's `layout.meta.colour`: far quicker than the new chart a changed figure would make.
 //
-// A large map (ui/map_detail.py) draws a picture of every point under a sample of points, both for
+// A large map (pages/explore/map_detail.py) draws a picture of every point under a sample of points, both for
 // the view: when a pan or zoom ends, the view goes to Python (state value "view"), and the view's
 // picture, points and click grid come back in `data.detail`, swapped in place (Plotly.restyle and
 // relayout) once the map's `layout.meta.detail` says it shows another view.

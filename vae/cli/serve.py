@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
+
+from vae.commands import APP_SERVER, python_module
 
 DEFAULTS = ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
 
@@ -27,7 +28,7 @@ def command(args: argparse.Namespace, streamlit_options: list[str]) -> list[str]
     app_args = [arg for folder in args.checkpoints for arg in ("--checkpoints", os.path.abspath(folder))]
     if args.train_dir:
         app_args += ["--train-dir", os.path.abspath(args.train_dir)]
-    return [sys.executable, "-m", "ui.serve", *DEFAULTS, *streamlit_options, *(["--", *app_args] if app_args else [])]
+    return python_module(APP_SERVER, *DEFAULTS, *streamlit_options, *(["--", *app_args] if app_args else []))
 
 
 def run(args: argparse.Namespace, streamlit_options: list[str]) -> int:

@@ -1,7 +1,7 @@
 """A map's points as a picture: counts per pixel, coloured by the mix of classes or a mean value.
 
 The Explore page draws a big map as this picture under a bounded sample of points, made again for
-each view (ui/map_detail.py), so every point counts in what is shown at any zoom.
+each view (pages/explore/map_detail.py), so every point counts in what is shown at any zoom.
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from vae.commands import PROJECTION_WORKER, python_module
+
 log = logging.getLogger(__name__)
 TIMEOUT_S = 600.0
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # Ctrl-C, and the Train page's Cancel
@@ -92,7 +94,7 @@ class ProjectionWorker:
         # before it unblocks them, so no Cancel can catch it half-started; here they only wait.
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "vae.latent.projection_worker"],
+            proc = subprocess.Popen(python_module(PROJECTION_WORKER),
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)

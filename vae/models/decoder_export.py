@@ -10,7 +10,7 @@ onnxscript, on the first slider touch). Supported layers: Linear, Conv2d, ConvTr
 padding), ReLU, SiLU, ELU and Unflatten; anything else raises `UnsupportedLayer`, and the explorer
 decodes on the server.
 
-The contract the browser reads (ui/live_decoder.py's `browser_decoder`): one input `z`,
+The contract the browser reads (pages/explore/live_decoder.py's `browser_decoder`): one input `z`,
 (N, latent_dim) float32; one output `probs`, (N, C, H, W) float32 pixel means in [0, 1]. The
 `onnx` package is imported when a decoder is exported, not with this module (~0.1 s).
 """

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `python -m vae.portable.first_run` resolves
+from vae.commands import FIRST_RUN, PACKAGE_ROOT, python_module
+
 TIMEOUT_S = 20.0  # a normal pair's first run takes well under a second
 MEMORY_BYTES = 2 * 2**30  # what the child may allocate beyond itself once onnxruntime is imported
 STARTED = "running "  # the child's progress lines on stderr: which graph a timeout stopped
@@ -67,8 +68,7 @@ def run_pair(encoder: bytes, decoder: bytes, images: np.ndarray, noise: np.ndarr
     payload = io.BytesIO()
     np.savez(payload, encoder=np.frombuffer(encoder, np.uint8), decoder=np.frombuffer(decoder, np.uint8),
              images=images.astype(np.float32), noise=noise.astype(np.float32))
-    argv = [sys.executable, "-m", "vae.portable.first_run", json.dumps(asdict(contract)), str(TIMEOUT_S),
-            str(MEMORY_BYTES)]
+    argv = python_module(FIRST_RUN, json.dumps(asdict(contract)), str(TIMEOUT_S), str(MEMORY_BYTES))
     # The child stays in this process group: cancelling an import (its group) stops it too.
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                cwd=PACKAGE_ROOT)

@@ -13,13 +13,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `python -m vae.cli` resolves in a checkout
+from vae.commands import CLI, PACKAGE_ROOT, python_module
+
 IMPORTS = ".imports"
 PROGRESS = "progress.jsonl"
 LOG = "log.txt"
@@ -103,8 +103,7 @@ class ImportJob:
 def start_import(route_args: list[str], out: Path, workspace: Path) -> ImportJob:
     """Run `vae-lab import ROUTE_ARGS --out OUT` (as `python -m vae.cli`) in its own process (own session: a page
     reload does not stop it)."""
-    argv = [sys.executable, "-m", "vae.cli", "import", *route_args, "--out", str(out),
-            "--progress-file", str(workspace / PROGRESS)]
+    argv = python_module(CLI, "import", *route_args, "--out", str(out), "--progress-file", str(workspace / PROGRESS))
     with (workspace / LOG).open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    cwd=PACKAGE_ROOT, start_new_session=True)
@@ -121,7 +120,7 @@ class CheckFailed(ValueError):
 def detect_conventions(route_args: list[str], workspace: Path) -> dict:
     """Run `vae-lab import ROUTE_ARGS --detect-only` in its own process (time-bounded, as the import is);
     the conventions it found: {"spec": ..., "findings": {name: {"value", "how"}}, "pixel_rmse": ...}."""
-    argv = [sys.executable, "-m", "vae.cli", "import", *route_args, "--detect-only"]
+    argv = python_module(CLI, "import", *route_args, "--detect-only")
     try:
         done = subprocess.run(argv, capture_output=True, text=True, cwd=PACKAGE_ROOT, stdin=subprocess.DEVNULL,
                               timeout=DETECT_TIMEOUT_S, start_new_session=True)

@@ -1,4 +1,5 @@
-"""Training: options, configuration, the Trainer and its callbacks, events, progress and jobs."""
+"""Training: options, configuration, the Trainer and its callbacks, events, progress, jobs, and the run from
+settings to bundle (pipeline.py)."""
 
 from vae.training.callbacks import Callback
 from vae.training.config import TrainConfig

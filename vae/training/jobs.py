@@ -17,7 +17,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from dataclasses import asdict, dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any
 
+from vae.commands import CLI, PACKAGE_ROOT, python_module
 from vae.data import dataset_names, is_available_offline
 from vae.data.own import is_own_source
 from vae.device import available_devices
@@ -38,7 +38,6 @@ from vae.training.processes import process_alive, process_start_time
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 JOBS_DIR = ".jobs"
 STATE_FILE = "current.json"
 LOG_FILE = "train.log"
@@ -72,7 +71,7 @@ class _RequestChecks:
 
     def argv(self, out: Path) -> list[str]:
         """The training command line (same interpreter, same project)."""
-        return [sys.executable, "-m", "vae.cli", "train", *options.command_line(asdict(self)), "--out", str(out)]
+        return python_module(CLI, "train", *options.command_line(asdict(self)), "--out", str(out))
 
 
 # The request holds the Train form's options with their defaults; `name` has none (it must be given).
@@ -249,7 +248,7 @@ class JobRegistry:
             argv = request.argv(out)
             env = {**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
             with (out / LOG_FILE).open("ab") as log_file:
-                proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log_file,
+                proc = subprocess.Popen(argv, cwd=PACKAGE_ROOT, stdin=subprocess.DEVNULL, stdout=log_file,
                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
             # The server is the parent: a thread waits on the child so that it never lingers as a zombie.
             threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()

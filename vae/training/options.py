@@ -2,7 +2,7 @@
 
 Three things are generated from `OPTIONS`: the `vae-lab train` flags (`add_to_parser`), the Train
 page's job request (`TrainRequest` in vae/training/jobs.py, the options with a `label`) and that
-page's form (ui/training.py). `TrainConfig` takes its defaults and bounds from here too, so the
+page's form (pages/train/train_job.py). `TrainConfig` takes its defaults and bounds from here too, so the
 command line, the UI and the trainer accept the same values.
 """
 

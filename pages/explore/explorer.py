@@ -1,0 +1,242 @@
+"""The Explore page's parts: map with selection, live decoder fragment, selected-point panel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from pages.explore import map_detail, map_events, map_selection, map_view
+from pages.explore.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
+from pages.explore.map_view import MapView
+from ui import background, bundles, figures, state
+from ui.map_figure import explore_map
+from ui.projection import PROJECTION_LABELS
+from ui.text import md
+from ui.threads import on_worker
+from vae.bundle import Bundle
+from vae.diagnostics.selection import without_classes
+from vae.latent.attributes import order_dimensions
+from vae.latent.placement import nearest_neighbours
+from vae.latent.selection import display_subset, points_in_box, points_in_polygon
+from vae.media import to_pixels
+from vae.models.inference import decode
+
+DISPLAY_SCALE = 4  # the selected point's original and reconstruction
+DISPLAY_PX = 140
+# Above this many points the map draws a fixed random sample; selection, neighbours and the
+# inverse projection still use every point. bench/map_scale.py, headless Chromium rendering WebGL
+# in software: a wheel zoom took ~100 ms with 10k points drawn, ~250 ms with 20k, ~500 ms with 70k.
+# A browser with a GPU draws far more: raise VAE_LAB_MAX_DRAWN there.
+MAX_DRAWN = int(os.environ.get("VAE_LAB_MAX_DRAWN", "10000"))
+
+
+def restore_from_url(bundle: Bundle) -> None:
+    """Once per bundle and session: take `idx` and `z` from the URL, ignoring malformed values.
+
+    They belong to the URL's `bundle`: after a switch to another model they are not this one's,
+    so they are dropped without a word (a 2-D code is no malformed 16-D one).
+    """
+    if st.session_state.get("restored_for") == bundle.name:
+        return
+    st.session_state["restored_for"] = bundle.name
+    params = st.query_params
+    if params.get("bundle") not in (None, bundle.name):
+        return
+    index = state.parse_index(params.get("idx"), len(bundle.mu))
+    code = state.parse_code(params.get("z"), bundle.latent_dim)
+    ignored = [k for k, v in (("idx", index), ("z", code)) if params.get(k) is not None and v is None]
+    if ignored:
+        st.toast(f"Ignored a malformed link parameter: {', '.join(ignored)}", icon="⚠️")
+    st.session_state["selected"] = index
+    if code is not None:
+        state.set_code(code, "the link")
+    elif index is not None:
+        state.set_code(bundle.mu[index], bundle.image_label(index))
+
+
+def follow_pending_umap(bundle: Bundle) -> None:
+    """While this bundle's training job still computes its UMAP map, say so; redraw when it lands."""
+    if "umap" in bundle.projections or bundle.latent_dim <= 2 or not background.umap_pending(bundle.path):
+        return
+    background.follow(_watch_umap, True, bundle.path)
+
+
+def _watch_umap(path: Path) -> None:
+    if not background.umap_pending(path):
+        st.rerun()  # the whole page: the bundle now lists its UMAP map (or the job ended without one)
+    st.caption("Computing the UMAP map in the background: it appears here when ready.")
+
+
+def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
+    """Turn a new map selection into a selected index or an inverse-projected code."""
+    signature = json.dumps(selection, sort_keys=True, default=str)
+    if signature == st.session_state.get("last_selection"):
+        return
+    st.session_state["last_selection"] = signature
+    points = selection.get("points", [])
+    # Only the map's points carry their index (map_figure.py); the click grid and overlays do not.
+    data_points = [p for p in points if isinstance(p.get("customdata"), (int, float))]
+    clicked = np.array([int(p["customdata"]) for p in data_points], dtype=np.int64)
+    boxes, lassos = selection.get("box", []), selection.get("lasso", [])
+    xy = bundle.projections[projection]["xy"]
+    # A box or lasso takes every point inside it, drawn or not, of the classes the legend shows;
+    # a click takes the point clicked.
+    if boxes:
+        indices = points_in_box(xy, boxes[0]["x"], boxes[0]["y"])
+    elif lassos:
+        indices = points_in_polygon(xy, lassos[0]["x"], lassos[0]["y"])
+    else:
+        indices = clicked
+    indices = without_classes(indices, bundle.labels, map_events.hidden_classes(len(bundle.class_names)))
+    if len(indices):
+        map_selection.remember(indices if len(indices) > 1 else None)
+        centre = xy[indices].mean(axis=0)
+        chosen = int(indices[np.argmin(((xy[indices] - centre) ** 2).sum(axis=1))])
+        st.session_state["selected"] = chosen
+        state.set_code(bundle.mu[chosen], bundle.image_label(chosen))
+        if len(indices) > 1:
+            state.remember_group(indices, f"map selection of {len(indices)} points around #{chosen}")
+            st.toast(f"{len(indices)} points selected; showing the one nearest their centre (#{chosen}). "
+                     "The selection is kept for attribute directions on the Generate page.")
+        return
+    if boxes:
+        box = boxes[0]
+        target = (float(np.mean(box["x"])), float(np.mean(box["y"])))
+    elif points:
+        target = (float(points[0]["x"]), float(points[0]["y"]))
+    else:
+        return
+    inverse = bundles.inverse_projector(str(bundle.path), projection, bundles.stamp(bundle))
+    code, _ = inverse(target)
+    state.set_code(code, f"map position ({target[0]:.2f}, {target[1]:.2f}), decoded from the nearby points")
+
+
+def map_key(bundle: Bundle, projection: str) -> str:
+    return f"map-{bundle.name}-{projection}"
+
+
+def apply_map_selection(bundle: Bundle, projection: str) -> None:
+    """Load the map's latest selection into the sliders; call before the sliders are drawn."""
+    previous = st.session_state.get(map_key(bundle, projection))
+    if previous is not None and previous.get("selection"):
+        _handle_selection(bundle, projection, previous["selection"])
+
+
+def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overlays: list | None = None) -> None:
+    """The WebGL map; selecting on it reruns the page, and `apply_map_selection` takes it from there."""
+    xy = bundle.projections[projection]["xy"]
+    key = map_key(bundle, projection)
+    selected = st.session_state.get("selected")
+    code = state.current_code(bundle.latent_dim)
+    project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
+    marker = project(code) if code.any() else None
+    scale = view.scale if view else None
+    layers = map_view.large_map_layers(bundle, projection, key, MAX_DRAWN, scale)
+    drawn = display_subset(len(xy), MAX_DRAWN, keep=selected) if layers is None else layers.drawn
+    fig = explore_map(xy, bundle.labels, bundle.class_names, bundles.class_colours(len(bundle.class_names)), drawn,
+                      selected, marker, scale, overlays or [],
+                      frozenset(map_events.hidden_classes(len(bundle.class_names))))
+    if layers is not None:
+        map_detail.show(fig, layers, scale)
+    st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                    config={"scrollZoom": True, "displaylogo": False})
+    if layers is not None:
+        how = (f"PCA of all {len(xy):,} codes" if projection == "pca" else PROJECTION_LABELS[projection])
+        st.caption(f"{len(xy):,} images · {how} · the picture shows every point in view, the dots up to "
+                   f"{map_detail.VIEW_POINTS:,} of them (all once few enough are in view: zoom in); selections, "
+                   "neighbours, colours and decoding use every point. Click a point to select it; click empty "
+                   "space or drag a box to decode there (from the codes of the nearby points).")
+        return
+    sampled = f" (a fixed sample of {len(drawn):,} drawn; selections use all)" if len(drawn) < len(xy) else ""
+    st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
+               "click empty space or drag a box to decode there (from the codes of the nearby points).")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _minimap(path: str, projection: str, stamp: tuple) -> tuple[str, tuple]:
+    """The map's density picture as a PNG data URI, and its bounds (made once per bundle and map)."""
+    raster, bounds = figures.density_raster(bundles.get_bundle(Path(path)).projections[projection]["xy"])
+    return figures.png_data_uri(raster), bounds
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _local_decoder(path: str, projection: str, stamp: tuple, bounds: tuple) -> dict | None:
+    """The browser's own decoder and placement for a bundle and map (built once, on request)."""
+    return local_payload(bundles.get_bundle(Path(path)), projection, bounds)
+
+
+def _local_id(*key: object) -> str:
+    """The browser's name for `_local_decoder(*key)`, known without building it."""
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+
+
+def _reset(bundle: Bundle, how: str) -> None:
+    if how == "zero":
+        state.set_code(np.zeros(bundle.latent_dim), "origin")
+    elif how == "selected" and st.session_state.get("selected") is not None:
+        state.set_code(bundle.mu[st.session_state["selected"]], bundle.image_label(st.session_state["selected"]))
+    elif how == "random":
+        state.set_code(np.random.default_rng().standard_normal(bundle.latent_dim), "a draw from the prior")
+
+
+def code_buttons(bundle: Bundle) -> None:
+    """Where the current code came from, and buttons that replace it (a full rerun: the map marks it)."""
+    st.caption(f"Code from {md(st.session_state.get('code_source') or 'the sliders')}")
+    # Each button as wide as its label: in a narrow column, a row of equal thirds cut them off.
+    with st.container(horizontal=True, gap="small"):
+        st.button("Zero", on_click=_reset, args=(bundle, "zero"))
+        st.button("Selected point", on_click=_reset, args=(bundle, "selected"),
+                  disabled=st.session_state.get("selected") is None)
+        st.button("Random (prior)", on_click=_reset, args=(bundle, "random"))
+
+
+@st.fragment
+def live_decoder(bundle: Bundle, projection: str) -> None:
+    """Sliders -> decode -> image and position, rerun alone (the map is not re-sent on a slider move).
+
+    One component draws all of it (live_decoder.py), so a step re-renders one element; the
+    picture of the map is made once per bundle and map, and only the marker moves. Once the
+    browser has the decoder (it asks when the sliders are first touched), steps decode there and
+    this runs once per settled gesture.
+    """
+    informative, collapsed = order_dimensions(bundle.kl_per_dim)
+    code = state.current_code(bundle.latent_dim)
+    stamp = bundles.stamp(bundle)
+    picture, bounds = _minimap(str(bundle.path), projection, stamp)
+    where = bundles.forward_projector(str(bundle.path), projection, stamp)(code)
+    image = figures.png_data_uri(on_worker(decode, bundle.model, code)[0])
+    key = (str(bundle.path), projection, stamp, tuple(bounds))
+    live_decoder_panel(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim, image, picture,
+                       figures.marker_position(bounds, where), _local_id(*key), partial(_local_decoder, *key))
+    if url_due():
+        state.sync_url(bundle.name, st.session_state.get("selected"), code)
+
+
+def selection_panel(bundle: Bundle) -> None:
+    """Original, reconstruction, code and nearest neighbours of the selected test image."""
+    index = st.session_state.get("selected")
+    if index is None:
+        st.info("Select a point on the map to see its image, reconstruction, code and neighbours.")
+        return
+    st.subheader(f"Selected: {bundle.image_label(index)} · {md(bundle.class_names[bundle.labels[index]])}")
+    original = to_pixels(bundle.images[index : index + 1], DISPLAY_SCALE)[0]
+    reconstruction = decode(bundle.model, bundle.mu[index], DISPLAY_SCALE)[0]
+    columns = st.columns([1, 1, 3])
+    # The same width for both: an image grows to its caption's width otherwise.
+    columns[0].image(original, caption="original", width=DISPLAY_PX)
+    columns[1].image(reconstruction, caption="reconstruction", width=DISPLAY_PX)
+    with columns[2]:
+        st.caption("latent code (posterior mean ± std)")
+        std = np.exp(0.5 * bundle.logvar[index])
+        st.code("  ".join(f"z{d}={m:+.2f}±{s:.2f}" for d, (m, s) in enumerate(zip(bundle.mu[index], std, strict=True))),
+                language=None, wrap_lines=True)
+    neighbours = nearest_neighbours(bundle.mu, bundle.mu[index], k=10, exclude=index)
+    st.caption("nearest neighbours in latent space")
+    st.image(figures.image_grid(to_pixels(bundle.images[neighbours], 3), columns=10),
+             caption=" · ".join(f"#{i}" for i in neighbours))

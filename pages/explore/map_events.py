@@ -1,0 +1,95 @@
+"""The Explore map's browser companion: hover thumbnails, the legend's hidden classes, colours in place.
+
+A small Streamlit v2 component (plain DOM, no iframe; components/map_events.js) listens to the map:
+- hover: Plotly's hover label holds text only, so the component draws the hovered image beside the
+  pointer from an atlas: one JPEG of the drawn images (~3 MB for 10,000 28×28 images), sent once,
+  when the pointer first enters the map;
+- legend clicks: which classes are hidden. Streamlit draws a changed figure as a new chart, which
+  would show every class again, so the figure carries this state (and selections skip those classes);
+- colours: told how to colour the map (map_view.py), it recolours the chart in place when the
+  figure's `layout.meta.colour` says otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from pages.explore import map_detail
+from ui import bundles, figures
+from ui.assets import COMPONENTS_DIR
+from vae.bundle import Bundle
+from vae.media import to_pixels
+
+KEY = "map-events"
+WANTED_KEY = "map_atlas_wanted"
+JPEG_QUALITY = 85
+
+_component = st.components.v2.component(
+    "vae_lab.map_events", js=(COMPONENTS_DIR / "map_events.js").read_text(), isolate_styles=False)
+
+
+def atlas(images: np.ndarray, indices: np.ndarray, atlas_id: str) -> dict:
+    """The images at `indices` tiled row by row into one JPEG data URI, with the tile layout."""
+    pixels = to_pixels(images[indices])
+    columns = max(1, int(np.ceil(np.sqrt(len(indices)))))
+    grid = figures.image_grid(pixels, columns=columns, gap=0)
+    buffer = io.BytesIO()
+    Image.fromarray(grid).save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    jpeg = buffer.getvalue()
+    return {"id": atlas_id, "columns": columns, "height": int(pixels.shape[1]),
+            "width": int(pixels.shape[2]), "jpeg": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode(),
+            "indices": base64.b64encode(np.ascontiguousarray(indices, dtype="<i4").tobytes()).decode()}
+
+
+def _atlas_id(path: str, stamp: tuple, limit: int) -> str:
+    return hashlib.sha256(repr((path, stamp, limit)).encode()).hexdigest()[:16]
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _atlas(path: str, stamp: tuple, limit: int) -> dict:
+    """Built when a browser first asks for it, not on the first page load (~0.3 s for 10,000 images).
+
+    A large map's atlas holds the points its whole view draws: every view draws those it shows.
+    """
+    bundle = bundles.get_bundle(Path(path))
+    n = len(bundle.images)
+    large = map_detail.is_large(n, limit)
+    indices = map_detail.base_sample(path, stamp, map_detail.VIEW_POINTS) if large else np.arange(n)
+    return atlas(bundle.images, indices, _atlas_id(path, stamp, limit))
+
+
+def _on_want(key: str) -> None:
+    st.session_state[WANTED_KEY] = (st.session_state.get(key) or {}).get("want_atlas")
+
+
+def hidden_classes(n_classes: int) -> set[int]:
+    """The classes the map's legend hides (an empty set until the browser says otherwise)."""
+    hidden = (st.session_state.get(KEY) or {}).get("hidden")
+    if not isinstance(hidden, list):
+        return set()
+    return {c for c in hidden if isinstance(c, int) and not isinstance(c, bool) and 0 <= c < n_classes}
+
+
+def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict | None = None) -> None:
+    """Mount the component for the map with Streamlit key `map_key` (the atlas goes out once asked);
+    `colour` is how to colour the map (map_view.py), `detail` a large map's layers for its view
+    (map_detail.py). Call it inside a fragment: a legend click or a new view then reruns that
+    fragment alone, and the next full run draws the same.
+    """
+    path, stamp = str(bundle.path), bundles.stamp(bundle)
+    atlas_id = _atlas_id(path, stamp, limit)
+    send = st.session_state.pop(WANTED_KEY, None) == atlas_id
+    hidden = sorted(hidden_classes(len(bundle.class_names)))
+    _component(key=KEY, data={"map_key": map_key, "atlas_id": atlas_id,
+                              "atlas": _atlas(path, stamp, limit) if send else None, "hidden": hidden,
+                              "colour": colour, "detail": detail},
+               default={"hidden": []}, on_want_atlas_change=partial(_on_want, KEY), on_hidden_change=lambda: None,
+               on_view_change=lambda: None)

@@ -1,0 +1,82 @@
+"""A box or lasso selection on the map: its images, classes, mean −ELBO and downloads."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages.explore.per_image import per_image
+from ui import bundles
+from ui.text import plotly
+from vae.bundle import Bundle
+from vae.diagnostics.selection import (
+    GRID_LIMIT,
+    class_counts,
+    mean_value,
+    selection_csv,
+    selection_npy,
+)
+from vae.media import to_pixels
+from vae.models.inference import reconstruct
+
+SELECTION_KEY = "map_selection"
+TILE_PX = 56
+
+
+def remember(indices: np.ndarray | None) -> None:
+    """Keep a multi-point selection for the panel (None forgets it)."""
+    # An array: a box over a million-point map holds hundreds of thousands (a list of ints is 4x larger).
+    st.session_state[SELECTION_KEY] = None if indices is None else np.asarray(indices, dtype=np.int64)
+
+
+def current() -> np.ndarray | None:
+    stored = st.session_state.get(SELECTION_KEY)
+    return None if stored is None or len(stored) == 0 else np.asarray(stored, dtype=np.int64)
+
+
+def _histogram(bundle: Bundle, counts: np.ndarray) -> go.Figure:
+    colours = bundles.class_colours(len(bundle.class_names))
+    fig = go.Figure(go.Bar(x=[plotly(n) for n in bundle.class_names], y=counts, marker_color=colours))
+    fig.update_layout(height=220, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="classes in the selection")
+    return fig
+
+
+def _tiles(bundle: Bundle, shown: np.ndarray, with_reconstructions: bool) -> list[np.ndarray]:
+    originals = to_pixels(bundle.images[shown])
+    if not with_reconstructions:
+        return list(originals)
+    reconstructions = reconstruct(bundle.model, bundle.images[shown])
+    gap = np.full((originals.shape[1], 1, *originals.shape[3:]), 255, dtype=np.uint8)
+    return [np.concatenate([o, gap, r], axis=1) for o, r in zip(originals, reconstructions, strict=True)]
+
+
+def panel(bundle: Bundle) -> None:
+    """The latest box or lasso selection: up to GRID_LIMIT images, class histogram, mean −ELBO, downloads."""
+    indices = current()
+    if indices is None or len(indices) < 2:
+        return
+    with st.container(key="selection-panel"):
+        st.subheader(f"Selection: {len(indices):,} images")
+        values = per_image(bundle)
+        left, right = st.columns([1, 2])
+        mean = mean_value(indices, None if values is None else values["neg_elbo"])
+        left.metric("mean −ELBO (nats)", "…" if mean is None else f"{mean:.2f}")
+        if values is not None:
+            left.caption(f"whole test set: {values['neg_elbo'].mean():.2f}")
+        # Made when clicked: a selection of a million codes is ~150 MB of CSV, kept per session if made eagerly.
+        left.download_button("Indices and codes (CSV)", partial(selection_csv, indices, bundle.labels,
+                                                                bundle.class_names, bundle.mu),
+                             file_name="selection.csv", mime="text/csv", key="selection_csv")
+        left.download_button("Indices and codes (NPY)", partial(selection_npy, indices, bundle.labels, bundle.mu),
+                             file_name="selection.npy", mime="application/octet-stream", key="selection_npy")
+        right.plotly_chart(_histogram(bundle, class_counts(indices, bundle.labels, len(bundle.class_names))),
+                           key="selection-classes")
+        with_reconstructions = st.toggle("Reconstructions beside the images", key="selection_recon")
+        shown = indices[:GRID_LIMIT]
+        more = f" (the first {GRID_LIMIT} by test index)" if len(indices) > GRID_LIMIT else ""
+        st.caption(f"{len(shown)} of {len(indices):,} selected images{more}")
+        width = TILE_PX * (2 if with_reconstructions else 1)
+        st.image(_tiles(bundle, shown, with_reconstructions), width=width, caption=[f"#{i}" for i in shown])

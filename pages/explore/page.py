@@ -1,0 +1,34 @@
+"""Explore: the latent map, selection, inverse projection and live-decoding sliders; what the model fits badly."""
+
+import streamlit as st
+
+from pages.explore import explorer, map_selection, map_view, per_image, posterior_cloud, prior_holes, worst_fit
+from ui import bundles
+from ui.projection import choose_projection
+
+bundle = bundles.select_bundle()
+if bundle is None:
+    st.stop()
+st.title("Explore the latent space")
+explorer.restore_from_url(bundle)
+map_column, side_column = st.columns([3, 2], gap="medium")
+with map_column:
+    projection = choose_projection(bundle)
+    explorer.follow_pending_umap(bundle)
+    map_view.colour_controls(bundle, projection, explorer.map_key(bundle, projection), explorer.MAX_DRAWN)
+    view = map_view.controls(bundle)
+    per_image.status_note(bundle)
+explorer.apply_map_selection(bundle, projection)
+# The decoder goes out before the map: it is usable while the browser still loads Plotly.
+with side_column:
+    explorer.code_buttons(bundle)
+    explorer.live_decoder(bundle, projection)
+with map_column:
+    explorer.draw_map(bundle, projection, view, map_view.overlays(bundle, projection, view))
+explorer.selection_panel(bundle)
+if view.show_cloud and st.session_state.get("selected") is not None:
+    posterior_cloud.strip(bundle, st.session_state["selected"])
+map_selection.panel(bundle)
+worst_fit.strip(bundle)
+if view.show_prior:
+    prior_holes.panel(bundle)

@@ -1,0 +1,1 @@
+"""The Open a model page: its script (page.py, which Streamlit runs) and the parts only it uses."""

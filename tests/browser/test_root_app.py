@@ -1,0 +1,46 @@
+"""`streamlit run app.py` from the repository root: every page is served, and a deep link on a fresh
+server still passes the entry script's checks (pages/ beside app.py makes Streamlit's first run take
+its legacy multipage path, which must find no page of its own there)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.browser import free_port, start_app
+from ui.navigation import EXPLORE, PAGES
+
+from .conftest import wait_ready
+
+
+@pytest.fixture(scope="module")
+def root_app():
+    port = free_port()
+    proc = start_app(port, script="app.py")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_streamlit_run_app_py_serves_every_page(page, root_app):
+    for info in PAGES:
+        page.goto(f"{root_app}/{'' if info is EXPLORE else info.url_path}")
+        wait_ready(page, 90_000)
+        page.wait_for_selector("h1", timeout=30_000)
+        assert page.locator("[data-testid=stException]").count() == 0, info.title
+        current = page.locator("[data-testid=stSidebarNav] a[aria-current=page]").inner_text()
+        assert info.title in current, (info.title, current)
+
+
+def test_a_deep_link_on_a_fresh_server_goes_through_the_entry_scripts_checks(page):
+    """Bound to every interface without a token, the entry script refuses to show any page: /train too."""
+    port = free_port()
+    proc = start_app(port, script="app.py", env={"STREAMLIT_SERVER_ADDRESS": "0.0.0.0", "VAE_LAB_TOKEN": ""})
+    try:
+        page.goto(f"http://127.0.0.1:{port}/train")
+        wait_ready(page, 90_000)
+        page.wait_for_selector("[data-testid=stAlert]", timeout=30_000)
+        assert "refusing to listen" in page.locator("[data-testid=stAlert]").inner_text()
+        assert page.get_by_text("Train a new model").count() == 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

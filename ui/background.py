@@ -1,0 +1,76 @@
+"""Work that runs while the page stays usable, and the one way a page follows it.
+
+Processes (training jobs, imports) are started, tracked, locked and cancelled by their registries in
+the library (vae/training/jobs.py, vae/portable/import_job.py); threads in this server are `Task`s
+started with `start` (the IWAE estimate) or futures of a one-thread queue (per-image values), shared by
+every session. A page follows either in a fragment that reruns every POLL_S seconds while the work
+runs: `follow` or `@polled`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from ui import bundles
+from ui.text import md
+from vae.training.jobs import JobRegistry
+
+POLL_S = 1.0  # how often a page looks at work in the background: one interval for every kind
+
+polled = st.fragment(run_every=POLL_S)  # a fragment that always polls (it stops by rerunning the page)
+
+
+def follow(panel: Callable[..., None], running: bool, *args: object) -> None:
+    """Draw `panel(*args)` in a fragment that reruns every POLL_S while `running`, not at all otherwise."""
+    st.fragment(run_every=POLL_S if running else None)(panel)(*args)
+
+
+@dataclass
+class Task:
+    """Work on a thread of this server, shared by every session: its progress, then its result or error."""
+
+    total: int
+    done: int = 0
+    result: Any = None
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.result is None and self.error is None
+
+
+def start(task: Task, work: Callable[[Task], Any], name: str) -> Task:
+    """Run `work(task)` on a thread of its own: it reports progress in `task.done`; what it returns becomes
+    `task.result`, what it raises `task.error` (shown to the user; the server carries on)."""
+
+    def body() -> None:
+        try:
+            task.result = work(task)
+        except Exception as exc:
+            task.error = f"{type(exc).__name__}: {exc}"
+
+    threading.Thread(target=body, daemon=True, name=name).start()
+    return task
+
+
+def training_jobs() -> JobRegistry | None:
+    """The job registry of the training folder (shared by every tab and user); None, said why, when
+    that folder is one the app must not write."""
+    folder = bundles.train_dir()
+    problem = bundles.train_dir_problem(folder)
+    if problem:
+        st.error(md(problem))
+        return None
+    return JobRegistry(folder)
+
+
+def umap_pending(path: Path) -> bool:
+    """Whether the current training job is the one writing `path` and still runs (its UMAP map follows)."""
+    job = training_jobs().current()
+    return job is not None and job.running and Path(job.out).resolve() == path.resolve()

@@ -1,0 +1,17 @@
+"""Which of a bundle's 2-D maps a page draws: the chooser every page with a map shows."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from vae.bundle import Bundle
+
+PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
+
+
+def choose_projection(bundle: Bundle) -> str:
+    """Radio over the bundle's maps (UMAP first when it has one)."""
+    available = [p for p in ("umap", "latent", "pca") if p in bundle.projections]
+    if len(available) == 1:
+        return available[0]
+    return st.radio("Map", available, format_func=PROJECTION_LABELS.get, horizontal=True, key="projection")
