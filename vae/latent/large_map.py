@@ -1,0 +1,88 @@
+"""A neighbour-preserving map of a million codes: UMAP of a sample, every other code placed by its
+nearest sample codes.
+
+UMAP's own `transform` of 930,000 codes after a fit on a sample takes tens of minutes on two
+cores. Placing a code at the inverse-distance-weighted mean of its k nearest sample codes' map
+positions keeps its neighbourhood (the trustworthiness `bench/million_umap.py` measures) and
+costs matrix products only (pynndescent's index took minutes of numba compilation here, a k-d
+tree in 16-D was no faster, and cutting the sample into k-means cells lost a tenth of the true
+neighbours for a third less time). The chosen pairs are measured again exactly, so a sample
+code finds itself at distance 0 and lands exactly on its own position.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from vae.latent.projection import KNN_BLOCK_ENTRIES, umap_2d
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SIZE = 20_000  # codes UMAP fits; the rest are placed (bench/million_umap.py chose it)
+PLACE_K = 10  # sample neighbours a placed code is averaged over
+
+
+def nearest_in_sample(codes: np.ndarray, sample: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M, k) indices into `sample` of each code's k nearest sample codes, nearest first, and their
+    exact Euclidean distances (a brute-force search by blocks of matrix products)."""
+    import torch
+
+    k = min(k, len(sample))
+    mean = np.mean(sample, axis=0, dtype=np.float64).astype(np.float32)
+    sample = np.asarray(sample, dtype=np.float32) - mean  # (S, D) centring keeps digits
+    s = torch.from_numpy(sample)
+    squares = (s * s).sum(dim=1)[None, :]  # (1, S)
+    block = max(1, KNN_BLOCK_ENTRIES // len(sample))
+    index = np.empty((len(codes), k), dtype=np.int64)
+    distances = np.empty((len(codes), k), dtype=np.float32)
+    for start in range(0, len(codes), block):
+        q = np.asarray(codes[start:start + block], dtype=np.float32) - mean  # (B, D)
+        # |q - s|² = |q|² - 2q·s + |s|²; |q|² is the same along a row, so ranking needs the rest only.
+        ranking = torch.addmm(squares, torch.from_numpy(q), s.T, alpha=-2)  # (B, S)
+        chosen = ranking.topk(k, dim=1, largest=False).indices.numpy()  # (B, k)
+        # The expansion loses digits: measure the chosen pairs exactly, nearest first.
+        exact = np.linalg.norm(q[:, None, :] - sample[chosen], axis=2)  # (B, k)
+        order = np.argsort(exact, axis=1, kind="stable")
+        index[start:start + block] = np.take_along_axis(chosen, order, axis=1)
+        distances[start:start + block] = np.take_along_axis(exact, order, axis=1)
+    return index, distances
+
+
+def place_by_neighbours(codes: np.ndarray, sample: np.ndarray, sample_xy: np.ndarray,
+                        k: int = PLACE_K) -> np.ndarray:
+    """(M, 2) positions: each code at the 1/distance-weighted mean of its k nearest sample codes'
+    positions, or exactly at a sample code's position where it equals that code."""
+    index, distances = nearest_in_sample(codes, sample, k)
+    exact = distances[:, 0] == 0
+    weights = 1 / np.maximum(distances, 1e-12)  # (M, k)
+    weights[exact] = 0
+    weights[exact, 0] = 1
+    weights /= weights.sum(axis=1, keepdims=True)
+    return np.einsum("mk,mkj->mj", weights, np.asarray(sample_xy, dtype=np.float32)[index]).astype(np.float32)
+
+
+def sample_indices(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of the `size` codes (of `n`) that UMAP fits."""
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+def sampled_umap_2d(codes: np.ndarray, sample_size: int = SAMPLE_SIZE, k: int = PLACE_K,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+    """UMAP map of (N, D) codes: `umap_2d` of a random sample, every code placed by its neighbours.
+
+    Returns {"xy": (N, 2)}; up to `sample_size` codes, the plain `umap_2d` of them all.
+    """
+    codes = np.asarray(codes, dtype=np.float32)
+    if len(codes) <= sample_size:
+        return umap_2d(codes, seed=seed)
+    started = time.monotonic()
+    sample = sample_indices(len(codes), sample_size, seed)
+    sample_xy = umap_2d(codes[sample], seed=seed)["xy"]
+    fitted = time.monotonic()
+    xy = place_by_neighbours(codes, codes[sample], sample_xy, k)  # the sample lands on its own positions
+    log.info("UMAP of a %d-code sample in %.1f s, %d codes placed in %.1f s", sample_size, fitted - started,
+             len(codes), time.monotonic() - fitted)
+    return {"xy": xy}
