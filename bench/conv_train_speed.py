@@ -114,6 +114,11 @@ def main() -> None:
             runs[f"{kind}/{setting}"].append(result)
             print(f"[{repeat + 1}/{args.repeats}] {kind} {setting}: {result['images_per_s']:.0f} img/s"
                   + (f" ({result['threads']} threads)" if "threads" in result else ""), flush=True)
+        report(runs, load, args)  # after every round: a run stopped early still leaves its medians
+
+
+def report(runs: dict[str, list[dict]], load: list[float], args: argparse.Namespace) -> None:
+    """Print the table of medians so far and write bench/results/conv_train_speed.json."""
     summary = {label: {"images_per_s": statistics.median(r["images_per_s"] for r in results),
                        "first_step_s": statistics.median(r["first_step_s"] for r in results)}
                for label, results in runs.items()}
@@ -121,8 +126,9 @@ def main() -> None:
     table = [(label.replace("/", ", "), f"{s['images_per_s']:.0f}", f"{s['images_per_s'] / anchor:.2f}x",
               "-" if s["first_step_s"] != s["first_step_s"] else f"{s['first_step_s']:.2f}")
              for label, s in summary.items()]
+    rounds = len(runs["bare/default"])
     print(f"\nconv z16 (shipped architecture, fresh weights), batch {BATCH}, {args.images:,} images a pass, "
-          f"{torch.get_num_threads()} threads; medians of {args.repeats}; load average "
+          f"{torch.get_num_threads()} threads; medians of {rounds}; load average "
           f"{statistics.median(load):.1f} on {os.cpu_count()} cores")
     print(format_table(["loop, setting", "train images/s", "vs bare eager loop", "first step s"], table))
     out = ROOT / "bench" / "results" / "conv_train_speed.json"
@@ -131,7 +137,7 @@ def main() -> None:
         "model": read_config(SHIPPED)["model"], "batch_size": BATCH, "images": args.images, "device": "cpu",
         "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
         "torch": torch.__version__, "machine": platform.machine(), "cpus": os.cpu_count(), "load_average": load,
-        "repeats": args.repeats, "summary": summary, "runs": runs, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "rounds": rounds, "summary": summary, "runs": runs, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
     }, indent=2))
     print(f"wrote {out}")
 
