@@ -4,7 +4,7 @@ by the shipped z16 model (bench/million_map.py opens it; too large for git).
 The first 70,000 images are the originals (train, then test); the rest are copies of random
 originals shifted by up to 3 pixels each way and mirrored left-right half of the time. The first
 map is PCA of every code (a second, and the same projection the slider's marker uses); the second
-is UMAP of a 20,000-code sample with every code placed by its nearest sample codes
+is UMAP of a 10,000-code sample with every code placed by its nearest sample codes
 (`vae.latent.large_map`; `bench.million_umap` measures it against umap-learn). The images are
 stored memory-mapped (docs/bundle.md).
 

@@ -5,7 +5,8 @@ Reads the codes of the 1M bundle `bench.million_bundle` builds. In one run, on t
   - the anchor: umap-learn (the project's settings, `umap_2d`: exact kNN, 200 epochs; with
     `--umap-default`, also `umap.UMAP()` as shipped) of a random 10k evaluation sample;
   - PCA of every code (the map a 1M bundle opens with);
-  - for each sample size: UMAP of the sample, then every code placed by its k nearest sample codes;
+  - for each sample size: UMAP of the sample, then every code placed near its nearest sample code's
+    position, pulled toward its k nearest (and the trustworthiness other pulls would give);
   - placement alone, per 100k codes: `ForwardProjector.place_many` (a k-d tree, what the explorer
     uses for a few hundred codes) vs `place_by_neighbours` (blocks of matrix products).
 Trustworthiness (scikit-learn, k=10) is of the evaluation sample's rows of each map against their
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from vae.cli.tables import format_table
-from vae.latent.large_map import PLACE_K, place_by_neighbours, sample_indices
+from vae.latent.large_map import PLACE_K, PULL, SAMPLE_SIZE, place_by_neighbours, sample_indices
 from vae.latent.placement import ForwardProjector
 from vae.latent.projection import pca_2d, umap_2d
 
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "bench" / "results" / "maps" / "fashion-mnist-conv-z16-1m"
 EVAL_SIZE = 10_000
 PLACEMENT_CHECK = 20_000  # codes each placement method places, reported per 100k
+OTHER_PULLS = (0.0, 0.2, 1.0)  # besides PULL: the nearest's position, more pull, the neighbours' mean
 
 
 def trustworthiness_of(codes: np.ndarray, xy: np.ndarray) -> float:
@@ -66,13 +68,19 @@ def anchor_maps(codes: np.ndarray, default: bool) -> dict[str, dict]:
 
 
 def sampled_map(codes: np.ndarray, evaluation: np.ndarray, size: int, k: int) -> dict:
-    """`sampled_umap_2d`'s steps, each timed: UMAP of the sample, then every code placed."""
+    """`sampled_umap_2d`'s steps, each timed: UMAP of the sample, then every code placed. A code's
+    place depends on the sample alone, so the other pulls' trustworthiness places the evaluation
+    codes only: the same rows their full maps would have."""
     sample = sample_indices(len(codes), size, seed=0)
     sample_xy, fit_s = timed(lambda: umap_2d(codes[sample], seed=0)["xy"])
     xy, place_s = timed(place_by_neighbours, codes, codes[sample], sample_xy, k)
     assert np.isfinite(xy).all() and xy.shape == (len(codes), 2)
-    return {"fit_s": fit_s, "place_s": place_s, "total_s": fit_s + place_s,
-            "trustworthiness": trustworthiness_of(codes[evaluation], xy[evaluation])}
+    result = {"fit_s": fit_s, "place_s": place_s, "total_s": fit_s + place_s,
+              "trustworthiness": trustworthiness_of(codes[evaluation], xy[evaluation])}
+    for pull in OTHER_PULLS:
+        placed = place_by_neighbours(codes[evaluation], codes[sample], sample_xy, k, pull)
+        result[f"trustworthiness_pull_{pull}"] = trustworthiness_of(codes[evaluation], placed)
+    return result
 
 
 def placement_speed(codes: np.ndarray, size: int, k: int) -> dict[str, float]:
@@ -95,7 +103,7 @@ def median_of(runs: list[dict]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", type=Path, default=BUNDLE)
-    parser.add_argument("--samples", default="10000,20000", help="sample sizes UMAP fits, comma-separated")
+    parser.add_argument("--samples", default=str(SAMPLE_SIZE), help="sample sizes UMAP fits, comma-separated")
     parser.add_argument("--k", type=int, default=PLACE_K)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--umap-default", action="store_true", help="add umap.UMAP() as shipped to the anchors")
@@ -114,7 +122,7 @@ def main() -> None:
         runs.setdefault("PCA of every code (the first map)", []).append(
             {"total_s": seconds, "trustworthiness": trustworthiness_of(codes[evaluation], xy[evaluation])})
         for size in sizes:
-            runs.setdefault(f"UMAP of {size:,}, the rest placed (k={args.k})", []).append(
+            runs.setdefault(f"UMAP of {size:,}, the rest placed (k={args.k}, pull {PULL})", []).append(
                 sampled_map(codes, evaluation, size, args.k))
         runs.setdefault("placement", []).append(placement_speed(codes, min(sizes), args.k))
         for label, results in runs.items():
@@ -128,6 +136,10 @@ def main() -> None:
         rows.append((label, f"{mapped:,}", f"{s['fit_s']:.1f}" if "fit_s" in s else "-",
                      f"{s['place_s']:.1f}" if "place_s" in s else "-", f"{s['total_s']:.1f}",
                      f"{s['trustworthiness']:.4f}", f"{s['trustworthiness'] - anchor['trustworthiness']:+.4f}"))
+        for pull in OTHER_PULLS if "fit_s" in s else ():
+            value = s[f"trustworthiness_pull_{pull}"]
+            rows.append((f"  the same, pull {pull}", f"{mapped:,}", "same", "same", "same", f"{value:.4f}",
+                         f"{value - anchor['trustworthiness']:+.4f}"))
     print(f"\n{len(codes):,} codes of {args.bundle.name} ({codes.shape[1]}-D); trustworthiness (k=10) on the same "
           f"{EVAL_SIZE:,} random codes; medians of {args.repeats}; load average {statistics.median(load):.1f} "
           f"on {os.cpu_count()} cores")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from vae.latent.large_map import nearest_in_sample, place_by_neighbours, sample_indices, sampled_umap_2d
+from vae.latent.placement import ForwardProjector
 
 
 def test_nearest_in_sample_matches_a_full_sort():
@@ -22,13 +23,24 @@ def test_a_sample_code_lands_exactly_on_its_own_position():
     np.testing.assert_array_equal(place_by_neighbours(sample, sample, xy, k=10), xy)
 
 
-def test_placement_weighs_the_nearest_sample_codes_by_inverse_distance():
+def test_placement_starts_at_the_nearest_and_pulls_toward_the_inverse_distance_mean():
     sample = np.array([[0, 0], [10, 0], [0, 10]], dtype=np.float32)
     xy = np.array([[0, 0], [1, 0], [0, 1]], dtype=np.float32)
-    codes = np.array([[5, 0], [1, 0], [0, 9]], dtype=np.float32)
-    placed = place_by_neighbours(codes, sample, xy, k=2)
-    # Halfway between two codes: halfway between their positions. At 1 and 9: weights 1 and 1/9.
-    np.testing.assert_allclose(placed, [[0.5, 0], [0.1, 0], [0, 0.9]], atol=1e-6)
+    codes = np.array([[4, 0], [1, 0], [0, 9]], dtype=np.float32)
+    # At distances 4 and 6: weights 1/4 and 1/6, i.e. 0.6 and 0.4. At 1 and 9: 0.9 and 0.1.
+    means = np.array([[0.4, 0], [0.1, 0], [0, 0.9]])
+    np.testing.assert_allclose(place_by_neighbours(codes, sample, xy, k=2, pull=1), means, atol=1e-6)
+    nearest = xy[[0, 0, 2]]
+    np.testing.assert_allclose(place_by_neighbours(codes, sample, xy, k=2, pull=0.25),
+                               nearest + 0.25 * (means - nearest), atol=1e-6)
+
+
+def test_the_mean_is_where_the_explorer_places_a_code():
+    rng = np.random.default_rng(3)
+    sample, codes = rng.normal(size=(400, 8)).astype(np.float32), rng.normal(size=(60, 8)).astype(np.float32)
+    xy = rng.normal(size=(400, 2)).astype(np.float32)
+    np.testing.assert_allclose(place_by_neighbours(codes, sample, xy, k=8, pull=1),
+                               ForwardProjector(sample, xy, k=8).place_many(codes), atol=1e-5)
 
 
 @pytest.fixture(scope="module")
