@@ -4,9 +4,9 @@ nearest sample codes.
 UMAP's own `transform` of 930,000 codes after a fit on a sample takes tens of minutes on two
 cores. Placing a code near its nearest sample code's map position, nudged toward its other near
 sample codes' positions, keeps its neighbourhood (the trustworthiness `bench/million_umap.py`
-measures) and costs matrix products only (pynndescent's index took minutes of numba compilation here, a k-d
-tree in 16-D was no faster, and cutting the sample into k-means cells lost a tenth of the true
-neighbours for a third less time). The chosen pairs are measured again exactly, so a sample
+measures) and costs matrix products only (pynndescent's index took minutes of numba compilation
+here, a k-d tree in 16-D was no faster, and cutting the sample into k-means cells lost a tenth of
+the true neighbours for a third less time). The chosen pairs are measured again exactly, so a sample
 code finds itself at distance 0 and lands exactly on its own position.
 """
 
@@ -30,6 +30,8 @@ PLACE_K = 10  # sample neighbours a placed code is averaged over
 # codes; the nearest's position alone (0) kept 0.951 but piled ~100 codes on each sample position;
 # 0.1 kept 0.944 and spreads each pile by its neighbours (bench/million_umap.py).
 PULL = 0.1
+# Up to this many codes a map is a UMAP of them all, as before (70,000: about a minute here).
+SAMPLED_ABOVE = 100_000
 
 
 def nearest_in_sample(codes: np.ndarray, sample: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,14 +81,14 @@ def sample_indices(n: int, size: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
 
 
-def sampled_umap_2d(codes: np.ndarray, sample_size: int = SAMPLE_SIZE, k: int = PLACE_K,
-                    seed: int = 0) -> dict[str, np.ndarray]:
+def sampled_umap_2d(codes: np.ndarray, sample_size: int = SAMPLE_SIZE, k: int = PLACE_K, seed: int = 0,
+                    sampled_above: int = SAMPLED_ABOVE) -> dict[str, np.ndarray]:
     """UMAP map of (N, D) codes: `umap_2d` of a random sample, every code placed by its neighbours.
 
-    Returns {"xy": (N, 2)}; up to `sample_size` codes, the plain `umap_2d` of them all.
+    Returns {"xy": (N, 2)}; up to `sampled_above` codes (or `sample_size`), the plain `umap_2d`.
     """
     codes = np.asarray(codes, dtype=np.float32)
-    if len(codes) <= sample_size:
+    if len(codes) <= max(sampled_above, sample_size):
         return umap_2d(codes, seed=seed)
     started = time.monotonic()
     sample = sample_indices(len(codes), sample_size, seed)
