@@ -75,10 +75,10 @@ def trainer_run(images: torch.Tensor, test: torch.Tensor, setting: str) -> dict[
     model = fresh_model(setting)
     # cpu_threads 0 (the default) times one thread against one per core at each epoch's start.
     threads = {"all_cores": torch.get_num_threads(), "one_thread": 1}.get(setting, 0)
-    config = TrainConfig(epochs=1, batch_size=BATCH, lr=1e-3, seed=0, device="cpu", eval_batch_size=len(test),
-                         cpu_threads=threads)
-    record = Trainer(model, config, images, test).fit().history[-1]
-    return {"images_per_s": record["images_per_s"], "first_step_s": float("nan"), "threads": record["cpu_threads"]}
+    config = TrainConfig(epochs=1, batch_size=BATCH, lr=1e-3, seed=0, device="cpu", eval_batch_size=len(test))
+    trainer = Trainer(model, config, images, test, cpu_threads=threads)
+    record = trainer.fit().history[-1]
+    return {"images_per_s": record["images_per_s"], "first_step_s": float("nan"), "threads": trainer.threads.chosen}
 
 
 def run_row(kind: str, setting: str, images: torch.Tensor, test: torch.Tensor) -> dict[str, float]:

@@ -1,14 +1,10 @@
-"""Training's CPU threads: chosen by timing each epoch's first steps, restored afterwards, and a
-setting that round-trips through the config and the command line."""
-
-import argparse
+"""Training's CPU threads: chosen by timing each epoch's first steps, or fixed, and restored afterwards."""
 
 import pytest
 import torch
 
 from vae.models import ConvConfig, build_model
-from vae.training import TrainConfig, Trainer
-from vae.training.options import add_to_parser
+from vae.training import Callback, TrainConfig, Trainer
 from vae.training.threads import ThreadChoice
 
 
@@ -20,6 +16,14 @@ def run_steps(choice: ThreadChoice, seconds: dict[int, float], steps: int) -> li
         used.append(torch.get_num_threads())
         choice.after_step(seconds[choice.current])
     return used
+
+
+class EpochThreads(Callback):
+    def __init__(self):
+        self.threads = []
+
+    def on_epoch_end(self, trainer, metrics):
+        self.threads.append(metrics["cpu_threads"])
 
 
 @pytest.fixture()
@@ -46,18 +50,18 @@ def test_training_chooses_a_count_lowers_the_loss_and_gives_the_threads_back(syn
     torch.set_num_threads(2)
     torch.manual_seed(0)
     model = build_model(ConvConfig(latent_dim=4, channels=(8, 16), hidden=32))
+    epochs = EpochThreads()
     result = Trainer(model, TrainConfig(epochs=2, batch_size=64, device="cpu"),
-                     synthetic.train_images, synthetic.test_images).fit()
+                     synthetic.train_images, synthetic.test_images, callbacks=[epochs]).fit()
     assert result.history[-1]["train_neg_elbo"] < result.history[0]["train_neg_elbo"]
-    assert all(h["cpu_threads"] in (1, 2) for h in result.history)
+    assert len(epochs.threads) == 2 and set(epochs.threads) <= {1, 2}
     assert torch.get_num_threads() == 2
 
 
-def test_the_setting_round_trips_through_the_config_and_the_command_line():
-    config = TrainConfig(cpu_threads=1)
-    assert TrainConfig(**config.to_dict()) == config and TrainConfig().cpu_threads == 0
-    parser = argparse.ArgumentParser()
-    add_to_parser(parser)
-    assert parser.parse_args(["--cpu-threads", "3"]).cpu_threads == 3
-    with pytest.raises(ValueError, match="cpu_threads"):
-        TrainConfig(cpu_threads=-1).validate()
+def test_a_fixed_count_trains_at_that_count_only(synthetic, keep_threads):
+    torch.set_num_threads(2)
+    epochs = EpochThreads()
+    model = build_model(ConvConfig(latent_dim=4, channels=(8, 16), hidden=32))
+    Trainer(model, TrainConfig(epochs=1, batch_size=64, device="cpu"), synthetic.train_images,
+            synthetic.test_images, callbacks=[epochs], cpu_threads=1).fit()
+    assert epochs.threads == [1] and torch.get_num_threads() == 2

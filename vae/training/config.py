@@ -27,7 +27,6 @@ class TrainConfig:
     seed: int = _default("seed")
     device: str = _default("device")
     eval_batch_size: int = _default("eval_batch_size")
-    cpu_threads: int = _default("cpu_threads")
 
     def validate(self) -> None:
         """Raise ValueError naming the first field out of bounds."""

@@ -79,8 +79,6 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
     Option("seed", 0, "random seed (weights, shuffling, sampling)", int, (0, 2**32 - 1), label="Seed", step=1),
     Option("device", "auto", "auto (cuda, then mps, then cpu), cpu, cuda, mps", label="Device"),
     Option("eval_batch_size", 1000, "images per batch when evaluating", int, (1, 65_536)),
-    Option("cpu_threads", 0, "CPU threads for training; 0: each epoch times its first steps at one thread "
-           "and at one per core, and goes on with the faster (a fixed count reruns bit for bit)", int, (0, 1024)),
 )}
 FORM_OPTIONS = [option for option in OPTIONS.values() if option.label]
 

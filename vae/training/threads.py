@@ -5,7 +5,7 @@ other at every operation, and one thread trained the conv z16 model 1.4-2.4x fas
 this 2-core machine (bench/conv_train_speed.py). So each epoch starts by training a few steps at
 each candidate count, in turn, and goes on with the fastest (median step time). The count changes
 the order of some sums: a conv model's loss after an epoch differed in the 9th digit between one
-and two threads, so a rerun is bit for bit the same only with a fixed count (`cpu_threads` n).
+and two threads, so a rerun is bit for bit the same only with a fixed count (`Trainer(cpu_threads=n)`).
 """
 
 from __future__ import annotations

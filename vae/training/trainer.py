@@ -112,6 +112,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         device: torch.device | None = None,
         dist: DistContext | None = None,
+        cpu_threads: int = 0,
     ) -> None:
         config.validate()
         self.config = config
@@ -126,6 +127,9 @@ class Trainer:
         self.test_images = torch.as_tensor(test_images)
         self.callbacks = list(callbacks)
         self.stop_reason: str | None = None
+        # 0: each epoch times its first steps at one thread and at one per core (vae/training/threads.py);
+        # n: n threads, for bit-identical reruns.
+        self.cpu_threads = cpu_threads
 
     def request_stop(self, reason: str) -> None:
         """Ask training to stop after the current step; safe to call from a signal handler."""
@@ -160,7 +164,7 @@ class Trainer:
             torch.manual_seed(cfg.seed + self.plan.rank)  # the same shuffle everywhere, different sampling noise
         self.global_step = 0
         # Under torchrun each worker keeps the threads it was given.
-        self.threads = ThreadChoice.for_cpu(cfg.cpu_threads) if self.device.type == "cpu" and not self.dist else None
+        self.threads = ThreadChoice.for_cpu(self.cpu_threads) if self.device.type == "cpu" and not self.dist else None
         threads_before = torch.get_num_threads()
         history: list[dict[str, Any]] = []
         last_state: dict[str, torch.Tensor] | None = None
@@ -263,9 +267,9 @@ class Trainer:
             "train_neg_elbo": outcome.recon + outcome.kl, "test_neg_elbo": test["neg_elbo"],
             "test_recon": test["recon"], "test_kl": test["kl"], "active_units": test["active_units"],
             "images_per_s": outcome.seen / train_time, "epoch_time_s": time.monotonic() - outcome.started,
-            "cpu_threads": self.threads.chosen if self.threads else None,
         }
-        self._emit("on_epoch_end", {**record, "epochs": cfg.epochs, "kl_per_dim": test["kl_per_dim"]})
+        self._emit("on_epoch_end", {**record, "epochs": cfg.epochs, "kl_per_dim": test["kl_per_dim"],
+                                    "cpu_threads": self.threads.chosen if self.threads else None})
         return record
 
     def _finish(self, outcome: EpochOutcome, history: list[dict[str, Any]],
