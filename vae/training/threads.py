@@ -1,11 +1,13 @@
 """How many CPU threads training uses, chosen by timing its own steps.
 
-On a quiet machine every core is fastest. On one that others share, torch's threads wait for each
-other at every operation, and one thread trained the conv z16 model 1.4-2.4x faster than two on
-this 2-core machine (bench/conv_train_speed.py). So each epoch starts by training a few steps at
-each candidate count, in turn, and goes on with the fastest (median step time). The count changes
-the order of some sums: a conv model's loss after an epoch differed in the 9th digit between one
-and two threads, so a rerun is bit for bit the same only with a fixed count (`Trainer(cpu_threads=n)`).
+Every core should be fastest on a quiet machine (not measured: this one never was). On one that
+others share, torch's threads wait for each other at every operation: one thread trained the conv
+z16 model 1.7-3.4x faster than two on this 2-core machine while others used it
+(bench/conv_train_speed.py, the bare loop, per round). So each epoch starts by training a few steps
+at each candidate count, in turn, and goes on with the fastest (median step time). The count
+changes the order of some sums: a conv model's loss after an epoch differed in the 9th digit
+between one and two threads, so a rerun is bit for bit the same only with a fixed count
+(`Trainer(cpu_threads=n)`).
 """
 
 from __future__ import annotations
