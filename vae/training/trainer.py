@@ -19,6 +19,7 @@ from vae.models.base import VAE
 from vae.training.callbacks import Callback
 from vae.training.config import TrainConfig
 from vae.training.distributed import DistContext
+from vae.training.threads import ThreadChoice
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         device: torch.device | None = None,
         dist: DistContext | None = None,
+        cpu_threads: int = 0,
     ) -> None:
         config.validate()
         self.config = config
@@ -125,6 +127,9 @@ class Trainer:
         self.test_images = torch.as_tensor(test_images)
         self.callbacks = list(callbacks)
         self.stop_reason: str | None = None
+        # 0: each epoch times its first steps at one thread and at one per core (vae/training/threads.py);
+        # n: n threads, for bit-identical reruns.
+        self.cpu_threads = cpu_threads
 
     def request_stop(self, reason: str) -> None:
         """Ask training to stop after the current step; safe to call from a signal handler."""
@@ -158,6 +163,9 @@ class Trainer:
         if self.plan.world > 1:
             torch.manual_seed(cfg.seed + self.plan.rank)  # the same shuffle everywhere, different sampling noise
         self.global_step = 0
+        # Under torchrun each worker keeps the threads it was given.
+        self.threads = ThreadChoice.for_cpu(self.cpu_threads) if self.device.type == "cpu" and not self.dist else None
+        threads_before = torch.get_num_threads()
         history: list[dict[str, Any]] = []
         last_state: dict[str, torch.Tensor] | None = None
         started = time.monotonic()
@@ -168,16 +176,19 @@ class Trainer:
             "train_config": cfg.to_dict(),
         })
         outcome = EpochOutcome()
-        for epoch in range(1, cfg.epochs + 1):
-            outcome = self.train_epoch(epoch)
-            if outcome.failed or outcome.stopped:
-                break
-            history.append(self.end_epoch(epoch, outcome))
-            last_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
-            # A stop asked for during evaluation is seen by all workers at the next sync.
-            if self.stop_reason and not self.dist:
-                outcome.stopped = True
-                break
+        try:
+            for epoch in range(1, cfg.epochs + 1):
+                outcome = self.train_epoch(epoch)
+                if outcome.failed or outcome.stopped:
+                    break
+                history.append(self.end_epoch(epoch, outcome))
+                last_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+                # A stop asked for during evaluation is seen by all workers at the next sync.
+                if self.stop_reason and not self.dist:
+                    outcome.stopped = True
+                    break
+        finally:
+            torch.set_num_threads(threads_before)
         return self._finish(outcome, history, last_state, time.monotonic() - started)
 
     def train_step(self, idx: torch.Tensor, batch_size: int) -> LossTerms:
@@ -209,10 +220,17 @@ class Trainer:
         sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, recon, kl (this worker)
         outcome = EpochOutcome(started=time.monotonic())
         seen = 0
+        if self.threads:
+            self.threads.start_epoch()
         for step in range(1, plan.steps_per_epoch + 1):
             batch = order[(step - 1) * cfg.batch_size : step * cfg.batch_size]
             idx = batch[plan.rank :: plan.world]
+            if self.threads:
+                self.threads.before_step()
+            step_started = time.perf_counter()
             terms = self.train_step(idx, len(batch))
+            if self.threads:
+                self.threads.after_step(time.perf_counter() - step_started)
             seen += len(idx)
             sums += torch.stack([terms.loss.detach(), terms.recon.detach(), terms.kl.detach()]).double() * len(idx)
             # A lone process may stop at any step; workers only where they all compare notes.
@@ -250,7 +268,8 @@ class Trainer:
             "test_recon": test["recon"], "test_kl": test["kl"], "active_units": test["active_units"],
             "images_per_s": outcome.seen / train_time, "epoch_time_s": time.monotonic() - outcome.started,
         }
-        self._emit("on_epoch_end", {**record, "epochs": cfg.epochs, "kl_per_dim": test["kl_per_dim"]})
+        self._emit("on_epoch_end", {**record, "epochs": cfg.epochs, "kl_per_dim": test["kl_per_dim"],
+                                    "cpu_threads": self.threads.chosen if self.threads else None})
         return record
 
     def _finish(self, outcome: EpochOutcome, history: list[dict[str, Any]],
