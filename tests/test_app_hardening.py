@@ -92,6 +92,19 @@ def test_the_model_card_shows_each_text_of_the_bundle_as_written(checkpoints):
         assert md(text) in table
 
 
+def test_the_model_card_of_a_bundle_whose_dataset_has_no_name(checkpoints, tiny_bundle):
+    """The bundle format lets dataset.name out (found by the config fuzz test): the card says '?'."""
+    shutil.copytree(tiny_bundle, checkpoints / "unnamed-data", dirs_exist_ok=True)
+    config_file = checkpoints / "unnamed-data" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["dataset"]["name"]
+    config_file.write_text(json.dumps(config))
+    at = page("model_card", "unnamed-data").run()
+    assert not at.exception
+    table = at.get("table")[0].proto.SerializeToString().decode("utf-8", "replace")
+    assert md("? (") in table
+
+
 def test_a_link_to_an_unknown_model_is_echoed_as_text(checkpoints):
     at = page("explore", query=link_query()).run()
     (warning,) = [w.value for w in at.sidebar.warning]

@@ -47,7 +47,7 @@ def summary(bundle: Bundle) -> None:
     rows = {
         "architecture": card["model"]["arch"],
         "model config": ", ".join(f"{k}={v}" for k, v in card["model"].items() if k != "arch"),
-        "dataset": f"{card['dataset']['name']} ({card['dataset'].get('n_train', '?')} train, "
+        "dataset": f"{card['dataset'].get('name', '?')} ({card['dataset'].get('n_train', '?')} train, "
                    f"{card['dataset'].get('n_test', len(bundle.mu))} test)",
         "training": ", ".join(f"{k}={v}" for k, v in training.items()),
         "status": f"{card['status']} — {card.get('status_message', '')}",
