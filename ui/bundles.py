@@ -19,6 +19,7 @@ from ui import state
 from ui.text import md
 from vae.bundle import Bundle, BundleError, load_bundle
 from vae.bundle.catalog import BundleEntry, candidate_dirs, checkpoint_dirs, fingerprint, scan
+from vae.cli import serve
 from vae.latent.placement import ForwardProjector, InverseProjector
 
 # The app runs many tiny forward passes (one image, a few codes) for many sessions at once: one
@@ -40,8 +41,7 @@ TRAIN_DIR_VAR = "VAE_LAB_TRAIN_DIR"
 def _app_args(argv: list[str] | None = None) -> argparse.Namespace:
     """`vae-lab serve --checkpoints DIR [--checkpoints DIR2] [--train-dir DIR]` (the app sees them after `--`)."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--checkpoints", action="append", default=[])
-    parser.add_argument("--train-dir")
+    serve.add_arguments(parser)  # defined once, with `vae-lab serve`'s own
     known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     return known
 

@@ -9,6 +9,7 @@ import pytest
 
 from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT, free_port, start_app
 from pages.explore.live_decoder import ORT_DIR, ORT_MODULE
+from ui.navigation import EXPLORE, PAGES
 
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (scripts/system-packages.sh installs it)",
@@ -58,3 +59,14 @@ def screenshots() -> Path:
 
 def wait_ready(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_selector(READY, timeout=timeout_ms)
+
+
+def visit_every_page(page, url: str) -> None:
+    """Open each page by its URL: it renders its title, raises nothing, and is the one the navigation marks."""
+    for info in PAGES:
+        page.goto(f"{url}/{'' if info is EXPLORE else info.url_path}")
+        wait_ready(page, 90_000)
+        page.wait_for_selector("h1", timeout=30_000)
+        assert page.locator("[data-testid=stException]").count() == 0, info.title
+        current = page.locator("[data-testid=stSidebarNav] a[aria-current=page]").inner_text()
+        assert info.title in current, (info.title, current)

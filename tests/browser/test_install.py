@@ -21,6 +21,8 @@ import pytest
 from harness.browser import READY, ROOT, free_port, start_app
 from ui.navigation import PAGES
 
+from .conftest import visit_every_page
+
 
 def clean_copy(target: Path) -> Path:
     """The files git tracks (and untracked ones it does not ignore), as a clean clone of this tree has them."""
@@ -73,7 +75,7 @@ def test_vae_lab_help_lists_the_sub_commands(installed, tmp_path):
         assert command in out.stdout
 
 
-def test_vae_lab_serve_shows_the_explorer_on_a_checkpoints_folder(installed, tmp_path, browser):
+def test_vae_lab_serve_from_another_folder_serves_every_page(installed, tmp_path, browser):
     port = free_port()
     proc = start_app(port, args=["--checkpoints", str(ROOT / "checkpoints")], command=[installed / "vae-lab", "serve"],
                      cwd=tmp_path)
@@ -85,6 +87,7 @@ def test_vae_lab_serve_shows_the_explorer_on_a_checkpoints_folder(installed, tmp
         page.wait_for_selector("canvas.decoded", timeout=30_000)
         assert page.locator("[data-testid=stException]").count() == 0
         assert "bundle=fashion-mnist-conv-z16" in page.url  # the shipped model, from the folder given
+        visit_every_page(page, f"http://127.0.0.1:{port}")
         page.close()
     finally:
         proc.terminate()

@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 
 from harness.browser import free_port, start_app
-from ui.navigation import EXPLORE, PAGES
 
-from .conftest import wait_ready
+from .conftest import visit_every_page, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +21,7 @@ def root_app():
 
 
 def test_streamlit_run_app_py_serves_every_page(page, root_app):
-    for info in PAGES:
-        page.goto(f"{root_app}/{'' if info is EXPLORE else info.url_path}")
-        wait_ready(page, 90_000)
-        page.wait_for_selector("h1", timeout=30_000)
-        assert page.locator("[data-testid=stException]").count() == 0, info.title
-        current = page.locator("[data-testid=stSidebarNav] a[aria-current=page]").inner_text()
-        assert info.title in current, (info.title, current)
+    visit_every_page(page, root_app)
 
 
 def test_a_deep_link_on_a_fresh_server_goes_through_the_entry_scripts_checks(page):
