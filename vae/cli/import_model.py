@@ -24,17 +24,12 @@ from tqdm import tqdm
 from vae.bundle import CONFIG
 from vae.data import DataFileError, DatasetNotFoundError
 from vae.losses import LIKELIHOODS
-from vae.portable.build import ImportRefused, Progress, write_portable_bundle
-from vae.portable.data import load_map_data
+from vae.portable.build import ImportRefused, Progress
 from vae.portable.onnx_check import GraphError
-from vae.portable.spec import INPUT_LAYOUTS, INPUT_RANGES, OUTPUT_KINDS, POSTERIORS, ImportSpec, SpecError
+from vae.portable.pipeline import CONVENTIONS, DEFAULT_IWAE_IMAGES, DEFAULT_IWAE_K, ImportRequest, run_import
+from vae.portable.spec import INPUT_LAYOUTS, INPUT_RANGES, OUTPUT_KINDS, POSTERIORS, SpecError
 
 EXIT_OK, EXIT_REFUSED = 0, 2
-# IWAE-k on N images costs N*k decodes: k = 5 on 250 images keeps a 3x64x64 import of 10,000 images
-# (AntixK's VanillaVAE at its default size) under two minutes on this 2-core CPU (bench/import_time.py:
-# 107.5 s with no IWAE, 150.6 s with k = 20 on 500 images, 120.5 s with k = 5 on 500, 117.4 s with these).
-DEFAULT_IWAE_K = 5
-DEFAULT_IWAE_IMAGES = 250
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -123,64 +118,6 @@ def tqdm_progress(log: Path | None = None) -> Progress:
     return progress
 
 
-CONVENTIONS = ("input_range", "input_layout", "posterior", "decoder_output", "likelihood", "gaussian_sigma",
-               "latent_dim")
-
-
-def _spec_from_args(args: argparse.Namespace, spec: ImportSpec, input_shape: tuple[int, int, int]) -> ImportSpec:
-    """The spec file's conventions (if any), each overridden by its flag, for images of `input_shape`."""
-    for name in CONVENTIONS:
-        if getattr(args, name, None) is not None:
-            setattr(spec, name, getattr(args, name))
-    spec.input_shape = input_shape
-    spec.validate()
-    return spec
-
-
-def _factory_kwargs(text: str) -> dict:
-    try:
-        kwargs = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"--factory-kwargs is not JSON ({exc})") from exc
-    if not isinstance(kwargs, dict):
-        raise SpecError("--factory-kwargs must be a JSON object")
-    return kwargs
-
-
-def import_bundle(args: argparse.Namespace) -> Path | None:
-    """Load the data, import by route, write the bundle (or with --detect-only print what was found);
-    raises the refusals `run` reports."""
-    spec = ImportSpec.from_file(args.spec) if getattr(args, "spec", None) else ImportSpec()
-    class_names = [n.strip() for n in args.class_names.split(",")] if args.class_names else spec.class_names
-    data = load_map_data(args.dataset, args.data_dir, args.labels, class_names or None, args.limit,
-                         tuple(spec.input_shape), args.channels)
-    if args.route == "torch":
-        from vae.portable.importers.torch_module import import_torch
-
-        spec = _spec_from_args(args, spec, data.input_shape)
-        model, spec, source = import_torch(args.model, args.weights, spec, data, args.encode_method,
-                                           args.decode_method, _factory_kwargs(args.factory_kwargs), args.detect_only)
-    elif args.route == "pythae":
-        from vae.portable.importers.pythae_folder import import_pythae
-
-        model, spec, source = import_pythae(args.folder, data, args.likelihood, args.gaussian_sigma, args.detect_only)
-    else:
-        from vae.portable.importers.onnx_pair import import_onnx
-
-        model, spec, source = import_onnx(args.encoder, args.decoder, _spec_from_args(args, spec, data.input_shape),
-                                          data, args.detect_only)
-    for name, finding in source.get("findings", {}).items():
-        if finding["how"] != "given":
-            print(f"found: {name} = {finding['value']} ({finding['how']})", file=sys.stderr)
-    if source.get("load_note"):
-        print(f"note: {source['load_note']}", file=sys.stderr)
-    if model is None:
-        print(json.dumps({"spec": spec.to_dict(), **source}))
-        return None
-    return write_portable_bundle(args.out, model, data, spec, source, args.name, args.iwae_k, args.iwae_images,
-                                 umap=not args.no_umap, progress=tqdm_progress(args.progress_file))
-
-
 def run(args: argparse.Namespace) -> int:
     """Import, or print the one-line reason it was refused (exit status 2)."""
     if not 0 <= args.iwae_k <= 5000 or args.iwae_images < 1 or (args.limit is not None and args.limit < 1):
@@ -193,13 +130,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.out} already holds a bundle; pass --overwrite or choose another --out", file=sys.stderr)
         return EXIT_REFUSED
     try:
-        out = import_bundle(args)
+        outcome = run_import(request(args), tqdm_progress(args.progress_file))
     except (ImportRefused, GraphError, SpecError, DataFileError, DatasetNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except OSError as exc:
         print(f"error: could not write the bundle to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_REFUSED
-    if out is not None:
-        print(f"bundle written: {out}")
+    for name, finding in outcome.source.get("findings", {}).items():
+        if finding["how"] != "given":
+            print(f"found: {name} = {finding['value']} ({finding['how']})", file=sys.stderr)
+    if outcome.source.get("load_note"):
+        print(f"note: {outcome.source['load_note']}", file=sys.stderr)
+    if outcome.bundle is None:
+        print(json.dumps({"spec": outcome.spec.to_dict(), **outcome.source}))
+    else:
+        print(f"bundle written: {outcome.bundle}")
     return EXIT_OK
+
+
+def request(args: argparse.Namespace) -> ImportRequest:
+    """The parsed flags as the library's request (flags a route lacks stay at their defaults)."""
+    given = {name: getattr(args, name, None) for name in CONVENTIONS}
+    optional = {name: getattr(args, name) for name in ("model", "weights", "factory_kwargs", "encode_method",
+                                                       "decode_method", "folder", "encoder", "decoder")
+                if hasattr(args, name)}
+    return ImportRequest(
+        route=args.route, dataset=args.dataset, out=None if args.detect_only else args.out,
+        spec_file=getattr(args, "spec", None), conventions=given, data_dir=args.data_dir, labels=args.labels,
+        class_names=[n.strip() for n in args.class_names.split(",")] if args.class_names else None,
+        limit=args.limit, channels=args.channels, name=args.name, iwae_k=args.iwae_k,
+        iwae_images=args.iwae_images, umap=not args.no_umap, **optional)
