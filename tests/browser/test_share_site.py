@@ -17,6 +17,7 @@ import pytest
 
 from harness.browser import BROWSER_DECODER, ROOT, free_port, isolated_point, point_index, point_on_screen
 from vae.bundle import load_bundle
+from vae.latent.placement import nearest_neighbours
 from vae.models.inference import decode
 from vae.share import export_site
 
@@ -126,10 +127,14 @@ def test_click_slider_and_a_copied_link_with_nothing_from_outside(page, site, sc
     page.mouse.click(*point_on_screen(page, n))
     page.wait_for_selector(f"#selection[data-index='{index}']", timeout=10_000)
     page.wait_for_function("() => Number(document.querySelector('#reconstruction').dataset.frame) > 0")
-    assert_decoded_like_python(page, bundle, "#reconstruction", bundle.mu[index])
+    codes = bundle.mu.astype(np.float16).astype(np.float64)  # the site's codes
+    assert_decoded_like_python(page, bundle, "#reconstruction", codes[index])
+    shown_neighbours = [int(i) for i in page.locator("#neighbours button").evaluate_all(
+        "buttons => buttons.map((b) => b.dataset.index)")]
+    assert shown_neighbours == nearest_neighbours(codes, codes[index], k=10, exclude=index).tolist()
     page.wait_for_function(f"() => location.hash.startsWith('#i={index}&')")
     selected_code = [float(v) for v in fragment(page.url)["z"].split(",")]
-    assert np.abs(np.array(selected_code) - bundle.mu[index]).max() <= 0.005 + 1e-6  # the sliders' 2 decimals
+    assert np.abs(np.array(selected_code) - codes[index]).max() <= 0.005 + 1e-6  # the sliders' 2 decimals
 
     before = page.url
     slider = page.get_by_role("slider").first

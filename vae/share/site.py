@@ -3,13 +3,18 @@
 The folder holds index.html, site.js (the page), the app's browser components (vae_lab.js, made
 from ui/components/local_decoder.js and live_decoder.js as ui/live_decoder.py joins them;
 map_events.js), Plotly.js from the installed plotly package, onnxruntime-web from the app's pinned
-copy (ui/static/, filled by scripts/web-assets.sh), decoder.onnx, atlas.jpg (the images) and
-site.json (the map, classes, per-image values, codes, neighbours). Only the decoder leaves: the
-site holds no encoder. Any static file server serves it; the page asks nothing of any other host.
+copy (ui/static/, filled by scripts/web-assets.sh), decoder.onnx, atlas.webp (the images) and
+site.json (the map, classes, per-image values, codes). Only the decoder leaves: the site holds no
+encoder. Any static file server serves it; the page asks nothing of any other host.
+
+Plotly.js (4.8 MB) and onnxruntime-web's WebAssembly (14 MB) are stored gzip-compressed, 1.5 and
+3.7 MB, and unpacked by the page (DecompressionStream): that keeps the shipped z16's site of
+10,000 images under 10 MB on any host, also one that compresses nothing.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from dataclasses import dataclass
@@ -18,7 +23,7 @@ from pathlib import Path
 from vae.bundle import Bundle, load_bundle
 from vae.latent.selection import display_subset
 from vae.models.decoder_export import UnsupportedLayer
-from vae.share.atlas import atlas_jpeg
+from vae.share.atlas import atlas_webp
 from vae.share.browser import decoder_onnx
 from vae.share.site_data import choose_projection, site_data
 
@@ -26,12 +31,13 @@ UI = Path(__file__).resolve().parents[2] / "ui"
 COMPONENTS = UI / "components"
 ORT_DIR = UI / "static" / "onnxruntime-web"  # as ui/live_decoder.py's ORT_DIR
 ORT_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm", "LICENSE.txt")
+PACKED = ("ort-wasm-simd-threaded.wasm",)  # with plotly.min.js, stored as .gz (see the top)
 WEB = Path(__file__).parent / "web"
 PAGE_FILES = ("index.html", "site.js", "site.css")
 DEFAULT_IMAGES = 10_000
 MAX_IMAGES = 20_000  # the browser places codes on a UMAP map by its nearest codes: all of them, each step
 DECODER = "decoder.onnx"
-ATLAS = "atlas.jpg"
+ATLAS = "atlas.webp"
 DATA = "site.json"
 
 
@@ -61,7 +67,12 @@ def _components_module() -> str:
     """The live decoder as the app mounts it (local_decoder.js, then live_decoder.js), as one ES
     module that also lends its decoder to the page."""
     parts = [(COMPONENTS / name).read_text() for name in ("local_decoder.js", "live_decoder.js")]
-    return "\n".join(parts) + "\nexport { buildLocalDecoder };\n"
+    return "\n".join(parts) + "\nexport { buildLocalDecoder, readArray };\n"
+
+
+def _write_packed(path: Path, data: bytes) -> None:
+    """`data` gzip-compressed as `path`.gz (no time stamp: the same export gives the same bytes)."""
+    path.with_name(path.name + ".gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
 
 
 def _copy_scripts(out: Path) -> None:
@@ -71,25 +82,28 @@ def _copy_scripts(out: Path) -> None:
                          "run scripts/web-assets.sh (it needs npm)")
     import plotly.offline
 
-    (out / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
+    _write_packed(out / "plotly.min.js", plotly.offline.get_plotlyjs().encode())
     (out / "onnxruntime-web").mkdir()
     for name in ORT_FILES:
-        shutil.copyfile(ORT_DIR / name, out / "onnxruntime-web" / name)
+        if name in PACKED:
+            _write_packed(out / "onnxruntime-web" / name, (ORT_DIR / name).read_bytes())
+        else:
+            shutil.copyfile(ORT_DIR / name, out / "onnxruntime-web" / name)
     (out / "vae_lab.js").write_text(_components_module(), encoding="utf-8")
     for source in (COMPONENTS / "map_events.js", COMPONENTS / "live_decoder.css", *(WEB / n for n in PAGE_FILES)):
         shutil.copyfile(source, out / source.name)
 
 
 def _write_model(bundle: Bundle, out: Path, images: int, projection: str | None) -> int:
-    """decoder.onnx, atlas.jpg and site.json for a sample of `images` of the bundle's images."""
+    """decoder.onnx, atlas.webp and site.json for a sample of `images` of the bundle's images."""
     try:
         onnx_bytes, output = decoder_onnx(bundle.model)
     except UnsupportedLayer as error:
         raise ValueError(f"{bundle.name}'s decoder cannot run in a browser: {error}") from error
     keep = display_subset(len(bundle.mu), images)
-    jpeg, layout = atlas_jpeg(bundle.images, keep)
+    picture, layout = atlas_webp(bundle.images, keep)
     (out / DECODER).write_bytes(onnx_bytes)
-    (out / ATLAS).write_bytes(jpeg)
+    (out / ATLAS).write_bytes(picture)
     decoder = {"file": DECODER, "latent_dim": bundle.latent_dim, "output": output,
                "image_shape": list(bundle.model.config.input_shape)}
     data = site_data(bundle, keep, choose_projection(bundle, projection), decoder, {"file": ATLAS, **layout})

@@ -1,7 +1,10 @@
-"""The data a shared site reads (`site.json`): the map, classes, per-image values, codes, neighbours.
+"""The data a shared site reads (`site.json`): the map, classes, per-image values and codes.
 
 Arrays travel as little-endian base64 (the browser code's convention). Images keep their test index
-(`indices`) in every place a person sees one, also when the site holds a sample of them.
+(`indices`) in every place a person sees one, also when the site holds a sample of them. The codes
+(posterior means) are float16, once: the sliders show two decimals, and a UMAP map's placement
+(`placement`, kind "neighbours") reads the same array. Neighbours are found in the page, on the codes
+it has, as vae.latent.placement.nearest_neighbours finds them.
 """
 
 from __future__ import annotations
@@ -14,12 +17,10 @@ from vae.diagnostics.colour import clipped_range
 from vae.diagnostics.per_image import FIELDS, LABELS
 from vae.evaluation import likelihood_of
 from vae.latent.attributes import order_dimensions
-from vae.latent.placement import nearest_neighbours
 from vae.share.browser import base64_array, placement
 
 PROJECTIONS = ("umap", "latent", "pca")  # the first the bundle has is the site's map, as in the app
 PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
-NEIGHBOURS = 10
 SLIDER_LIMIT = 3.0  # as the app's sliders (ui/state.py)
 SLIDER_STEP = 0.05
 
@@ -49,11 +50,6 @@ def per_image_of(bundle: Bundle, keep: np.ndarray) -> dict[str, np.ndarray]:
     return per_image_values(bundle.model, bundle.images[keep], likelihood, sigma)
 
 
-def neighbours_of(codes: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
-    """(N, k) positions of each code's nearest others (Euclidean), nearest first."""
-    return np.stack([nearest_neighbours(codes, codes[i], k=k, exclude=i) for i in range(len(codes))])
-
-
 def slider_rows(kl_per_dim: np.ndarray) -> list[dict]:
     """One slider per dimension, informative ones first (by KL), collapsed ones marked, as the app's."""
     informative, collapsed = order_dimensions(kl_per_dim)
@@ -63,7 +59,8 @@ def slider_rows(kl_per_dim: np.ndarray) -> list[dict]:
 
 def site_data(bundle: Bundle, keep: np.ndarray, projection: str, decoder: dict, atlas: dict) -> dict:
     """Everything `site.js` shows, for the images at `keep` on the map `projection`."""
-    codes = bundle.mu[keep]
+    place = placement(bundle, projection, keep)
+    codes = place.pop("codes", None) or base64_array(bundle.mu[keep], "float16")
     values = per_image_of(bundle, keep)
     metrics = bundle.config.get("metrics", {})
     return {
@@ -74,10 +71,9 @@ def site_data(bundle: Bundle, keep: np.ndarray, projection: str, decoder: dict, 
         "test_neg_elbo": metrics.get("test_neg_elbo"),
         "indices": base64_array(keep, "int32"), "labels": base64_array(bundle.labels[keep], "int32"),
         "xy": base64_array(bundle.projections[projection]["xy"][keep], "float32"),
-        "codes": base64_array(codes, "float32"),
-        "neighbours": base64_array(neighbours_of(codes), "int32"),
+        "codes": codes,
         "values": [{"key": name, "label": LABELS[name], "values": base64_array(values[name], "float32"),
                     "range": clipped_range(values[name])} for name in FIELDS],
         "sliders": {"rows": slider_rows(bundle.kl_per_dim), "limit": SLIDER_LIMIT, "step": SLIDER_STEP},
-        "decoder": decoder, "placement": placement(bundle, projection, keep), "atlas": atlas,
+        "decoder": decoder, "placement": place, "atlas": atlas,
     }

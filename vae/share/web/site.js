@@ -3,10 +3,13 @@
 // `vae-lab export`) and plays the part the Streamlit server plays for them in the app, from
 // site.json and decoder.onnx: it answers the sliders' moves, draws the map, and decodes the
 // codes a click or a link sets. The view lives in the URL fragment: #i=<test index>&z=<code>&c=<colour>.
-import liveDecoder, { buildLocalDecoder } from "./vae_lab.js";
+import liveDecoder, { buildLocalDecoder, readArray } from "./vae_lab.js";
 import mapEvents from "./map_events.js";
 
 const ORT_URL = "onnxruntime-web/ort.wasm.bundle.min.mjs";
+const ORT_WASM = "onnxruntime-web/ort-wasm-simd-threaded.wasm.gz";
+const PLOTLY = "plotly.min.js.gz";
+const NEIGHBOURS = 10; // as the app's selection panel
 const MAP_KEY = "map"; // map_events.js finds the chart in the element of class st-key-<MAP_KEY>
 const DISPLAY_SCALE = 4; // the selected image and its reconstruction, as in the app
 const DENSITY_SIDE = 160; // the live decoder's picture of the map, as the app's
@@ -16,6 +19,23 @@ function bytes(base64) {
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out.buffer;
+}
+
+// Plotly.js and onnxruntime-web's WebAssembly are stored gzip-compressed (vae/share/site.py); a host
+// that serves them with Content-Encoding: gzip hands over plain bytes, which are used as they are.
+async function unpacked(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes.buffer;
+  return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+}
+
+async function loadScripts() {
+  const [plotly, wasm, ort] = await Promise.all([unpacked(PLOTLY), unpacked(ORT_WASM),
+                                                 import(new URL(ORT_URL, document.baseURI).href)]);
+  (0, eval)(new TextDecoder().decode(plotly)); // a global script, as a <script> tag would run it: window.Plotly
+  ort.env.wasm.wasmBinary = wasm; // the module local_decoder.js imports (the same URL: the same module)
 }
 
 function toBase64(array) {
@@ -38,8 +58,7 @@ function unpack(site) {
     site, indices, xy, bounds,
     position: new Map(Array.from(indices, (index, p) => [index, p])),
     labels: new Int32Array(bytes(site.labels)),
-    codes: new Float32Array(bytes(site.codes)),
-    neighbours: new Int32Array(bytes(site.neighbours)),
+    codes: readArray(site.codes, "float16"),
   };
 }
 
@@ -107,7 +126,9 @@ class Site {
     this.state = { selected: null, code: new Array(this.site.latent_dim).fill(0), colour: "class", seq: 0,
                    image: undefined, marker: [50, 50], hidden: [] };
     this.payload = {
-      id: "decoder", projection: this.site.placement, bounds: data.bounds,
+      id: "decoder", bounds: data.bounds,
+      projection: this.site.placement.kind === "neighbours" ? { ...this.site.placement, codes: this.site.codes }
+        : this.site.placement,
       decoder: { ...this.site.decoder, onnx: toBase64(onnx) },
     };
     this.queue = Promise.resolve();
@@ -240,9 +261,8 @@ class Site {
     const dim = site.latent_dim;
     document.getElementById("code").textContent = Array.from(this.data.codes.slice(p * dim, (p + 1) * dim),
       (v, d) => `z${d}=${v >= 0 ? "+" : ""}${v.toFixed(2)}`).join("  ");
-    const k = this.data.neighbours.length / this.data.indices.length;
     const strip = document.getElementById("neighbours");
-    strip.replaceChildren(...Array.from(this.data.neighbours.slice(p * k, (p + 1) * k), (q) => {
+    strip.replaceChildren(...this.nearest(p, NEIGHBOURS).map((q) => {
       const neighbour = this.data.indices[q];
       const button = document.createElement("button");
       button.title = `test #${neighbour}`;
@@ -255,6 +275,20 @@ class Site {
       button.addEventListener("click", () => this.select(neighbour));
       return button;
     }));
+  }
+
+  // Positions of the k codes nearest (Euclidean) to position p's, nearest first, p left out: as
+  // vae.latent.placement.nearest_neighbours finds them.
+  nearest(p, k) {
+    const dim = this.site.latent_dim, codes = this.data.codes, n = codes.length / dim;
+    const distances = new Float64Array(n);
+    for (let q = 0; q < n; q++) {
+      let d2 = 0;
+      for (let d = 0; d < dim; d++) { const diff = codes[q * dim + d] - codes[p * dim + d]; d2 += diff * diff; }
+      distances[q] = d2;
+    }
+    distances[p] = Infinity;
+    return Array.from(distances.keys()).sort((a, b) => distances[a] - distances[b]).slice(0, Math.min(k, n - 1));
   }
 
   drawTile(canvas, index, scale) {
@@ -319,7 +353,7 @@ class Site {
 }
 
 async function main() {
-  const site = await (await fetch("site.json")).json();
+  const [site] = await Promise.all([fetch("site.json").then((response) => response.json()), loadScripts()]);
   const onnx = new Uint8Array(await (await fetch(site.decoder.file)).arrayBuffer());
   const data = unpack(site);
   describe(site);
