@@ -61,12 +61,15 @@ def test_the_wheel_holds_the_whole_app(installed, tmp_path):
                  "components/local_decoder.js", "components/live_decoder.css", "components/map_events.js",
                  ".streamlit/config.toml"):
         assert (app / name).is_file(), name
+    library = Path(where[1]).parent
+    for name in ("share/web/index.html", "share/web/site.js", "share/web/site.css"):
+        assert (library / name).is_file(), name
     assert not (app.parent / "harness").exists() and not (app.parent / "tests").exists()
 
 
 def test_vae_lab_help_lists_the_sub_commands(installed, tmp_path):
     out = subprocess.run([installed / "vae-lab", "--help"], cwd=tmp_path, capture_output=True, text=True, check=True)
-    for command in ("serve", "train", "evaluate"):
+    for command in ("serve", "train", "evaluate", "import", "export"):
         assert command in out.stdout
 
 
