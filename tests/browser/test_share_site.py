@@ -125,11 +125,11 @@ def test_click_slider_and_a_copied_link_with_nothing_from_outside(page, site, sc
     n = isolated_point(page, start=len(bundle.mu) // 3)
     index = point_index(page, n)
     page.mouse.click(*point_on_screen(page, n))
-    page.wait_for_selector(f"#selection[data-index='{index}']", timeout=10_000)
-    page.wait_for_function("() => Number(document.querySelector('#reconstruction').dataset.frame) > 0")
+    page.wait_for_selector(f".vl-selection[data-index='{index}']", timeout=10_000)
+    page.wait_for_function("() => Number(document.querySelector('.vl-reconstruction').dataset.frame) > 0")
     codes = bundle.mu.astype(np.float16).astype(np.float64)  # the site's codes
-    assert_decoded_like_python(page, bundle, "#reconstruction", codes[index])
-    shown_neighbours = [int(i) for i in page.locator("#neighbours button").evaluate_all(
+    assert_decoded_like_python(page, bundle, ".vl-reconstruction", codes[index])
+    shown_neighbours = [int(i) for i in page.locator(".vl-neighbours button").evaluate_all(
         "buttons => buttons.map((b) => b.dataset.index)")]
     assert shown_neighbours == nearest_neighbours(codes, codes[index], k=10, exclude=index).tolist()
     page.wait_for_function(f"() => location.hash.startsWith('#i={index}&')")
@@ -153,7 +153,7 @@ def test_click_slider_and_a_copied_link_with_nothing_from_outside(page, site, sc
     assert link == page.url
     page.goto("about:blank")
     open_site(page, link)
-    page.wait_for_selector(f"#selection[data-index='{index}']", timeout=10_000)
+    page.wait_for_selector(f".vl-selection[data-index='{index}']", timeout=10_000)
     page.wait_for_function("(frame) => Number(document.querySelector('canvas.decoded').dataset.frame) > 0", arg=0)
     assert fragment(page.url)["z"] == fragment(link)["z"]
     page.wait_for_function("""(code) => document.querySelectorAll('.live-decoder input[type=range]').length

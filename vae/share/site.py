@@ -1,6 +1,7 @@
 """`vae-lab export`: a bundle as a static site that maps, shows and decodes with no Python server.
 
-The folder holds index.html, site.js (the page), the app's browser components (vae_lab.js, made
+The folder holds index.html, site.js (the page) and explorer.js (what it shows, also the notebook
+widget's), the app's browser components (vae_lab.js, made
 from ui/components/local_decoder.js and live_decoder.js as ui/live_decoder.py joins them;
 map_events.js), Plotly.js from the installed plotly package, onnxruntime-web from the app's pinned
 copy (ui/static/, filled by scripts/web-assets.sh), decoder.onnx, atlas.webp (the images) and
@@ -33,7 +34,7 @@ ORT_DIR = UI / "static" / "onnxruntime-web"  # as ui/live_decoder.py's ORT_DIR
 ORT_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm", "LICENSE.txt")
 PACKED = ("ort-wasm-simd-threaded.wasm",)  # with plotly.min.js, stored as .gz (see the top)
 WEB = Path(__file__).parent / "web"
-PAGE_FILES = ("index.html", "site.js", "site.css")
+PAGE_FILES = ("index.html", "site.js", "site.css", "explorer.js", "explorer.css")
 DEFAULT_IMAGES = 10_000
 MAX_IMAGES = 20_000  # the browser places codes on a UMAP map by its nearest codes: all of them, each step
 DECODER = "decoder.onnx"
