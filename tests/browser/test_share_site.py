@@ -15,7 +15,15 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 
-from harness.browser import BROWSER_DECODER, ROOT, free_port, isolated_point, point_index, point_on_screen
+from harness.browser import (
+    BROWSER_DECODER,
+    ROOT,
+    free_port,
+    isolated_point,
+    point_index,
+    point_on_screen,
+    refuse_outside,
+)
 from vae.bundle import load_bundle
 from vae.latent.placement import nearest_neighbours
 from vae.models.inference import decode
@@ -69,18 +77,8 @@ def site(request, tmp_path_factory):
 @pytest.fixture()
 def page(browser, site):
     """A page that may reach the static server only; every other request is refused and recorded."""
-    origin = site[2]
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    outside = []
-
-    def route(route):
-        if route.request.url.startswith(origin + "/"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", route)
+    outside = refuse_outside(context, site[2])
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))

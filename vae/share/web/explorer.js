@@ -28,7 +28,6 @@ const TEMPLATE = `
       <div class="vl-neighbours"></div>
     </div>
   </div>`;
-let mounted = 0; // map_events.js finds its chart by the class st-key-<map key>: one key per explorer
 
 function bytes(base64) {
   const binary = atob(base64);
@@ -123,7 +122,7 @@ class Explorer {
     Object.assign(this, { root, modules, ortUrl, onView });
     this.data = unpack(site, modules.readArray);
     this.site = site;
-    this.mapKey = `vae-lab-map-${++mounted}`;
+    this.mapKey = `vae-lab-map-${Math.random().toString(36).slice(2, 10)}`; // one per explorer on a page
     root.classList.add("vae-lab-explorer");
     root.innerHTML = TEMPLATE; // markup of its own only: every text from the data is set as text
     root.querySelector(".vl-map-box").classList.add(`st-key-${this.mapKey}`);
