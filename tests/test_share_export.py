@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import json
 from pathlib import Path
 
@@ -105,3 +106,15 @@ def test_an_export_replaces_an_earlier_one_but_no_other_folder(site, tmp_path, c
     assert main(["export", str(Z2), "--out", str(tmp_path / "new"), "--projection", "umap"]) == 2
     assert "no 'umap' map" in capsys.readouterr().err
 
+
+
+def test_the_zip_holds_the_same_site(site):
+    import zipfile
+
+    from vae.share.site import site_zip
+
+    with zipfile.ZipFile(io.BytesIO(site_zip(Z2, images=300))) as archive:
+        names = {name for name in archive.namelist()}
+        expected = {f"{Z2.name}-site/{p.relative_to(site)}" for p in site.rglob("*") if p.is_file()}
+        assert names == expected
+        assert archive.read(f"{Z2.name}-site/site.json") == (site / "site.json").read_bytes()

@@ -16,6 +16,7 @@ Plotly.js (4.8 MB) and onnxruntime-web's WebAssembly (14 MB) are stored gzip-com
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import shutil
 from dataclasses import dataclass
@@ -143,3 +144,20 @@ def export_site(bundle_path: str | Path, out: str | Path, images: int = DEFAULT_
     (out / DATA).write_text(json.dumps(parts.data, separators=(",", ":")), encoding="utf-8")
     sizes = {str(p.relative_to(out)): p.stat().st_size for p in sorted(out.rglob("*")) if p.is_file()}
     return SiteReport(out, sizes, parts.data["n_images"])
+
+
+def site_zip(bundle_path: str | Path, images: int = DEFAULT_IMAGES) -> bytes:
+    """The static site of a bundle as the bytes of a zip file (one folder, `<bundle name>-site/`)."""
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / f"{Path(bundle_path).name}-site"
+        export_site(bundle_path, folder, images)
+        buffer = io.BytesIO()
+        # The largest files are compressed already (gzip, WebP, float16 weights): stored as they are.
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    archive.write(path, str(path.relative_to(folder.parent)))
+        return buffer.getvalue()
