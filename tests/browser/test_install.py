@@ -62,8 +62,10 @@ def test_the_wheel_holds_the_whole_app(installed, tmp_path):
                  ".streamlit/config.toml"):
         assert (app / name).is_file(), name
     library = Path(where[1]).parent
-    for name in ("share/web/index.html", "share/web/site.js", "share/web/site.css"):
+    for name in ("share/web/index.html", "share/web/site.js", "share/web/explorer.js", "share/web/widget.js",
+                 "share/web/site.css", "share/web/explorer.css"):
         assert (library / name).is_file(), name
+    assert (library.parent / "vae_lab" / "notebook.py").is_file()
     assert not (app.parent / "harness").exists() and not (app.parent / "tests").exists()
 
 
