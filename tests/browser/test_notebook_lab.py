@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from harness.browser import ROOT, free_port, isolated_point, point_index, point_on_screen, refuse_outside
+from vae.latent.selection import display_subset
 
 from .conftest import needs_onnxruntime_web
 
@@ -23,6 +24,7 @@ pytestmark = needs_onnxruntime_web
 Z2 = ROOT / "checkpoints" / "fashion-mnist-conv-z2"
 TOKEN = "vae-lab-test-token"
 EXPLORER = ".vae-lab-explorer[data-ready=true]"
+FROM_PYTHON = int(display_subset(10_000, 500)[-1])
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,9 @@ def lab(tmp_path_factory):
             f"widget.observe(lambda change: pathlib.Path({str(chosen)!r}).write_text("
             "json.dumps(change['new']['indices'])), names='selected')\nwidget")
     kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)], metadata=kernel),
+    # The second cell selects from Python: the last of the widget's 500 images.
+    cells = [cell, f"widget.selected_index = {FROM_PYTHON}"]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells], metadata=kernel),
                    folder / "explore.ipynb")
     # Start the notebook's kernel without asking, and fetch no news.
     settings = folder / ".settings" / "@jupyterlab"
@@ -71,22 +75,23 @@ def lab(tmp_path_factory):
     process.wait(timeout=30)
 
 
-def run_first_cell(page, attempts: int = 3) -> None:
-    """Run the notebook's cell (Ctrl+Enter) until its prompt shows it queued or run: a run asked for
-    while the page is still attaching the kernel is dropped (a person would press again)."""
-    started = "() => /\\[(\\*|\\d+)\\]/.test(document.querySelector('.jp-Notebook .jp-InputPrompt').textContent)"
+def run_cell(page, number: int, attempts: int = 3) -> None:
+    """Run the notebook's cell `number` (Ctrl+Enter) until its prompt shows it queued or run: a run
+    asked for while the page is still attaching the kernel is dropped (a person would press again)."""
+    started = ("(n) => /\\[(\\*|\\d+)\\]/.test(document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[n]"
+               ".textContent)")
     for attempt in range(attempts):
-        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.locator(".jp-Notebook .jp-Cell").nth(number).locator(".jp-InputPrompt").click()
         page.keyboard.press("Control+Enter")
         try:
-            page.wait_for_function(started, timeout=15_000)
+            page.wait_for_function(started, arg=number, timeout=15_000)
             return
         except PlaywrightTimeoutError:
             if attempt == attempts - 1:
                 raise
 
 
-def test_a_click_in_the_widgets_map_sets_widget_selected_in_the_kernel(browser, lab, screenshots):
+def test_a_click_in_the_widgets_map_sets_widget_selected_in_the_kernel_and_back(browser, lab, screenshots):
     url, chosen = lab
     context = browser.new_context(viewport={"width": 1500, "height": 1200})
     outside = refuse_outside(context, url)
@@ -97,7 +102,7 @@ def test_a_click_in_the_widgets_map_sets_widget_selected_in_the_kernel(browser, 
         page.goto(f"{url}/lab/tree/explore.ipynb?token={TOKEN}")
         page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor", timeout=120_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status=idle]", timeout=120_000)
-        run_first_cell(page)
+        run_cell(page, 0)
         page.wait_for_selector(EXPLORER, timeout=90_000)
         page.wait_for_selector(".live-decoder[data-decoder=browser]", timeout=60_000)
         n = isolated_point(page, start=40)
@@ -109,6 +114,8 @@ def test_a_click_in_the_widgets_map_sets_widget_selected_in_the_kernel(browser, 
             assert time.monotonic() < deadline, f"the kernel did not hear of #{index}"
             time.sleep(0.2)
         page.screenshot(path=screenshots / "notebook_lab_widget.png")
+        run_cell(page, 1)  # Python selects: the widget shows it
+        page.wait_for_selector(f".vl-selection[data-index='{FROM_PYTHON}']", timeout=20_000)
         assert outside == []
     except Exception:
         page.screenshot(path=screenshots / "notebook_lab_failed.png")
