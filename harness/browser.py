@@ -236,3 +236,19 @@ def time_map_click(page, index: int, timeout_ms: int = 60_000) -> float:
     elapsed = time.perf_counter() - started
     page.wait_for_selector(READY, timeout=timeout_ms)
     return elapsed
+
+
+def refuse_outside(context, origin: str) -> list[str]:
+    """Let the browser `context` reach `origin` only: every other request is aborted and its URL
+    added to the list returned (which a test expects empty)."""
+    outside = []
+
+    def route(route):
+        if route.request.url.startswith(origin + "/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", route)
+    return outside

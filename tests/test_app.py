@@ -189,6 +189,12 @@ def test_model_card_page(checkpoints):
     assert len(at.get("plotly_chart")) == 3
 
 
+def test_the_model_card_offers_the_bundle_as_a_static_site(checkpoints):
+    at = run_page("model.py")
+    (button,) = [b for b in at.get("download_button") if "static site" in b.proto.label]
+    assert button.proto.deferred_file_id and button.proto.ignore_rerun  # made when clicked (tests/test_share_export.py)
+
+
 def test_no_valid_bundle_gives_a_message_not_a_crash(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(tmp_path))
     at = AppTest.from_file(page_script("explore"), default_timeout=60)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
@@ -59,6 +61,13 @@ def summary(bundle: Bundle) -> None:
         del rows["device"]
         rows.update(import_rows(card["import"]))
     st.table({"": list(rows), "value": [md(v) for v in rows.values()]})
+    from vae.share.site import ORT_DIR, ORT_MODULE, site_zip  # the static site (`vae-lab export`), on request
+
+    if (ORT_DIR / ORT_MODULE).is_file():
+        st.download_button("Download as a static site (zip)", data=partial(site_zip, str(bundle.path)),
+                           file_name=f"{bundle.name}-site.zip", mime="application/zip", on_click="ignore",
+                           help="The map, images and live decoding as a folder any static host serves, as "
+                                "`vae-lab export` writes it (made when clicked: seconds to half a minute)")
 
 
 def import_rows(record: dict) -> dict[str, str]:

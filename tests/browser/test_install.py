@@ -66,12 +66,17 @@ def test_the_wheel_holds_the_whole_app(installed, tmp_path):
     for page in PAGES:  # pages/ installs beside ui/, where ui/navigation.py looks for it
         assert (app.parent / "pages" / page.folder / "page.py").is_file(), page.folder
     assert not list((app.parent / "pages").glob("*.py"))
+    library = Path(where[1]).parent
+    for name in ("share/web/index.html", "share/web/site.js", "share/web/explorer.js", "share/web/widget.js",
+                 "share/web/site.css", "share/web/explorer.css"):
+        assert (library / name).is_file(), name
+    assert (library.parent / "vae_lab" / "notebook.py").is_file()
     assert not (app.parent / "harness").exists() and not (app.parent / "tests").exists()
 
 
 def test_vae_lab_help_lists_the_sub_commands(installed, tmp_path):
     out = subprocess.run([installed / "vae-lab", "--help"], cwd=tmp_path, capture_output=True, text=True, check=True)
-    for command in ("serve", "train", "evaluate"):
+    for command in ("serve", "train", "evaluate", "import", "export"):
         assert command in out.stdout
 
 

@@ -4,6 +4,7 @@
     vae-lab train --dataset fashion-mnist --arch conv --latent-dim 16 --out checkpoints/my-conv
     vae-lab evaluate checkpoints/my-conv --iwae-k 1000
     vae-lab import torch --model my_vae.py:VAE --weights my_vae.pt --dataset fashion-mnist --out checkpoints/mine
+    vae-lab export checkpoints/my-conv --out site/
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ COMMANDS = {
     "train": ("vae.cli.train", "train a VAE and write a bundle"),
     "evaluate": ("vae.cli.evaluate", "evaluate a bundle on its own test images and record the metrics"),
     "import": ("vae.cli.import_model", "turn a VAE trained elsewhere (PyTorch, pythae, ONNX) into a portable bundle"),
+    "export": ("vae.cli.export", "a bundle as a static site (map, images, live decoding) for any static host"),
 }
 
 
