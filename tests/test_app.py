@@ -190,9 +190,18 @@ def test_model_card_page(checkpoints):
 
 
 def test_the_model_card_offers_the_bundle_as_a_static_site(checkpoints):
-    at = run_page("model.py")
+    at = run_page("model_card")
     (button,) = [b for b in at.get("download_button") if "static site" in b.proto.label]
     assert button.proto.deferred_file_id and button.proto.ignore_rerun  # made when clicked (tests/test_share_export.py)
+
+
+def test_the_static_site_waits_for_the_access_token(checkpoints, monkeypatch):
+    """Making the site costs the server up to half a minute of CPU: not for anyone who can reach it."""
+    monkeypatch.setenv("VAE_LAB_TOKEN", "a-long-random-operator-secret")
+    at = run_page("model_card")
+    assert not at.exception
+    assert not [b for b in at.get("download_button") if "static site" in b.proto.label]
+    assert any("access token" in c.value and "static site" in c.value for c in at.caption)
 
 
 def test_no_valid_bundle_gives_a_message_not_a_crash(tmp_path, monkeypatch):

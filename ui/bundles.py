@@ -13,7 +13,6 @@ from pathlib import Path
 
 import streamlit as st
 import torch
-from plotly.colors import qualitative
 
 from ui import state
 from ui.text import md
@@ -170,9 +169,3 @@ def _show_invalid(invalid: list[BundleEntry]) -> None:
             st.markdown(f":grey[**{md(entry.label)}**]")
             for problem in entry.problems[:5]:
                 st.caption(md(problem))
-
-
-def class_colours(n: int) -> list[str]:
-    """A qualitative palette (Plotly's D3 + Set3 ones) long enough for n classes."""
-    palette = qualitative.D3 + qualitative.Set3
-    return [palette[i % len(palette)] for i in range(n)]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from vae.share.site_data import SLIDER_LIMIT
+
 MAX_QUERY_Z = 512
 CODE_KEY = "code"
-SLIDER_LIMIT = 3.0
 # Per-bundle keys, dropped when the user switches bundle.
 BUNDLE_KEYS = (CODE_KEY, "selected", "code_source", "groups", "map_selection", "worst_pick", "find_index",
                "compare_selected")

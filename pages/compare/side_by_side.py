@@ -23,6 +23,7 @@ from vae.diagnostics.compare import (
 from vae.latent.selection import display_subset
 from vae.media import to_pixels
 from vae.models.inference import reconstruct
+from vae.share.site_data import class_colours
 
 SELECTED_KEY = "compare_selected"
 N_SHOWN = 10
@@ -71,7 +72,7 @@ def _take_click(key: str) -> None:
 
 def _map(bundle: Bundle, xy: np.ndarray, key: str, selected: int | None) -> None:
     drawn = display_subset(len(xy), MAX_DRAWN, keep=selected)
-    fig = explore_map(xy, bundle.labels, bundle.class_names, bundles.class_colours(len(bundle.class_names)), drawn,
+    fig = explore_map(xy, bundle.labels, bundle.class_names, class_colours(len(bundle.class_names)), drawn,
                       selected, height=480)
     st.plotly_chart(fig, key=key, on_select=lambda: _take_click(key), selection_mode=("points",),
                     config={"scrollZoom": True, "displaylogo": False})

@@ -23,22 +23,20 @@ import numpy as np
 import streamlit as st
 
 from ui import state
-from ui.assets import COMPONENTS_DIR, STATIC_DIR
+from ui.assets import COMPONENTS_DIR
 from vae.bundle import Bundle
 from vae.latent.selection import display_subset
-from vae.models import VAE
-from vae.models.decoder_export import UnsupportedLayer, export_decoder
+from vae.models.decoder_export import UnsupportedLayer
+from vae.share.browser import ORT_DIR, ORT_MODULE, decoder_onnx
+from vae.share.site_data import SLIDER_STEP
 
 log = logging.getLogger(__name__)
 
-# scripts/web-assets.sh puts onnxruntime-web here; Streamlit serves it at app/static/.
-ORT_DIR = STATIC_DIR / "onnxruntime-web"
-ORT_MODULE = "ort.wasm.bundle.min.mjs"
 KEY = "live-decoder"
 SEQ_KEY = "slider_seq"
 URL_PENDING_KEY = "slider_url_pending"
 LOCAL_WANTED_KEY = "local_decoder_wanted"
-STEP = 0.05
+STEP = SLIDER_STEP
 # A larger decoder decodes on the server: the page would wait longer for it than it saves.
 MAX_BROWSER_DECODER_BYTES = 32 * 2**20
 # The browser places a code on a UMAP map by its nearest codes; above this many it gets a fixed
@@ -115,16 +113,6 @@ def browser_decoder(onnx_bytes: bytes, latent_dim: int, image_shape: tuple[int, 
         raise ValueError(f"output must be 'probs' or 'logits', not {output!r}")
     return {"onnx": base64.b64encode(onnx_bytes).decode("ascii"), "latent_dim": latent_dim,
             "image_shape": list(image_shape), "output": output}
-
-
-def decoder_onnx(model: VAE) -> tuple[bytes, str]:
-    """The decoder as ONNX bytes and its output kind: a portable bundle's own decoder.onnx as it is,
-    a native model's exported (raises UnsupportedLayer where it cannot be)."""
-    from vae.portable.runtime import PortableVAE  # onnxruntime: imported once a browser asks, not at start
-
-    if isinstance(model, PortableVAE):
-        return model.decoder_graph.SerializeToString(), model.config.decoder_output
-    return export_decoder(model), "probs"
 
 
 def local_payload(bundle: Bundle, projection: str, bounds: tuple[float, float, float, float]) -> dict | None:

@@ -16,10 +16,11 @@ import streamlit as st
 
 from pages.explore import map_detail, map_events, posterior_cloud, prior_holes
 from pages.explore.per_image import per_image
-from ui import bundles, state
+from ui import state
 from ui.map_figure import ColourScale, coloraxis, hover_template
 from vae.bundle import Bundle
 from vae.diagnostics.colour import CLASS, CLIP_PERCENTILES, clipped_range, colour_options, colour_values, option_label
+from vae.share.site_data import class_colours
 
 COLOUR_KEY = "colour_by"
 CLIP_KEY = "colour_clip"
@@ -58,7 +59,7 @@ def _browser_colour(chosen: ColourScale | None, n_classes: int, layers: map_deta
     """What map_events.js needs to recolour the map in place, keyed as the figure's layout.meta: the
     value of every point, or of the points a large map draws in its view (`index`)."""
     colours = {"key": map_detail.colour_key_for(chosen, layers), "hovertemplate": hover_template(chosen),
-               "class_colours": bundles.class_colours(n_classes)}
+               "class_colours": class_colours(n_classes)}
     if chosen is not None:
         values = chosen.values if layers is None else chosen.values[layers.drawn]
         colours.update(values=base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode(),

@@ -16,6 +16,7 @@ from vae.latent.attributes import class_centroid
 from vae.latent.paths import lerp, slerp
 from vae.media import interpolation_gif, png_bytes
 from vae.models.inference import decode
+from vae.share.site_data import class_colours
 
 SOURCES = ("test index", "class centroid", "selected point", "current code")
 METHOD_LABELS = {"lerp": "linear (lerp)", "slerp": "spherical (slerp)"}
@@ -89,7 +90,7 @@ def path_map(bundle: Bundle, projection: str, codes: np.ndarray, a: Endpoint, b:
     project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
     path = np.array([project(c) for c in codes])  # (steps, 2)
     fig = figures.latent_map(bundle.projections[projection]["xy"], bundle.labels, bundle.class_names,
-                             bundles.class_colours(len(bundle.class_names)), height=520)
+                             class_colours(len(bundle.class_names)), height=520)
     figures.add_path(fig, path, (a.label, b.label))
     st.plotly_chart(fig, key=map_key(bundle, projection), on_select="rerun", selection_mode=("points",),
                     config={"scrollZoom": True, "displaylogo": False})

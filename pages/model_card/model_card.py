@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from ui import figures
+from ui import access, figures
 from ui.text import md
 from vae.bundle import Bundle
 from vae.media import to_pixels
@@ -61,9 +61,15 @@ def summary(bundle: Bundle) -> None:
         del rows["device"]
         rows.update(import_rows(card["import"]))
     st.table({"": list(rows), "value": [md(v) for v in rows.values()]})
-    from vae.share.site import ORT_DIR, ORT_MODULE, site_zip  # the static site (`vae-lab export`), on request
+    from vae.share.browser import ORT_DIR, ORT_MODULE
+    from vae.share.site import site_zip  # the static site (`vae-lab export`), on request
 
-    if (ORT_DIR / ORT_MODULE).is_file():
+    if not (ORT_DIR / ORT_MODULE).is_file():
+        return
+    if not access.unlocked():  # making the site takes up to half a minute of the server's CPU
+        st.caption("This server asks for an access token before it makes a static site (zip) of the model: "
+                   "give it on the Train page, then come back.")
+    else:
         st.download_button("Download as a static site (zip)", data=partial(site_zip, str(bundle.path)),
                            file_name=f"{bundle.name}-site.zip", mime="application/zip", on_click="ignore",
                            help="The map, images and live decoding as a folder any static host serves, as "

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import bundles, figures
+from ui import figures
 from vae.bundle import Bundle
+from vae.share.site_data import class_colours
 
 KEY = "timelapse_epoch"
 
@@ -29,7 +30,7 @@ def _frame(bundle: Bundle) -> None:
     epoch = st.select_slider("Epoch", options=epochs, value=epochs[-1], key=KEY) if len(epochs) > 1 else epochs[0]
     xy = lapse["xy"].astype(np.float32)  # (E, n, 2)
     live = {"xy": xy[epochs.index(epoch)], "labels": lapse["labels"], "epoch": epoch}
-    fig = figures.live_map_figure(live, bundle.class_names, bundles.class_colours(len(bundle.class_names)))
+    fig = figures.live_map_figure(live, bundle.class_names, class_colours(len(bundle.class_names)))
     x0, x1, y0, y1 = figures.map_bounds(xy.reshape(-1, 2))
     fig.update_layout(xaxis={"range": [x0, x1]}, yaxis={"range": [y0, y1]})
     st.plotly_chart(fig, key="timelapse-map")

@@ -13,6 +13,7 @@ from ui.navigation import open_in_explorer
 from ui.text import md
 from vae.device import available_devices
 from vae.models import REGISTRY
+from vae.share.site_data import class_colours
 from vae.training.events import EVENTS_FILE, read_events
 from vae.training.jobs import Job, JobRefused, JobRegistry, TrainRequest, dataset_choices
 from vae.training.live_map import read_live_map
@@ -205,7 +206,7 @@ def _panel(jobs: JobRegistry, was_running: bool) -> None:
     live = read_live_map(job.out_path)
     if live is not None:
         names = progress.class_names or [str(i) for i in range(int(live["labels"].max(initial=-1)) + 1)]
-        st.plotly_chart(figures.live_map_figure(live, names, bundles.class_colours(len(names))), key="live-map")
+        st.plotly_chart(figures.live_map_figure(live, names, class_colours(len(names))), key="live-map")
         st.caption(f"Live latent map: {len(live['xy']):,} fixed test images re-encoded after each epoch "
                    "(PCA of the codes, aligned to the previous epoch so the picture does not jump).")
 

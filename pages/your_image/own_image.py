@@ -12,6 +12,7 @@ from vae.bundle import Bundle
 from vae.data.images import IMAGE_SUFFIXES, MAX_FILE_BYTES, ImageInputError, load_image
 from vae.media import to_pixels
 from vae.models import inference
+from vae.share.site_data import class_colours
 
 UPLOAD_TYPES = [suffix.lstrip(".") for suffix in IMAGE_SUFFIXES]
 SCALE = 6
@@ -60,7 +61,7 @@ def encode(bundle: Bundle, pixels: np.ndarray, name: str, projection: str) -> No
     with map_column:
         project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
         fig = figures.latent_map(bundle.projections[projection]["xy"], bundle.labels, bundle.class_names,
-                                 bundles.class_colours(len(bundle.class_names)), marker=project(code), height=420)
+                                 class_colours(len(bundle.class_names)), marker=project(code), height=420)
         st.plotly_chart(fig, key="own-map", config={"displaylogo": False})
         st.caption("The red cross is your image's code on the map.")
 

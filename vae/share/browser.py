@@ -1,6 +1,6 @@
 """What ui/components/local_decoder.js needs to decode and place codes in a browser.
 
-The same payload the Explore page sends (ui/live_decoder.py's `local_payload`): the decoder as
+The same payload the Explore page sends (pages/explore/live_decoder.py's `local_payload`): the decoder as
 ONNX (input "z", (1, D) float32; one output, (1, C, H, W) float32 pixel means or logits) and how
 a code finds its map position (vae.latent.placement.ForwardProjector): linear for PCA, the code
 itself for a 2-D latent, else the k nearest codes' positions.
@@ -9,6 +9,7 @@ itself for a 2-D latent, else the k nearest codes' positions.
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from vae.models import VAE
 from vae.models.decoder_export import export_decoder
 
 PLACE_NEIGHBOURS = 8
+# scripts/web-assets.sh puts onnxruntime-web beside the app's entry script (ui/static/), which Streamlit
+# serves at app/static/; a shared site copies it from there.
+ORT_DIR = Path(__file__).resolve().parents[2] / "ui" / "static" / "onnxruntime-web"
+ORT_MODULE = "ort.wasm.bundle.min.mjs"
 
 
 def base64_array(array: np.ndarray, dtype: str) -> str:

@@ -2,7 +2,7 @@
 
 The folder holds index.html, site.js (the page) and explorer.js (what it shows; the notebook
 widget shows it too), the app's browser components (vae_lab.js, made from
-ui/components/local_decoder.js and live_decoder.js as ui/live_decoder.py joins them;
+ui/components/local_decoder.js and live_decoder.js as pages/explore/live_decoder.py joins them;
 map_events.js), Plotly.js from the installed plotly package, onnxruntime-web from the app's pinned
 copy (ui/static/, filled by scripts/web-assets.sh), decoder.onnx, atlas.webp (the images) and
 site.json (the map, classes, per-image values, codes). Only the decoder leaves: the site holds no
@@ -26,13 +26,11 @@ from vae.bundle import Bundle, load_bundle
 from vae.latent.selection import display_subset
 from vae.models.decoder_export import UnsupportedLayer
 from vae.share.atlas import atlas_webp
-from vae.share.browser import decoder_onnx
+from vae.share.browser import ORT_DIR, ORT_MODULE, decoder_onnx
 from vae.share.site_data import choose_projection, site_data
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 COMPONENTS = UI / "components"
-ORT_DIR = UI / "static" / "onnxruntime-web"  # as ui/live_decoder.py's ORT_DIR
-ORT_MODULE = "ort.wasm.bundle.min.mjs"
 ORT_WASM = "ort-wasm-simd-threaded.wasm"
 ORT_FILES = (ORT_MODULE, ORT_WASM, "LICENSE.txt")
 PLOTLY_PACKED = "plotly.min.js.gz"

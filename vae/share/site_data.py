@@ -21,7 +21,7 @@ from vae.share.browser import base64_array, placement
 
 PROJECTIONS = ("umap", "latent", "pca")  # the first the bundle has is the site's map, as in the app
 PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
-SLIDER_LIMIT = 3.0  # as the app's sliders (ui/state.py)
+SLIDER_LIMIT = 3.0  # the sliders' range, here and in the app
 SLIDER_STEP = 0.05
 
 
