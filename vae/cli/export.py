@@ -17,12 +17,13 @@ from vae.cli.tables import format_table
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from vae.share.site import DEFAULT_IMAGES, MAX_IMAGES
+    from vae.share.site_data import PROJECTIONS
 
     p.add_argument("bundle", help="the bundle directory")
     p.add_argument("--out", required=True, help="the site's folder (new, empty, or an earlier export, replaced)")
     p.add_argument("--images", type=int, default=DEFAULT_IMAGES,
                    help=f"test images on the site: a fixed sample when the bundle has more (1..{MAX_IMAGES:,})")
-    p.add_argument("--projection", choices=("umap", "pca", "latent"),
+    p.add_argument("--projection", choices=PROJECTIONS,
                    help="the map (default: UMAP, else the 2-D latent, else PCA)")
     p.add_argument("--no-encoder", action="store_true", default=True,
                    help="only the decoder leaves (the default and, for now, the only choice)")
