@@ -207,6 +207,25 @@ def click_map_point(page, index: int, registered, attempts: int = 3) -> None:
                 raise
 
 
+def click_until(page, target, registered, attempts: int = 3) -> None:
+    """Click `target` once the page has settled, again while `registered(timeout_ms)` raises.
+
+    A click that lands while Streamlit swaps the element in during a rerun is lost (a person would
+    click again); `registered` waits for the click's visible effect, longer at each try.
+    """
+    target.wait_for(timeout=60_000)
+    for attempt in range(attempts):
+        page.wait_for_selector(READY, timeout=60_000)
+        if target.count():  # gone when an earlier click did land, late
+            target.click()
+        try:
+            registered(10_000 * 2**attempt)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == attempts - 1:
+                raise
+
+
 def download(page, button, attempts: int = 3) -> bytes:
     """Click a download button until a download arrives; its bytes.
 

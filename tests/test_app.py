@@ -134,13 +134,13 @@ def test_the_browser_decoder_is_sent_once_when_asked_for(checkpoints):
 
 
 def test_a_decoder_the_export_cannot_express_is_refused_once_asked_for(checkpoints, monkeypatch):
-    from pages.explore import live_decoder
     from vae.models.decoder_export import UnsupportedLayer
+    from vae.share import browser
 
     def refuse(model):
         raise UnsupportedLayer("the browser cannot run a Mystery layer")
 
-    monkeypatch.setattr(live_decoder, "export_decoder", refuse)
+    monkeypatch.setattr(browser, "export_decoder", refuse)
     at = run_page("explore")
     at.session_state["local_decoder_wanted"] = slider_data(at)["local_id"]
     local = slider_data(at.run())["local"]

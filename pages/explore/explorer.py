@@ -26,6 +26,7 @@ from vae.latent.placement import nearest_neighbours
 from vae.latent.selection import display_subset, points_in_box, points_in_polygon
 from vae.media import to_pixels
 from vae.models.inference import decode
+from vae.share.site_data import class_colours
 
 DISPLAY_SCALE = 4  # the selected point's original and reconstruction
 DISPLAY_PX = 140
@@ -139,7 +140,7 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
     scale = view.scale if view else None
     layers = map_view.large_map_layers(bundle, projection, key, MAX_DRAWN, scale)
     drawn = display_subset(len(xy), MAX_DRAWN, keep=selected) if layers is None else layers.drawn
-    fig = explore_map(xy, bundle.labels, bundle.class_names, bundles.class_colours(len(bundle.class_names)), drawn,
+    fig = explore_map(xy, bundle.labels, bundle.class_names, class_colours(len(bundle.class_names)), drawn,
                       selected, marker, scale, overlays or [],
                       frozenset(map_events.hidden_classes(len(bundle.class_names))))
     if layers is not None:

@@ -30,6 +30,7 @@ from ui.map_figure import COLOUR_SCALE, ColourScale, colour_key
 from vae.bundle import Bundle
 from vae.latent.density import class_density, value_density
 from vae.latent.selection import draw_priority, view_subset
+from vae.share.site_data import class_colours
 
 # The points a large map draws over its picture: fewer than a map drawn in full (explorer.MAX_DRAWN),
 # as the picture shows the rest and each pan or zoom redraws them all (WebGL in software, headless).
@@ -99,7 +100,7 @@ def _layers(path: str, projection: str, stamp: tuple, view: tuple, limit: int, c
         xy, labels, values = xy[shown], labels[shown], None if values is None else values[shown]
     width, height = PICTURE_PX
     if _scale is None:
-        palette = np.array([hex_to_rgb(c) for c in bundles.class_colours(len(bundle.class_names))], dtype=np.float64)
+        palette = np.array([hex_to_rgb(c) for c in class_colours(len(bundle.class_names))], dtype=np.float64)
         rgba = class_density(xy, labels, palette, view, width, height)
     else:
         rgba = value_density(xy, values, _scale.low, _scale.high, _lut(), view, width, height)

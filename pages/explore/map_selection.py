@@ -9,7 +9,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.explore.per_image import per_image
-from ui import bundles
 from ui.text import plotly
 from vae.bundle import Bundle
 from vae.diagnostics.selection import (
@@ -21,6 +20,7 @@ from vae.diagnostics.selection import (
 )
 from vae.media import to_pixels
 from vae.models.inference import reconstruct
+from vae.share.site_data import class_colours
 
 SELECTION_KEY = "map_selection"
 TILE_PX = 56
@@ -38,7 +38,7 @@ def current() -> np.ndarray | None:
 
 
 def _histogram(bundle: Bundle, counts: np.ndarray) -> go.Figure:
-    colours = bundles.class_colours(len(bundle.class_names))
+    colours = class_colours(len(bundle.class_names))
     fig = go.Figure(go.Bar(x=[plotly(n) for n in bundle.class_names], y=counts, marker_color=colours))
     fig.update_layout(height=220, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="classes in the selection")
     return fig

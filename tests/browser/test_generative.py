@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from harness.browser import click_map_point, download, photo_jpeg, upload
+from harness.browser import click_map_point, click_until, download, photo_jpeg, upload
 
 from .conftest import wait_ready
 
@@ -109,8 +109,8 @@ def test_loading_an_upload_into_the_sliders_opens_explore(page, app_url):
     page.get_by_text("Invert (the model saw light objects").wait_for(timeout=30_000)
     wait_ready(page)
     assert page.get_by_role("checkbox").is_checked()  # dark on light: inverted by default
-    page.get_by_role("button", name="Load this code into the sliders").click()
-    page.get_by_text("Explore the latent space").wait_for(timeout=30_000)
+    click_until(page, page.get_by_role("button", name="Load this code into the sliders"),
+                lambda ms: page.get_by_text("Explore the latent space").wait_for(timeout=ms))
     page.get_by_text("Code from your image drawing.png").wait_for(timeout=30_000)
     page.wait_for_function("() => Array.from(document.querySelectorAll('input[type=range]'))"
                            ".some(e => Number(e.value) !== 0)", timeout=10_000)

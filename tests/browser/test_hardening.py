@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlparse
 import pytest
 from PIL import Image
 
-from harness.browser import READY, click_map_point, serving, upload
+from harness.browser import READY, click_map_point, click_until, serving, upload
 from ui.text import WORD_JOINER
 from vae.training.progress import MAX_DEVICE_TEXT
 
@@ -108,8 +108,8 @@ def test_an_upload_named_with_markup_is_shown_as_its_name(guarded, server):
     picture = io.BytesIO()
     Image.new("L", (60, 40), 0).save(picture, format="PNG")
     upload(page, name, "image/png", picture.getvalue())
-    page.get_by_role("button", name="Load this code into the sliders").click()
-    page.get_by_text("Explore the latent space").wait_for(timeout=30_000)
+    click_until(page, page.get_by_role("button", name="Load this code into the sliders"),
+                lambda ms: page.get_by_text("Explore the latent space").wait_for(timeout=ms))
     wait_ready(page)
     assert f"Code from your image {name}" in shown_text(page)
     assert foreign(page, server) == [] and page.outside == []

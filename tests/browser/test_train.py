@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from harness.browser import ROOT, free_port, start_app
+from harness.browser import ROOT, click_until, free_port, start_app
 from vae.bundle import BundleError, load_bundle
 from vae.bundle.catalog import candidate_dirs
 from vae.data import is_available_offline
@@ -108,8 +108,8 @@ def test_start_watch_and_open_the_new_bundle(context, server, screenshots):
     assert len({v for v in seen if 0 < v < 100}) >= 2, f"the progress bar never moved: {sorted(seen)}"
     assert page.get_by_text("completed").count()
     page.screenshot(path=str(screenshots / "train-finished.png"), full_page=True)
-    page.get_by_role("button", name="Open in the explorer").click()
-    page.get_by_text("Explore the latent space").wait_for(timeout=30_000)
+    click_until(page, page.get_by_role("button", name="Open in the explorer"),
+                lambda ms: page.get_by_text("Explore the latent space").wait_for(timeout=ms))
     wait_ready(page)
     assert "bundle=ui-fashion-z2" in page.url
     # The sidebar can come a rerun after the title while the map's follow-up lands: wait for it.
@@ -171,8 +171,8 @@ def test_open_before_the_umap_map_exists_and_watch_it_appear(context, server, sc
     with umap_held_back(job, jobs):  # the worker paused: the moment between bundle and UMAP map held open
         page.get_by_text("Saved (completed); computing the UMAP map").wait_for(timeout=120_000)
         page.screenshot(path=str(screenshots / "train-saved-computing-umap.png"), full_page=True)
-        page.get_by_role("button", name="Open in the explorer").click()
-        page.get_by_text("Computing the UMAP map in the background").wait_for(timeout=60_000)
+        click_until(page, page.get_by_role("button", name="Open in the explorer"),
+                    lambda ms: page.get_by_text("Computing the UMAP map in the background").wait_for(timeout=ms))
         wait_ready(page)
         assert page.get_by_role("radio", name="UMAP").count() == 0  # the PCA map alone, for now
         page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # drawn a moment after the run ends
