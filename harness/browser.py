@@ -197,10 +197,16 @@ def click_map_point(page, index: int, registered, attempts: int = 3) -> None:
     redraw is dropped (a person would click again); `registered` waits for the click's visible effect,
     longer at each try (5, 10, 20 s) so that a busy machine's slow answer is not taken for a lost click.
     """
+    retry(lambda: page.mouse.click(*point_on_screen(page, index)), registered, attempts, 5_000)
+
+
+def retry(act, registered, attempts: int, first_ms: int) -> None:
+    """`act()`, then `registered(timeout_ms)`; again while it raises Playwright's timeout, waiting twice as
+    long each time (a busy machine's slow answer is not taken for a lost gesture)."""
     for attempt in range(attempts):
-        page.mouse.click(*point_on_screen(page, index))
+        act()
         try:
-            registered(5_000 * 2**attempt)
+            registered(first_ms * 2**attempt)
             return
         except PlaywrightTimeoutError:
             if attempt == attempts - 1:
@@ -213,17 +219,13 @@ def click_until(page, target, registered, attempts: int = 3) -> None:
     A click that lands while Streamlit swaps the element in during a rerun is lost (a person would
     click again); `registered` waits for the click's visible effect, longer at each try.
     """
-    target.wait_for(timeout=60_000)
-    for attempt in range(attempts):
+    def act() -> None:
         page.wait_for_selector(READY, timeout=60_000)
         if target.count():  # gone when an earlier click did land, late
             target.click()
-        try:
-            registered(10_000 * 2**attempt)
-            return
-        except PlaywrightTimeoutError:
-            if attempt == attempts - 1:
-                raise
+
+    target.wait_for(timeout=60_000)
+    retry(act, registered, attempts, 10_000)
 
 
 def download(page, button, attempts: int = 3) -> bytes:
