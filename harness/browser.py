@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
-READY = "[data-testid=stApp][data-test-script-state=notRunning]"
+# The page has settled: no script run under way, and connected to its server (a busy server can drop the
+# websocket for a moment; the page then reconnects, its widgets disabled until it has).
+READY = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connection-state=CONNECTED]"
 # The explorer's live-decoder canvas, or the reference apps' st.image (the first on the page);
 # img.decoded: the explorer before its canvas, for benches that measure an older checkout beside it.
 DECODED_IMAGE = "canvas.decoded, img.decoded, [data-testid=stImage] img"
@@ -60,6 +62,10 @@ NEXT_IMAGE = """() => Promise.race([window.nextImage, new Promise((_, reject) =>
 BROWSER_DECODER = ".live-decoder[data-decoder=browser]"
 
 
+# Servers this process started, by port: their process and log, for the report of a failed test.
+STARTED: dict[int, tuple[subprocess.Popen, Path]] = {}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,6 +84,7 @@ def start_app(port: int, script: str | None = None, env: dict | None = None, arg
     else:
         argv = [sys.executable, "-m", "streamlit", "run", script, *options, *(["--", *args] if args else [])]
     proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    STARTED[port] = (proc, Path(log.name))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -102,6 +109,28 @@ def serving(checkpoints: Path, env: dict | None = None):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def failure_report(pages: list, ports: list[int], log_lines: int = 30) -> str:
+    """What a failed browser test leaves to read in CI's output: each page's address, connection and
+    script state and text, each server's state and the end of its log."""
+    parts = []
+    for page in pages:
+        try:
+            state = page.evaluate("""() => {
+                const app = document.querySelector('[data-testid=stApp]');
+                const s = app && app.dataset;
+                return app ? [s.testConnectionState, s.testScriptState, app.innerText.slice(0, 1500)]
+                           : ['no app', '', document.body.innerText.slice(0, 500)]; }""")
+        except Exception as exc:  # noqa: BLE001 - a closed or crashed page is itself the news
+            state = [f"unreadable ({exc})", "", ""]
+        parts.append(f"page {page.url}: connection {state[0]}, script {state[1]}\n{state[2]}")
+    for port in ports:
+        proc, log = STARTED[port]
+        tail = log.read_text(errors="replace").splitlines()[-log_lines:]
+        alive = "running" if proc.poll() is None else f"exited with {proc.returncode}"
+        parts.append(f"server on port {port}: {alive}; its log ends:\n" + "\n".join(tail))
+    return "\n\n".join(parts)
 
 
 def photo_jpeg(width: int = 4000, height: int = 3000) -> bytes:

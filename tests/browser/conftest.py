@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT, free_port, start_app
+from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT, STARTED, failure_report, free_port, start_app
 from pages.explore.live_decoder import ORT_DIR, ORT_MODULE
 from ui.navigation import EXPLORE, PAGES
 
@@ -70,3 +70,17 @@ def visit_every_page(page, url: str) -> None:
         assert page.locator("[data-testid=stException]").count() == 0, info.title
         current = page.locator("[data-testid=stSidebarNav] a[aria-current=page]").inner_text()
         assert info.title in current, (info.title, current)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report tells what the page showed and how its server fared."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    values = list(getattr(item, "funcargs", {}).values())
+    pages = [v for v in values if hasattr(v, "evaluate") and hasattr(v, "url")]
+    ports = [port for port in STARTED
+             if any(isinstance(v, str) and v.endswith(f"127.0.0.1:{port}") for v in values)]
+    report.sections.append(("browser and server at the failure", failure_report(pages, ports)))

@@ -108,12 +108,11 @@ def test_an_upload_named_with_markup_is_shown_as_its_name(guarded, server):
     picture = io.BytesIO()
     Image.new("L", (60, 40), 0).save(picture, format="PNG")
     upload(page, name, "image/png", picture.getvalue())
-    click_until(page, page.get_by_role("button", name="Load this code into the sliders"),
-                lambda ms: page.get_by_text("Explore the latent space").wait_for(timeout=ms))
     # The caption comes with the Explore page's first full run (on a busy machine, a moment after its title).
-    page.wait_for_function("(s) => document.querySelector('[data-testid=stApp]').innerText"
-                           ".replaceAll('\\u2060', '').includes(s)", arg=f"Code from your image {name}",
-                           timeout=60_000)
+    click_until(page, page.get_by_role("button", name="Load this code into the sliders"),
+                lambda ms: page.wait_for_function("(s) => document.querySelector('[data-testid=stApp]').innerText"
+                                                  ".replaceAll('\\u2060', '').includes(s)",
+                                                  arg=f"Code from your image {name}", timeout=ms))
     wait_ready(page)
     assert f"Code from your image {name}" in shown_text(page)
     assert foreign(page, server) == [] and page.outside == []
