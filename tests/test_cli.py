@@ -92,9 +92,18 @@ def test_bad_hyperparameter_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "lr must be" in result.stderr
 
 
+def test_evaluate_cli_writes_nothing_unless_asked(tiny_bundle):
+    before = {f.name: f.read_bytes() for f in tiny_bundle.iterdir()}
+    result = run([sys.executable, "-m", "vae.cli", "evaluate", str(tiny_bundle), "--iwae-k", "20",
+                  "--iwae-images", "10"])
+    assert result.returncode == 0, result.stderr
+    assert "iwae_nll" in result.stdout and "recorded" not in result.stdout
+    assert {f.name: f.read_bytes() for f in tiny_bundle.iterdir()} == before
+
+
 def test_evaluate_cli_records_iwae_in_the_model_card(tiny_bundle):
     result = run([sys.executable, "-m", "vae.cli", "evaluate", str(tiny_bundle), "--iwae-k", "50",
-                  "--iwae-images", "20"])
+                  "--iwae-images", "20", "--save"])
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tiny_bundle / "config.json").read_text())["metrics"]
     assert metrics["iwae_k"] == 50 and metrics["iwae_images"] == 20
@@ -104,7 +113,7 @@ def test_evaluate_cli_records_iwae_in_the_model_card(tiny_bundle):
 
 def test_evaluate_cli_stores_per_image_values_in_a_bundle_built_without_them(old_bundle):
     assert load_bundle(old_bundle).per_image is None
-    result = run([sys.executable, "-m", "vae.cli", "evaluate", str(old_bundle), "--iwae-k", "0"])
+    result = run([sys.executable, "-m", "vae.cli", "evaluate", str(old_bundle), "--iwae-k", "0", "--save"])
     assert result.returncode == 0, result.stderr
     bundle = load_bundle(old_bundle)
     assert bundle.per_image["neg_elbo"].mean() == pytest.approx(bundle.config["metrics"]["test_neg_elbo"], rel=1e-5)

@@ -248,7 +248,7 @@ def test_a_wide_photo_keeps_its_aspect_ratio_padded_with_its_background():
 # ---------------------------------------------------------------- the evaluate command
 
 def evaluate(bundle: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vae.cli", "evaluate", str(bundle), "--iwae-k", "0", "--no-write"],
+    return subprocess.run([sys.executable, "-m", "vae.cli", "evaluate", str(bundle), "--iwae-k", "0"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 

@@ -1,10 +1,11 @@
 """Evaluate a bundle on its own stored test images (no dataset needed).
 
-    vae-lab evaluate checkpoints/fashion-mnist-conv-z16 --iwae-k 1000
+    vae-lab evaluate checkpoints/fashion-mnist-conv-z16 --iwae-k 1000 [--save]
 
-Prints test -ELBO, reconstruction, KL, active units and an IWAE-k estimate of -log p(x),
-and records them in the bundle's config.json (unless --no-write), with the per-image values
-(per_image.npz) when the bundle was built without them.
+Prints test -ELBO, reconstruction, KL, active units and an IWAE-k estimate of -log p(x). With
+--save, records them in the bundle's config.json, with the per-image values (per_image.npz) when
+the bundle was built without them: asked for, since a bundle may be someone else's (a shipped one,
+a download) whose files should stay as they came.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iwae-k", type=int, default=1000, help="importance samples per image (0 skips, max 5000)")
     p.add_argument("--iwae-images", type=int, default=1000, help="test images used for the IWAE estimate")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-write", action="store_true", help="do not record the metrics in config.json")
+    p.add_argument("--save", action="store_true",
+                   help="record the metrics (and per-image values) in the bundle; without it nothing is written")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate, print a table, record the metrics; 2 for bad arguments or an unusable bundle."""
+    """Evaluate, print a table, record the metrics when asked; 2 for bad arguments or an unusable bundle."""
     if not 0 <= args.iwae_k <= 5000 or args.iwae_images < 1:
         return fail("--iwae-k must be 0..5000 and --iwae-images at least 1")
     try:
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         result["iwae_time_s"] = round(time.monotonic() - started, 1)
     rows = [(k, v) for k, v in result.items() if k != "kl_per_dim"]
     print(format_table(["metric (nats per image)", "value"], rows))
-    if not args.no_write:
+    if args.save:
         if bundle.per_image is None:
             add_per_image(bundle.path, per_image_values(bundle.model, bundle.images, likelihood, sigma))
         update_config(bundle.path, {"metrics": {**bundle.config.get("metrics", {}), **result}})

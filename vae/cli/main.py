@@ -21,7 +21,7 @@ from vae.cli.errors import fail
 COMMANDS = {
     "serve": ("vae.cli.serve", "serve the explorer app; Streamlit's own options (--server.port ...) pass through"),
     "train": ("vae.cli.train", "train a VAE and write a bundle"),
-    "evaluate": ("vae.cli.evaluate", "evaluate a bundle on its own test images and record the metrics"),
+    "evaluate": ("vae.cli.evaluate", "evaluate a bundle on its own test images (--save records the metrics)"),
     "import": ("vae.cli.import_model", "turn a VAE trained elsewhere (PyTorch, pythae, ONNX) into a portable bundle"),
     "export": ("vae.cli.export", "a bundle as a static site (map, images, live decoding) for any static host"),
 }
