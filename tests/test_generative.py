@@ -178,7 +178,7 @@ def blank_png(width: int, height: int) -> bytes:
 def test_a_decompression_bomb_is_refused_before_decoding():
     bomb = blank_png(20_000, 20_000)  # 400 megapixels in a few kB: over twice Pillow's limit
     assert len(bomb) < 200_000
-    with pytest.raises(ImageInputError, match="not a supported image \\(DecompressionBombError\\)"):
+    with pytest.raises(ImageInputError, match="not a supported image \\(too many pixels"):
         load_image(bomb, (1, 28, 28))
 
 

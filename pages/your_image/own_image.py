@@ -25,20 +25,22 @@ def looks_dark_on_light(pixels: np.ndarray) -> bool:
     return float(border.mean()) > 127
 
 
-def image_source(bundle: Bundle) -> tuple[np.ndarray, str] | None:
-    """The uploaded image as the model's input (uint8 C, H, W), else a test image; None on a bad file."""
+def image_source(bundle: Bundle) -> tuple[np.ndarray, str]:
+    """The uploaded image as the model's input (uint8 C, H, W), else (none, or a bad file) a test image."""
     uploaded = st.file_uploader("An image of your own (PNG, JPG, BMP, GIF, WebP)", type=UPLOAD_TYPES, key="own_upload",
                                 max_upload_size=MAX_FILE_BYTES // 2**20)
-    if uploaded is None:
+    pixels = None
+    if uploaded is not None:
+        try:
+            pixels = load_image(uploaded.getvalue(), tuple(bundle.config["model"]["input_shape"]),
+                                name=uploaded.name, fit="pad")
+        except ImageInputError as exc:
+            st.error(f"Cannot use this file: {md(exc)}. Below: an image of the bundle instead.",
+                     icon=":material/broken_image:")
+    if pixels is None:
         index = int(st.number_input("… or start from an image of the bundle", 0, len(bundle.images) - 1, 0,
                                     key="own_test_index"))
         return bundle.images[index], bundle.image_label(index)
-    try:
-        pixels = load_image(uploaded.getvalue(), tuple(bundle.config["model"]["input_shape"]), name=uploaded.name,
-                            fit="pad")
-    except ImageInputError as exc:
-        st.error(f"Cannot use this file: {md(exc)}", icon=":material/broken_image:")
-        return None
     _, height, width = pixels.shape
     st.caption(f"Scaled to {width}×{height} with its shape kept: the short side is padded with the colour of "
                "the image's border.")

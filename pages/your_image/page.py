@@ -10,10 +10,8 @@ bundle = bundles.select_bundle()
 if bundle is None:
     st.stop()
 st.title("Encode your own image")
-source = own_image.image_source(bundle)
-if source is not None:
-    pixels, name = source
-    projection = choose_projection(bundle)
-    own_image.encode(bundle, pixels, name, projection)
-    st.subheader("Completion")
-    own_image.completion(bundle, pixels)
+pixels, name = own_image.image_source(bundle)
+projection = choose_projection(bundle)
+own_image.encode(bundle, pixels, name, projection)
+st.subheader("Completion")
+own_image.completion(bundle, pixels)

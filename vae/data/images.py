@@ -79,8 +79,11 @@ def load_image(source: bytes | str | Path, shape: tuple[int, int, int], name: st
                 array = np.asarray(image, dtype=np.uint8)
     except ImageInputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageInputError(f"{label}: not a supported image ({type(exc).__name__})") from exc
+    except UnidentifiedImageError as exc:
+        formats = ", ".join(IMAGE_FORMATS)
+        raise ImageInputError(f"{label}: not a supported image (its contents are not {formats})") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageInputError(f"{label}: not a supported image (too many pixels to decode safely)") from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageInputError(f"{label}: corrupt or truncated image ({exc})") from exc
     if channels == 1:
