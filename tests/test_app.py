@@ -80,7 +80,8 @@ def test_explore_page_shows_sliders_image_and_map(checkpoints):
     assert at.sidebar.selectbox[0].value == "good"
     assert at.sidebar.expander[0].label.startswith("1 invalid bundle")
     assert any("model.safetensors" in visible(c.value) for c in at.sidebar.caption)
-    assert at.get("plotly_chart")
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    assert (layout["xaxis"]["title"]["text"], layout["yaxis"]["title"]["text"]) == ("PC 1", "PC 2")  # its only map
 
 
 def _apply_moves_script():

@@ -93,6 +93,18 @@ def map_layout(fig: go.Figure, xy: np.ndarray, height: int) -> None:
     )
 
 
+# What a map's two axes are: UMAP's and PCA's components, or the latent's own first two dimensions.
+AXIS_TITLES = {"umap": ("UMAP 1", "UMAP 2"), "pca": ("PC 1", "PC 2"), "latent": ("z0", "z1")}
+
+
+def name_axes(fig: go.Figure, projection: str) -> None:
+    """Title a map's axes by its projection (a map without ticks still says what its directions are)."""
+    x_title, y_title = AXIS_TITLES[projection]
+    grey = {"size": 12, "color": "#808495"}
+    fig.update_layout(margin={"l": 28, "b": 28}, xaxis_title={"text": x_title, "font": grey, "standoff": 4},
+                      yaxis_title={"text": y_title, "font": grey, "standoff": 4})
+
+
 def density_raster(xy: np.ndarray, side: int = 160) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """A grey (side, side, 3) uint8 picture of where the map's points lie, and its bounds."""
     bounds = map_bounds(xy)

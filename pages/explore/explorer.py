@@ -143,6 +143,7 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
     fig = explore_map(xy, bundle.labels, bundle.class_names, class_colours(len(bundle.class_names)), drawn,
                       selected, marker, scale, overlays or [],
                       frozenset(map_events.hidden_classes(len(bundle.class_names))))
+    figures.name_axes(fig, projection)
     if layers is not None:
         map_detail.show(fig, layers, scale)
     st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),

@@ -91,6 +91,7 @@ def path_map(bundle: Bundle, projection: str, codes: np.ndarray, a: Endpoint, b:
     path = np.array([project(c) for c in codes])  # (steps, 2)
     fig = figures.latent_map(bundle.projections[projection]["xy"], bundle.labels, bundle.class_names,
                              class_colours(len(bundle.class_names)), height=520)
+    figures.name_axes(fig, projection)
     figures.add_path(fig, path, (a.label, b.label))
     st.plotly_chart(fig, key=map_key(bundle, projection), on_select="rerun", selection_mode=("points",),
                     config={"scrollZoom": True, "displaylogo": False})

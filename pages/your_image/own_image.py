@@ -64,6 +64,7 @@ def encode(bundle: Bundle, pixels: np.ndarray, name: str, projection: str) -> No
         project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
         fig = figures.latent_map(bundle.projections[projection]["xy"], bundle.labels, bundle.class_names,
                                  class_colours(len(bundle.class_names)), marker=project(code), height=420)
+        figures.name_axes(fig, projection)
         st.plotly_chart(fig, key="own-map", config={"displaylogo": False})
         st.caption("The red cross is your image's code on the map.")
 
