@@ -17,10 +17,15 @@ from vae.training import TrainConfig, Trainer
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items) -> None:
     """Groups for `pytest -n 2 --dist loadgroup` (test.sh): a file's tests share one worker, so its
     module fixtures are built once, and the browser tests all share one, so at most one app server
-    and one Chromium run beside the other worker's tests on a 2-core machine."""
+    and one Chromium run beside the other worker's tests on a 2-core machine.
+
+    First among the hooks: xdist's worker reads the groups in its own hook of this name, and without
+    `tryfirst` that ran before this one, so every test went to either worker.
+    """
     for item in items:
         browser = "browser" in item.path.relative_to(ROOT).parts
         item.add_marker(pytest.mark.xdist_group("browser" if browser else item.path.name))
