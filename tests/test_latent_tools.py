@@ -58,6 +58,42 @@ def test_forward_projection_for_a_nonlinear_map_lands_near_the_code(codes_and_ma
     assert np.allclose(forward(codes[9]), xy[9], atol=1e-3)
 
 
+def test_a_code_mixed_from_a_triangles_corners_is_placed_at_the_same_mix_of_their_places():
+    # One triangle, worked by hand: 0.2, 0.5, 0.3 of the corners' codes lies at 0.2, 0.5, 0.3 of their places.
+    xy = np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 3.0]])
+    codes = np.array([[1.0, 0.0, 2.0], [0.0, 3.0, -1.0], [2.0, 2.0, 0.5]], dtype=np.float32)
+    inverse = InverseProjector(xy, codes)
+    forward = ForwardProjector(codes, xy, surface=inverse.surface(), tolerance=1e-3)
+    mixed = 0.2 * codes[0] + 0.5 * codes[1] + 0.3 * codes[2]  # (0.8, 2.1, 0.05)
+    assert np.allclose(forward(mixed), [2.3, 1.4], atol=1e-6)  # 0.5*(4, 1) + 0.3*(1, 3)
+    # A code off the triangle's plane by more than the tolerance is placed by its neighbours instead.
+    assert inverse.surface().place(mixed + np.array([0.0, 0.0, 0.1]), 1e-3) is None
+
+
+def test_a_code_decoded_from_a_map_position_goes_back_to_that_position():
+    """Three clusters on a nonlinear map: a position between them decodes to a mix of codes whose latent
+    neighbours lie in one cluster; placed by neighbours it jumped there, placed on the surface it stays."""
+    rng = np.random.default_rng(3)
+    centres_xy = np.array([[0.0, 0.0], [10.0, 1.0], [4.0, 8.0]])
+    centres_code = rng.normal(scale=3.0, size=(3, 8))
+    labels = rng.integers(0, 3, size=600)
+    xy = centres_xy[labels] + rng.normal(scale=0.8, size=(600, 2))
+    codes = (centres_code[labels] + rng.normal(scale=0.3, size=(600, 8))).astype(np.float32)
+    inverse = InverseProjector(xy, codes)
+    tolerance = 0.01 * np.sqrt(8)  # codes kept to two decimals, as the explorer keeps them
+    on_surface = ForwardProjector(codes, xy, surface=inverse.surface(), tolerance=tolerance)
+    by_neighbours = ForwardProjector(codes, xy)
+    span = np.ptp(xy, axis=0).max()
+    for place in ([5.0, 0.5], [2.0, 4.0], [7.0, 4.5], [4.5, 3.0]):
+        code, how = inverse(place)
+        assert how == "barycentric"
+        kept = np.round(code, 2)
+        assert np.linalg.norm(on_surface(kept) - place) < 0.002 * span, place
+        assert np.linalg.norm(by_neighbours(kept) - place) > 0.05 * span, place  # the defect this fixes
+    # A map point's own code stays on its point.
+    assert np.linalg.norm(on_surface(np.round(codes[17], 2)) - xy[17]) < 0.002 * span
+
+
 def test_nearest_neighbours_excludes_the_query_and_sorts():
     codes = np.array([[0.0], [1.0], [3.0], [0.5], [10.0]])
     assert nearest_neighbours(codes, codes[0], k=3, exclude=0).tolist() == [3, 1, 2]

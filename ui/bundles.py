@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -121,9 +122,16 @@ def inverse_projector(path: str, projection: str, stamp: tuple) -> InverseProjec
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def forward_projector(path: str, projection: str, stamp: tuple) -> ForwardProjector:
+    """Places codes on the map; one that a map position decoded to (kept to CODE_DECIMALS) goes back there."""
     bundle = get_bundle(Path(path))
     arrays = bundle.projections[projection]
-    return ForwardProjector(bundle.mu, arrays["xy"], arrays.get("components"), arrays.get("mean"))
+    surface = None
+    if arrays.get("components") is None and bundle.latent_dim > 2:
+        surface = inverse_projector(path, projection, stamp).surface()
+    # Rounding moves each coordinate by at most half a unit of the last decimal kept: allow twice that.
+    tolerance = 10.0 ** -state.CODE_DECIMALS * np.sqrt(bundle.latent_dim)
+    return ForwardProjector(bundle.mu, arrays["xy"], arrays.get("components"), arrays.get("mean"),
+                            surface=surface, tolerance=tolerance)
 
 
 def select_bundle() -> Bundle | None:

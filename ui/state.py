@@ -13,9 +13,11 @@ import streamlit as st
 from vae.share.site_data import SLIDER_LIMIT
 
 MAX_QUERY_Z = 512
+CODE_DECIMALS = 2  # a current code is kept (and shown) to two decimals
 CODE_KEY = "code"
+PLACE_KEY = "code_place"
 # Per-bundle keys, dropped when the user switches bundle.
-BUNDLE_KEYS = (CODE_KEY, "selected", "code_source", "groups", "map_selection", "worst_pick", "find_index",
+BUNDLE_KEYS = (CODE_KEY, PLACE_KEY, "selected", "code_source", "groups", "map_selection", "worst_pick", "find_index",
                "compare_selected")
 
 
@@ -55,12 +57,25 @@ def parse_index(text: str | None, n: int) -> int | None:
     return index if index is not None and 0 <= index < n else None
 
 
-def set_code(code: np.ndarray, source: str | None = None) -> None:
-    """Make `code` the current code, rounded and clipped to what the sliders can show."""
-    values = [float(np.clip(round(float(v), 2), -SLIDER_LIMIT, SLIDER_LIMIT)) for v in np.asarray(code).ravel()]
+def set_code(code: np.ndarray, source: str | None = None, place: tuple[str, float, float] | None = None) -> None:
+    """Make `code` the current code, rounded and clipped to what the sliders can show; `place`
+    (projection, x, y): the map position it was decoded from, where the map marks it while it is current."""
+    values = [float(np.clip(round(float(v), CODE_DECIMALS), -SLIDER_LIMIT, SLIDER_LIMIT))
+              for v in np.asarray(code).ravel()]
     st.session_state[CODE_KEY] = values
+    st.session_state[PLACE_KEY] = None if place is None else (*place, values)
     if source is not None:
         st.session_state["code_source"] = source
+
+
+def code_place(projection: str, code: np.ndarray) -> tuple[float, float] | None:
+    """Where on the map `projection` the current code was decoded from, while it is still `code`."""
+    kept = st.session_state.get(PLACE_KEY)
+    if kept is None or kept[0] != projection or len(kept[3]) != np.size(code):
+        return None
+    if not np.array_equal(np.asarray(kept[3], dtype=np.float32), np.asarray(code, dtype=np.float32).ravel()):
+        return None
+    return kept[1], kept[2]
 
 
 def current_code(latent_dim: int) -> np.ndarray:

@@ -115,7 +115,8 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
         return
     inverse = bundles.inverse_projector(str(bundle.path), projection, bundles.stamp(bundle))
     code, _ = inverse(target)
-    state.set_code(code, f"map position ({target[0]:.2f}, {target[1]:.2f}), decoded from the nearby points")
+    state.set_code(code, f"map position ({target[0]:.2f}, {target[1]:.2f}), decoded from the nearby points",
+                   place=(projection, *target))
 
 
 def map_key(bundle: Bundle, projection: str) -> str:
@@ -129,14 +130,22 @@ def apply_map_selection(bundle: Bundle, projection: str) -> None:
         _handle_selection(bundle, projection, previous["selection"])
 
 
+def place_of(bundle: Bundle, projection: str, code: np.ndarray) -> tuple[float, float]:
+    """Where the map marks `code`: the place a click decoded it from, while it is current (outside the
+    map's hull no placement goes back there exactly), else where the forward projector puts it."""
+    kept = state.code_place(projection, code)
+    if kept is not None:
+        return kept
+    return tuple(bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))(code))
+
+
 def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overlays: list | None = None) -> None:
     """The WebGL map; selecting on it reruns the page, and `apply_map_selection` takes it from there."""
     xy = bundle.projections[projection]["xy"]
     key = map_key(bundle, projection)
     selected = st.session_state.get("selected")
     code = state.current_code(bundle.latent_dim)
-    project = bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))
-    marker = project(code) if code.any() else None
+    marker = place_of(bundle, projection, code) if code.any() else None
     scale = view.scale if view else None
     layers = map_view.large_map_layers(bundle, projection, key, MAX_DRAWN, scale)
     drawn = display_subset(len(xy), MAX_DRAWN, keep=selected) if layers is None else layers.drawn
@@ -211,7 +220,7 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
     code = state.current_code(bundle.latent_dim)
     stamp = bundles.stamp(bundle)
     picture, bounds = _minimap(str(bundle.path), projection, stamp)
-    where = bundles.forward_projector(str(bundle.path), projection, stamp)(code)
+    where = place_of(bundle, projection, code)
     image = figures.png_data_uri(on_worker(decode, bundle.model, code)[0])
     key = (str(bundle.path), projection, stamp, tuple(bounds))
     live_decoder_panel(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim, image, picture,

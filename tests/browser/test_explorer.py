@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, isolated_point, point_index, serving
 from pages.explore.live_decoder import STEP
@@ -47,10 +48,10 @@ def slider_values(page) -> list[str]:
     return page.get_by_role("slider").evaluate_all("els => els.map(e => e.value)")
 
 
-def empty_spot(page) -> tuple[float, float, float, float]:
-    """The click-grid node (trace 0) inside the plot area farthest from every point: its page
-    coordinates and its map coordinates."""
-    return tuple(page.evaluate(f"""() => {{
+def empty_spots(page, count: int, apart: float = 120) -> list[tuple[float, float, float, float]]:
+    """`count` click-grid nodes (trace 0) inside the plot area, far from every point and `apart` pixels from
+    each other: each one's page coordinates and map coordinates."""
+    return [tuple(spot) for spot in page.evaluate(f"""([count, apart]) => {{
         const gd = document.querySelector('.js-plotly-plot');
         const grid = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
@@ -58,16 +59,46 @@ def empty_spot(page) -> tuple[float, float, float, float]:
         for (const t of ({POINT_TRACES})(gd)) for (let i = 0; i < t._length; i += 7) {{
             xs.push(xa.l2p(t.x[i])); ys.push(ya.l2p(t.y[i]));
         }}
-        let best = null, bestD = -1;
+        const nodes = [];
         for (let g = 0; g < grid.x.length; g++) {{
             const px = xa.l2p(grid.x[g]), py = ya.l2p(grid.y[g]);
             if (px < 20 || py < 20 || px > box.width - 20 || py > box.height - 20) continue;
             let d = Infinity;
             for (let i = 0; i < xs.length; i++) d = Math.min(d, (xs[i] - px) ** 2 + (ys[i] - py) ** 2);
-            if (d > bestD) {{ bestD = d; best = [box.left + px, box.top + py, grid.x[g], grid.y[g]]; }}
+            nodes.push([d, box.left + px, box.top + py, grid.x[g], grid.y[g]]);
         }}
-        return best;
-    }}"""))
+        nodes.sort((a, b) => b[0] - a[0]);
+        const chosen = [];
+        for (const node of nodes) {{
+            if (chosen.every((c) => (c[0] - node[1]) ** 2 + (c[1] - node[2]) ** 2 > apart ** 2))
+                chosen.push(node.slice(1));
+            if (chosen.length === count) break;
+        }}
+        return chosen;
+    }}""", [count, apart])]
+
+
+# The map's current-code cross: its distance in pixels from map position [x, y], with the axes as
+# drawn now (a rerun can move the chart on the page); null until the map draws a cross.
+CROSS_FROM = """([x, y]) => {
+    const gd = document.querySelector('.js-plotly-plot');
+    const cross = gd && gd._fullData && gd._fullData.find((t) => t.name === 'current code');
+    if (!cross) return null;
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    return Math.hypot(xa.l2p(cross.x[0]) - xa.l2p(x), ya.l2p(cross.y[0]) - ya.l2p(y));
+}"""
+# The map position under page coordinates [left, top], and the page coordinates of map position [x, y]
+# (each with the chart where it is now: a rerun can move it down the page).
+MAP_POSITION = """([left, top]) => {
+    const gd = document.querySelector('.js-plotly-plot');
+    const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
+    return [gd._fullLayout.xaxis.p2l(left - box.left), gd._fullLayout.yaxis.p2l(top - box.top)];
+}"""
+ON_PAGE = """([x, y]) => {
+    const gd = document.querySelector('.js-plotly-plot');
+    const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
+    return [box.left + gd._fullLayout.xaxis.l2p(x), box.top + gd._fullLayout.yaxis.l2p(y)];
+}"""
 
 
 def slider_code(page) -> tuple[np.ndarray, np.ndarray]:
@@ -174,17 +205,33 @@ def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(p
     page.screenshot(path=str(screenshots / "explore-selected.png"), full_page=True)
 
 
-def test_clicking_empty_space_decodes_the_inverse_projection_there(page, app_url, screenshots):
+def test_clicking_empty_space_decodes_there_and_marks_the_place_clicked(page, app_url, screenshots):
+    """Three clicks on empty map space, a few pixels off the click grid as a hand lands: each puts the
+    current-code cross where the click was, and shows the decode of that place's code."""
     open_explorer(page, app_url)
-    before = decoded_src(page)
-    left, top, x, y = empty_spot(page)
-    page.mouse.click(left, top)
-    page.get_by_text(f"Code from map position ({x:.2f}, {y:.2f}), decoded from").wait_for(timeout=15_000)
-    wait_ready(page)
-    assert decoded_src(page) != before
     bundle = load_bundle(SHIPPED)
-    code, _ = InverseProjector(bundle.projections["umap"]["xy"], bundle.mu)((x, y))
-    assert_sliders_hold(page, code)
+    inverse = InverseProjector(bundle.projections["umap"]["xy"], bundle.mu)
+    for number, (_, _, x, y) in enumerate(empty_spots(page, 3)):
+        before = decoded_src(page)
+        left, top = page.evaluate(ON_PAGE, [x, y])
+        click = (left + 3, top - 2)
+        clicked = page.evaluate(MAP_POSITION, click)
+        page.mouse.click(*click)
+        page.get_by_text(f"Code from map position ({x:.2f}, {y:.2f}), decoded from").wait_for(timeout=30_000)
+        wait_ready(page)
+        page.wait_for_function("(old) => document.querySelector('canvas.decoded').toDataURL() !== old",
+                               arg=before, timeout=30_000)
+        # The map is redrawn with the cross a moment after the rerun ends: wait for it near the click.
+        try:
+            page.wait_for_function(f"(p) => ({CROSS_FROM})(p) !== null && ({CROSS_FROM})(p) <= 6", arg=clicked,
+                                   timeout=30_000)
+        except PlaywrightTimeoutError:
+            pytest.fail(f"click {number}: the cross lies {page.evaluate(CROSS_FROM, clicked)} px from it")
+        code, _ = inverse((x, y))
+        assert_sliders_hold(page, code)
+        shown = Image.open(io.BytesIO(base64.b64decode(decoded_src(page).split(",", 1)[1]))).convert("L")
+        expected = decode(bundle.model, np.round(code, 2).astype(np.float32))[0].astype(int)
+        assert np.abs(np.asarray(shown, dtype=int) - expected).max() <= 2, number
     page.screenshot(path=str(screenshots / "explore-empty-click.png"), full_page=True)
 
 

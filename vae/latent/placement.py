@@ -2,7 +2,8 @@
 
 Both directions weigh the k nearest points by inverse distance (`inverse_distance_weighted`)
 where there is nothing better: outside the map's convex hull, and for UMAP, which has no cheap
-forward transform of a new code.
+forward transform of a new code. A code that a map position decoded to goes back to that position
+(`MapSurface`): a click's mark lands where the click was.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import numpy as np
 from scipy.spatial import Delaunay, cKDTree
 
 MAX_TRIANGULATED = 100_000
+# Triangles × latent dimensions above which a map keeps no MapSurface (three such float64 arrays).
+MAX_SURFACE_VALUES = 8_000_000
+# How far outside a triangle (in barycentric weight) a code rounded for display may seem to lie.
+SURFACE_SLACK = 0.05
 
 
 def inverse_distance_weighted(tree: cKDTree, point: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
@@ -41,6 +46,12 @@ class InverseProjector:
         # SciPy computes the barycentric transforms lazily: pay for them here, not in the first click.
         self.transforms = None if self.triangulation is None else self.triangulation.transform  # (T, 3, 2)
 
+    def surface(self) -> MapSurface | None:
+        """The codes this projector gives inside the hull, for placing them back (None when too large)."""
+        if self.triangulation is None or not MapSurface.fits(len(self.triangulation.simplices), self.codes.shape[1]):
+            return None
+        return MapSurface(self.triangulation, self.xy, self.codes)
+
     def __call__(self, point: tuple[float, float]) -> tuple[np.ndarray, str]:
         """Latent code (D,) at `point`, and 'barycentric' or 'neighbours' for how it was found."""
         p = np.asarray(point, dtype=np.float64)
@@ -55,6 +66,44 @@ class InverseProjector:
         return codes.astype(np.float32), "neighbours"
 
 
+class MapSurface:
+    """The codes that the map's positions decode to inside its convex hull: each Delaunay triangle of
+    the map, carried into latent space by its corners' codes (InverseProjector's barycentric step).
+
+    Neighbour placement of such a code can land far from where it came from (a code between two
+    clusters has its latent neighbours in one of them); on the surface, it has exactly one place.
+    """
+
+    def __init__(self, triangulation: Delaunay, xy: np.ndarray, codes: np.ndarray) -> None:
+        corners = triangulation.simplices  # (T, 3)
+        latent = np.asarray(codes, dtype=np.float64)[corners]  # (T, 3, D)
+        self.origin = latent[:, 0]
+        self.edges = latent[:, 1:] - latent[:, :1]  # (T, 2, D)
+        self.solve = np.linalg.pinv(self.edges.transpose(0, 2, 1))  # (T, 2, D): least-squares weights
+        place = np.asarray(xy, dtype=np.float64)[corners]
+        self.xy_origin, self.xy_edges = place[:, 0], place[:, 1:] - place[:, :1]
+
+    @staticmethod
+    def fits(triangles: int, latent_dim: int) -> bool:
+        return triangles * latent_dim <= MAX_SURFACE_VALUES
+
+    def place(self, code: np.ndarray, tolerance: float) -> np.ndarray | None:
+        """The map position whose code is within `tolerance` (latent distance) of `code`, else None."""
+        offset = np.asarray(code, dtype=np.float64) - self.origin  # (T, D)
+        weights = np.einsum("tij,tj->ti", self.solve, offset)  # (T, 2): along each triangle's two edges
+        near = np.flatnonzero((weights >= -SURFACE_SLACK).all(axis=1) & (weights.sum(axis=1) <= 1 + SURFACE_SLACK))
+        if not len(near):
+            return None
+        inside = np.clip(weights[near], 0, None)
+        inside /= np.maximum(inside.sum(axis=1, keepdims=True), 1)  # back onto the triangle
+        miss = np.linalg.norm(offset[near] - np.einsum("ti,tij->tj", inside, self.edges[near]), axis=1)
+        best = int(np.argmin(miss))
+        if miss[best] > tolerance:
+            return None
+        triangle = near[best]
+        return self.xy_origin[triangle] + inside[best] @ self.xy_edges[triangle]
+
+
 @dataclass
 class ForwardProjector:
     """Place a new latent code on an existing map: linear for PCA, neighbours for UMAP."""
@@ -64,16 +113,20 @@ class ForwardProjector:
     components: np.ndarray | None = None  # (2, D) for PCA
     mean: np.ndarray | None = None
     k: int = 8
+    surface: MapSurface | None = None  # UMAP: codes that came from a map position go back to it
+    tolerance: float = 0.0  # how far (latent distance) a code may lie from the surface and still count
 
     def __post_init__(self) -> None:
         self.tree = None if self.components is not None or self.codes.shape[1] == 2 else cKDTree(self.codes)
 
     def __call__(self, code: np.ndarray) -> np.ndarray:
         code = np.asarray(code, dtype=np.float64)
-        if self.components is not None:
+        if self.components is not None:  # linear: a mix of map points' codes lands on the same mix of places
             return (code - self.mean) @ self.components.T
         if self.tree is None:  # the map is the 2-D latent itself
             return code[:2].copy()
+        if self.surface is not None and (place := self.surface.place(code, self.tolerance)) is not None:
+            return place
         return inverse_distance_weighted(self.tree, code, self.xy, min(self.k, len(self.codes)))
 
     def place_many(self, codes: np.ndarray) -> np.ndarray:
