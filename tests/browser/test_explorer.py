@@ -137,6 +137,19 @@ def test_map_shows_all_test_points(page, app_url, screenshots):
     page.screenshot(path=str(screenshots / "explore-map.png"), full_page=True)
 
 
+def test_every_slider_of_a_16_dimension_model_is_in_view_at_once(page, app_url):
+    open_explorer(page, app_url)
+    box = page.locator(".ld-sliders")
+    # No scrolling inside the box: each informative dimension's slider and label lie wholly inside it.
+    assert box.evaluate("e => e.scrollHeight <= e.clientHeight + 1")
+    outer = box.bounding_box()
+    rows = page.locator(".ld-sliders > .ld-row")
+    assert rows.count() >= 7  # the shipped z16 model shows more than the 7 rows an earlier box held
+    for i in range(rows.count()):
+        row = rows.nth(i).bounding_box()
+        assert outer["y"] <= row["y"] and row["y"] + row["height"] <= outer["y"] + outer["height"], i
+
+
 def test_slider_step_changes_the_decoded_image(page, app_url, screenshots):
     open_explorer(page, app_url)
     before = decoded_src(page)
