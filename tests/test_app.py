@@ -188,6 +188,12 @@ def test_model_card_page(checkpoints):
     labels = [m.label for m in at.metric]
     assert "test −ELBO" in labels and "active units" in labels
     assert len(at.get("plotly_chart")) == 3
+    # The KL chart colours the active dimensions, as many as its caption counts.
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    (bars,) = [c["data"] for c in charts if "KL per latent" in c["layout"]["title"]["text"]]
+    assert [t["name"] for t in bars] == ["active", "inactive"]
+    assert len(bars[0]["x"]) + len(bars[1]["x"]) == 4
+    assert any(c.value.startswith(f"{len(bars[0]['x'])} of 4 dimensions active") for c in at.caption)
 
 
 def test_the_model_card_offers_the_bundle_as_a_static_site(checkpoints):

@@ -11,7 +11,7 @@ import torch
 
 from vae.bundle import Bundle, load_bundle
 from vae.data import datasets
-from vae.evaluation import evaluate
+from vae.evaluation import active_dimensions, evaluate
 from vae.losses import kl_standard_normal, reconstruction_nll
 
 from .conftest import ROOT
@@ -132,3 +132,17 @@ def test_shipped_bundles_store_per_image_values_whose_mean_is_the_cards_test_elb
     assert bundle.per_image is not None
     for field, metric in (("neg_elbo", "test_neg_elbo"), ("recon", "test_recon"), ("kl", "test_kl")):
         assert abs(float(bundle.per_image[field].mean()) - bundle.config["metrics"][metric]) < 0.01
+
+
+def test_active_dimensions_are_those_whose_posterior_mean_varies_across_images():
+    rng = np.random.default_rng(4)
+    # Standard deviations 1, 0.05, 0.2, 0.09 and 0.11 across 5,000 images: variances 1, 0.0025, 0.04, 0.0081, 0.0121.
+    mu = rng.standard_normal((5000, 5)) * np.array([1.0, 0.05, 0.2, 0.09, 0.11]) + np.array([0, 3, -1, 0, 0.5])
+    assert active_dimensions(mu).tolist() == [True, False, True, False, True]
+
+
+def test_the_shipped_z16_cards_active_units_are_its_dimensions_with_varying_codes():
+    bundle = load_bundle(ROOT / "checkpoints" / "fashion-mnist-conv-z16")
+    active = active_dimensions(bundle.mu)
+    assert int(active.sum()) == bundle.config["metrics"]["active_units"] == 13
+    assert (np.asarray(bundle.kl_per_dim)[~active] < 0.01).all()  # the three the KL chart shows at zero

@@ -151,11 +151,17 @@ def history_figure(history: list[dict], keys: list[tuple[str, str]], title: str)
     return fig
 
 
-def kl_bar_figure(kl_per_dim: np.ndarray) -> go.Figure:
+def kl_bar_figure(kl_per_dim: np.ndarray, active: np.ndarray) -> go.Figure:
+    """KL per dimension, largest first, the active dimensions (vae.evaluation.active_dimensions) in colour."""
     order = np.argsort(-kl_per_dim)
-    fig = go.Figure(go.Bar(x=[f"z{d}" for d in order], y=kl_per_dim[order], marker_color="#1f77b4"))
-    fig.update_layout(title="KL per latent dimension (nats)", height=300,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    fig = go.Figure()
+    for is_active, name, colour in ((True, "active", "#1f77b4"), (False, "inactive", "#b0b4bf")):
+        dims = [d for d in order if bool(active[d]) == is_active]
+        fig.add_trace(go.Bar(x=[f"z{d}" for d in dims], y=kl_per_dim[dims], name=name, marker_color=colour,
+                             hovertemplate="%{x}: KL %{y:.3f} nats<extra>" + name + "</extra>"))
+    fig.update_layout(title="KL per latent dimension (nats)", height=300, barmode="overlay",
+                      xaxis={"categoryorder": "array", "categoryarray": [f"z{d}" for d in order]},
+                      legend={"orientation": "h", "y": -0.2}, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
 
 

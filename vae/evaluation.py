@@ -14,6 +14,15 @@ from vae.models.inference import batches, model_device
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al.: Cov_x(E_q[z_d]) > 0.01
 
 
+def active_dimensions(mu: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Which latent dimensions are active (Burda et al. 2016): their posterior mean E_q[z_d] varies
+    across the images (variance above ACTIVE_UNIT_THRESHOLD). A small KL can still be active."""
+    mu = np.asarray(mu, dtype=np.float64)
+    if len(mu) < 2:
+        return np.zeros(mu.shape[1], dtype=bool)
+    return mu.var(axis=0, ddof=1) > ACTIVE_UNIT_THRESHOLD
+
+
 def likelihood_of(training: dict) -> tuple[str, float]:
     """The likelihood and Gaussian sigma a bundle's `training` section says it was trained with."""
     return str(training.get("likelihood", "bernoulli")), float(training.get("gaussian_sigma", 0.1))
@@ -46,13 +55,12 @@ def evaluate(
         kl_dims += per_dim.sum(dim=0).double().cpu()
         mus.append(mu.double().cpu())
     n = len(images)
-    mu_variance = torch.cat(mus).var(dim=0) if n > 1 else torch.zeros(model.latent_dim)
     return {
         "neg_elbo": (recon_sum + kl_sum) / n,
         "recon": recon_sum / n,
         "kl": kl_sum / n,
         "kl_per_dim": (kl_dims / n).tolist(),
-        "active_units": int((mu_variance > ACTIVE_UNIT_THRESHOLD).sum().item()),
+        "active_units": int(active_dimensions(torch.cat(mus).numpy()).sum()),
     }
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 from ui import access, figures
 from ui.text import md
 from vae.bundle import Bundle
+from vae.evaluation import ACTIVE_UNIT_THRESHOLD, active_dimensions
 from vae.media import to_pixels
 from vae.models.inference import reconstruct, sample
 
@@ -39,7 +40,9 @@ def summary(bundle: Bundle) -> None:
     for column, (key, label) in zip(columns, METRIC_LABELS.items(), strict=True):
         value = metrics.get(key)
         text = "—" if value is None else number_text(value)
-        column.metric(label, text, help="nats per image" if key != "active_units" else "dims with Cov(E[z]) > 0.01")
+        column.metric(label, text, help="nats per image" if key != "active_units" else
+                      f"dimensions whose posterior mean varies across the test images (variance > "
+                      f"{ACTIVE_UNIT_THRESHOLD}); the KL chart below shows them in colour")
     if "iwae_k" in metrics:
         st.caption(f"IWAE estimate with k = {number_text(metrics['iwae_k'])} samples on "
                    f"{number_text(metrics.get('iwae_images'))} test images (± "
@@ -123,4 +126,8 @@ def pictures(bundle: Bundle) -> None:
         st.image(figures.image_grid(_prior_samples(str(bundle.path), bundle, 24, 0), columns=12),
                  caption="z ~ N(0, I), seed 0")
     with right:
-        st.plotly_chart(figures.kl_bar_figure(bundle.kl_per_dim), key="kl-bars")
+        active = active_dimensions(bundle.mu)
+        st.plotly_chart(figures.kl_bar_figure(bundle.kl_per_dim, active), key="kl-bars")
+        st.caption(f"{int(active.sum())} of {len(active)} dimensions active: their code (the posterior mean) "
+                   f"varies across the test images, variance above {ACTIVE_UNIT_THRESHOLD} (Burda et al. 2016). "
+                   "A dimension with a small KL can still be active; an inactive one changes nothing decoded.")
