@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.text import md
 from vae.bundle import load_bundle, write_bundle
 from vae.diagnostics.compare import procrustes_align
 
@@ -57,12 +56,28 @@ def test_two_models_on_one_test_set_side_by_side(folder):
         for trace in point_traces(fig):
             assert np.allclose(np.stack([decode(trace["x"]), decode(trace["y"])], 1), xy[decode(trace["customdata"])])
     table = at.table[0].value
-    row = table[table["metric"] == md("test_neg_elbo")].iloc[0]  # shown as written (Markdown escaped)
+    row = table[table["metric"] == "test −ELBO (nats per image)"].iloc[0]
     expected = b.config["metrics"]["test_neg_elbo"] - a.config["metrics"]["test_neg_elbo"]
     assert float(row["B − A"].replace(",", "")) == pytest.approx(expected, abs=0.001)
     assert [t["name"] for t in kl["data"]] == ["A · a", "B · b"]
+    assert not at.warning  # neither card has an IWAE estimate
     assert len(decode(kl["data"][0]["y"])) == 4 and len(decode(kl["data"][1]["y"])) == 2
     assert any(image.captions[0].startswith("top: test images") for image in at.get("image"))
+
+
+def test_iwae_figures_estimated_unalike_are_said_to_be_so(folder):
+    for name, k, images in (("a", 1000, 1000), ("b", 100, 500)):
+        card = json.loads((folder / name / "config.json").read_text())
+        card["metrics"].update(iwae_nll=250.0 + k / 1000, iwae_k=k, iwae_images=images, iwae_time_s=12.5)
+        (folder / name / "config.json").write_text(json.dumps(card))
+    at = compare("b")
+    assert not at.exception
+    (warning,) = at.warning
+    assert "A with k = 1,000 samples on 1,000 images, B with k = 100 on 500" in warning.value
+    table = at.table[0].value
+    row = table[table["metric"] == "IWAE samples per image (k)"].iloc[0]
+    assert (row["A · a"], row["B · b"], row["B − A"]) == ("1,000", "100", "-900")  # whole numbers as such
+    assert table[table["metric"] == "IWAE time (s)"].iloc[0]["A · a"] == "12.500"
 
 
 def test_aligning_b_to_a_moves_b_by_procrustes(folder):

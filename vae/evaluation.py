@@ -11,6 +11,15 @@ from vae.losses import iwae_log_likelihood, kl_per_dim, reconstruction_nll
 from vae.models.base import VAE
 from vae.models.inference import batches, model_device
 
+# What each model-card metric is, in words, and its unit ("" for counts): the pages' one list.
+METRIC_NAMES = {
+    "test_neg_elbo": ("test −ELBO", "nats per image"), "test_recon": ("reconstruction", "nats per image"),
+    "test_kl": ("KL", "nats per image"), "iwae_nll": ("IWAE −log p(x)", "nats per image"),
+    "active_units": ("active units", ""), "iwae_k": ("IWAE samples per image (k)", ""),
+    "iwae_images": ("IWAE test images", ""), "iwae_nll_stderr": ("IWAE standard error", "nats per image"),
+    "iwae_neg_elbo_same_images": ("−ELBO of the IWAE's images", "nats per image"),
+    "iwae_time_s": ("IWAE time", "s"),
+}
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al.: Cov_x(E_q[z_d]) > 0.01
 
 

@@ -20,6 +20,7 @@ from vae.diagnostics.compare import (
     same_test_set_problem,
     test_set_fingerprint,
 )
+from vae.evaluation import METRIC_NAMES
 from vae.latent.selection import display_subset
 from vae.media import to_pixels
 from vae.models.inference import reconstruct
@@ -96,14 +97,31 @@ def maps(a: Bundle, b: Bundle) -> None:
 
 
 def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.3f}"
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3f}"
+
+
+def _metric_name(key: str) -> str:
+    """A metric key in words, with its unit (a key no list knows, as written)."""
+    if key not in METRIC_NAMES:
+        return md(key)
+    name, unit = METRIC_NAMES[key]
+    return f"{name} ({unit})" if unit else name
 
 
 def metrics(a: Bundle, b: Bundle) -> None:
-    """The model cards' numbers side by side, with B − A."""
-    rows = metric_rows(a.config.get("metrics", {}), b.config.get("metrics", {}))
-    st.table({"metric": [md(r[0]) for r in rows], f"A · {md(a.name)}": [_number(r[1]) for r in rows],
+    """The model cards' numbers side by side, with B − A; a word where the IWAE figures differ in k or images."""
+    card_a, card_b = a.config.get("metrics", {}), b.config.get("metrics", {})
+    rows = metric_rows(card_a, card_b)
+    st.table({"metric": [_metric_name(r[0]) for r in rows], f"A · {md(a.name)}": [_number(r[1]) for r in rows],
               f"B · {md(b.name)}": [_number(r[2]) for r in rows], "B − A": [_number(r[3]) for r in rows]})
+    setups = [(card.get("iwae_k"), card.get("iwae_images")) for card in (card_a, card_b)]
+    if all(k is not None for k, _ in setups) and setups[0] != setups[1]:
+        (k_a, n_a), (k_b, n_b) = setups
+        st.warning(f"The IWAE figures are not estimated alike: A with k = {_number(k_a)} samples on {_number(n_a)} "
+                   f"images, B with k = {_number(k_b)} on {_number(n_b)}. A larger k gives a tighter (lower) "
+                   "estimate: compare them with `vae-lab evaluate --iwae-k` the same for both.")
 
 
 def kl_figure(a: Bundle, b: Bundle) -> go.Figure:

@@ -10,14 +10,11 @@ import streamlit as st
 from ui import access, figures
 from ui.text import md
 from vae.bundle import Bundle
-from vae.evaluation import ACTIVE_UNIT_THRESHOLD, active_dimensions
+from vae.evaluation import ACTIVE_UNIT_THRESHOLD, METRIC_NAMES, active_dimensions
 from vae.media import to_pixels
 from vae.models.inference import reconstruct, sample
 
-METRIC_LABELS = {
-    "test_neg_elbo": "test −ELBO", "test_recon": "reconstruction", "test_kl": "KL",
-    "iwae_nll": "IWAE −log p(x)", "active_units": "active units",
-}
+HEADLINE = ("test_neg_elbo", "test_recon", "test_kl", "iwae_nll", "active_units")
 
 
 def number_text(value: object) -> str:
@@ -36,11 +33,12 @@ def device_text(card: dict) -> str:
 def summary(bundle: Bundle) -> None:
     card = bundle.config
     metrics = card.get("metrics", {})
-    columns = st.columns(len(METRIC_LABELS))
-    for column, (key, label) in zip(columns, METRIC_LABELS.items(), strict=True):
+    columns = st.columns(len(HEADLINE))
+    for column, key in zip(columns, HEADLINE, strict=True):
         value = metrics.get(key)
         text = "—" if value is None else number_text(value)
-        column.metric(label, text, help="nats per image" if key != "active_units" else
+        label, unit = METRIC_NAMES[key]
+        column.metric(label, text, help=unit if key != "active_units" else
                       f"dimensions whose posterior mean varies across the test images (variance > "
                       f"{ACTIVE_UNIT_THRESHOLD}); the KL chart below shows them in colour")
     if "iwae_k" in metrics:
