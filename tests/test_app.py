@@ -281,6 +281,20 @@ def test_start_from_a_second_tab_is_refused_while_a_job_runs(train_dir):
         assert not jobs.wait(60).running
 
 
+def test_after_a_job_the_name_field_offers_a_new_name_and_the_status_names_no_process(train_dir):
+    from .hostile import evil, write_job_with_markup
+
+    write_job_with_markup(train_dir)  # a finished job named evil("jobname"), its state at pid 2**22 + 7
+    at = AppTest.from_file(page_script("train"), default_timeout=60)
+    at.session_state["train_name"] = evil("jobname")  # the name that job used, still in the field
+    at.run()
+    assert not at.exception
+    assert at.text_input(key="train_name").value.startswith("my-vae-")
+    status = next(c.value for c in at.caption if "training folder" in c.value)
+    assert "pid" not in status and str(2**22 + 7) not in status and str(train_dir) not in status
+    assert "into run/ in the training folder" in visible(status)
+
+
 def test_interpolate_page_renders_every_frame_for_lerp_and_slerp(checkpoints):
     at = run_page("interpolate")
     assert not at.exception

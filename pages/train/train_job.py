@@ -93,7 +93,10 @@ def _field(option: Option) -> None:
 def form(jobs: JobRegistry, job: Job | None) -> None:
     """The data (outside the form: choosing it redraws the page with its check), then the settings
     form; Start launches the training CLI in its own process."""
-    st.session_state.setdefault("train_name", time.strftime("my-vae-%Y%m%d-%H%M%S"))
+    # A new name once the last job has used the one in the field (Start would refuse it: "already exists").
+    if "train_name" not in st.session_state or (job is not None and not job.running
+                                                 and st.session_state["train_name"] == job.name):
+        st.session_state["train_name"] = time.strftime("my-vae-%Y%m%d-%H%M%S")
     numbers = [o for o in FORM_OPTIONS if o.bounds is not None]
     _field(OPTIONS["dataset"])
     if _own_data_chosen():
@@ -188,7 +191,8 @@ def _panel(jobs: JobRegistry, was_running: bool) -> None:
     progress = summarize_events(read_events(job.out_path / EVENTS_FILE))
     st.subheader(f"Job · {md(job.name)}", anchor=False)
     st.caption(md(f"{job.status} · started {time.strftime('%H:%M:%S', time.localtime(job.started))} · "
-                  f"{progress.device or job.request.get('device', '')} · pid {job.pid} · {job.out}"))
+                  f"{progress.device or job.request.get('device', '')} · into {job.out_path.name}/ in the "
+                  "training folder"))
     st.progress(_done_fraction(progress, job), text=_progress_line(progress, job))
     _status_message(job, progress)
     if job.running and not progress.bundle and access.unlocked():  # once saved, nothing is left to cancel
