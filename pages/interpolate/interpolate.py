@@ -21,7 +21,7 @@ from vae.share.site_data import class_colours
 SOURCES = ("test index", "class centroid", "selected point", "current code")
 METHOD_LABELS = {"lerp": "linear (lerp)", "slerp": "spherical (slerp)"}
 FRAME_SCALE = 3
-DOWNLOAD_SCALE = 4
+DOWNLOAD_SCALES = (4, 8, 16)  # screen pixels per image pixel in the downloads: 112 to 448 px for 28×28
 
 
 @dataclass
@@ -108,7 +108,10 @@ def strip(bundle: Bundle, codes: np.ndarray, method: str, names: tuple[str, str]
     with st.container(key="interp-strip", horizontal=True, gap="small"):
         for frame, t in zip(frames, ts, strict=True):
             st.image(frame, caption=f"t={t:.2f}", width=frame.shape[1])
-    big = decode(bundle.model, codes, DOWNLOAD_SCALE)
+    height, width = frames.shape[1] // FRAME_SCALE, frames.shape[2] // FRAME_SCALE
+    scale = st.segmented_control("Download size", DOWNLOAD_SCALES, default=DOWNLOAD_SCALES[0],
+                                 format_func=lambda s: f"{width * s}×{height * s} px", key="interp_download_scale")
+    big = decode(bundle.model, codes, scale or DOWNLOAD_SCALES[0])
     stem = f"{bundle.name}-{method}-{len(codes)}"
     left, right = st.columns(2)
     left.download_button("Download the strip (PNG)", png_bytes(figures.image_grid(big, columns=len(big))),

@@ -74,8 +74,15 @@ def test_interpolation_between_two_clicked_points(page, app_url, screenshots, me
     page.wait_for_function(f"() => document.querySelector('.js-plotly-plot')._fullData"
                            f".find(t => t.name === 'path')?._length === {n}", timeout=15_000)
     assert path_length(page) == n
+    width = 112
+    if method == "slerp":  # a larger download, asked for
+        width = 224
+        click_until(page, page.get_by_role("radio", name="224×224 px"),
+                    lambda ms: page.locator("[role=radio][aria-checked=true]", has_text="224×224 px")
+                    .wait_for(timeout=ms))
+        wait_ready(page)
     gif = downloaded_gif(page)
-    assert gif.format == "GIF" and gif.n_frames == 2 * n - 2
+    assert gif.format == "GIF" and gif.n_frames == 2 * n - 2 and gif.size[0] == width
     assert page.locator("[data-testid=stException]").count() == 0
     page.screenshot(path=str(screenshots / f"interpolate-{method}.png"))
 
