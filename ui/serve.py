@@ -39,7 +39,11 @@ def bound_address(argv: list[str]) -> str:
     # app, not in the working directory, and is found through the main script's path.
     config._main_script_path = str(APP)
     bootstrap.load_config_options(flag_options=flags)
-    return config.get_option("server.address") or ""
+    address = config.get_option("server.address") or ""
+    # Forget this reading: Streamlit's own, with every flag, would otherwise differ from it and print
+    # "An update to the [server] config option section was detected" at every start.
+    config._config_options = None
+    return address
 
 
 def main() -> None:
