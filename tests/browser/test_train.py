@@ -33,6 +33,17 @@ def server(tmp_path_factory):
     proc.wait(timeout=20)
 
 
+@pytest.fixture(autouse=True)
+def no_job_left_running(server):
+    """A test that fails mid-job leaves no job behind to refuse the next test's Start."""
+    yield
+    jobs = JobRegistry(server[1])
+    job = jobs.current()
+    if job is not None and job.running:
+        jobs.cancel(force=True)
+        jobs.wait(60)
+
+
 @pytest.fixture()
 def context(browser):
     context = browser.new_context(viewport={"width": 1500, "height": 1200})
@@ -124,7 +135,8 @@ def test_one_job_per_server_seen_from_every_tab_and_cancel_from_either(context, 
     first, second = open_train(context, url), open_train(context, url)
     start_job(first, "ui-long", "synthetic", "mlp", 2, 1000)
     first.get_by_text("Job · ui-long").wait_for(timeout=30_000)
-    first.get_by_text("latent map after epoch").wait_for(timeout=60_000)
+    # .first: while Streamlit swaps the live map in, the one it replaces can still be there for a moment.
+    first.get_by_text("latent map after epoch").first.wait_for(timeout=60_000)
     pid = job_state(runs)["pid"]
     fill(second, "train_name", "ui-second")
     second.get_by_role("button", name="Start training").click()
