@@ -117,7 +117,8 @@ def strip(bundle: Bundle, codes: np.ndarray, method: str, names: tuple[str, str]
     left.download_button("Download the strip (PNG)", png_bytes(figures.image_grid(big, columns=len(big))),
                          file_name=f"{stem}.png", mime="image/png", on_click="ignore", key="download-png",
                          width="stretch")
-    right.download_button(f"Download the animation (GIF, {2 * len(big) - 2} frames, there and back)",
+    size = f"{big.shape[2]}×{big.shape[1]} px"
+    right.download_button(f"Download the animation (GIF, {2 * len(big) - 2} frames, {size}, there and back)",
                           interpolation_gif(big), file_name=f"{stem}.gif", mime="image/gif", on_click="ignore",
                           key="download-gif", width="stretch")
     st.caption(f"{METHOD_LABELS[method]} from {md(names[0])} to {md(names[1])}")

@@ -77,9 +77,8 @@ def test_interpolation_between_two_clicked_points(page, app_url, screenshots, me
     width = 112
     if method == "slerp":  # a larger download, asked for
         width = 224
-        click_until(page, page.get_by_role("radio", name="224×224 px"),
-                    lambda ms: page.locator("[role=radio][aria-checked=true]", has_text="224×224 px")
-                    .wait_for(timeout=ms))
+        larger = page.get_by_role("button", name=f"Download the animation (GIF, {2 * n - 2} frames, 224×224 px")
+        click_until(page, page.get_by_role("radio", name="224×224 px"), lambda ms: larger.wait_for(timeout=ms))
         wait_ready(page)
     gif = downloaded_gif(page)
     assert gif.format == "GIF" and gif.n_frames == 2 * n - 2 and gif.size[0] == width
