@@ -211,12 +211,29 @@ def test_the_static_site_waits_for_the_access_token(checkpoints, monkeypatch):
     assert any("access token" in c.value and "static site" in c.value for c in at.caption)
 
 
-def test_no_valid_bundle_gives_a_message_not_a_crash(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(tmp_path))
-    at = AppTest.from_file(page_script("explore"), default_timeout=60)
-    monkeypatch.setattr("ui.bundles.DEFAULT_DIR", tmp_path)
-    at.run()
+def test_no_valid_bundle_gives_a_guide_and_a_demo_model_not_a_crash(tmp_path, monkeypatch):
+    from vae.training.jobs import JobRegistry
+
+    empty, runs = tmp_path / "checkpoints", tmp_path / "runs"
+    empty.mkdir()
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(empty))
+    monkeypatch.setenv("VAE_LAB_TRAIN_DIR", str(runs))
+    monkeypatch.setattr("ui.bundles.DEFAULT_DIR", empty)
+    at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60).run()  # with its navigation
     assert not at.exception and at.sidebar.error
+    assert at.title[0].value == "Welcome to VAE Lab"
+    assert "model bundles" in at.markdown[0].value and str(empty) in visible(at.markdown[0].value)
+    links = [link.proto.label for link in at.get("page_link")]
+    assert any(label.startswith("Train a model") for label in links) and any("Open a model" in x for x in links)
+    next(b for b in at.button if b.label == "Make a demo model").click().run()
+    jobs = JobRegistry(runs)
+    try:
+        job = jobs.current()
+        assert job is not None, [e.value for e in at.error]
+        assert job.name.startswith("demo-") and job.request["latent_dim"] == 2
+    finally:
+        jobs.cancel(force=True)
+        jobs.wait(60)
 
 
 @pytest.fixture()

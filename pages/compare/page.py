@@ -3,11 +3,11 @@
 import streamlit as st
 
 from pages.compare import side_by_side
-from ui import bundles
+from ui import bundles, first_steps
 
 a = bundles.select_bundle()
 if a is None:
-    st.stop()
+    first_steps.stop_without_bundle()
 st.title("Compare two models")
 b = side_by_side.choose_other(a)
 if b is None:

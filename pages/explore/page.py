@@ -3,12 +3,12 @@
 import streamlit as st
 
 from pages.explore import explorer, map_selection, map_view, per_image, posterior_cloud, prior_holes, worst_fit
-from ui import bundles
+from ui import bundles, first_steps
 from ui.projection import choose_projection
 
 bundle = bundles.select_bundle()
 if bundle is None:
-    st.stop()
+    first_steps.stop_without_bundle()
 st.title("Explore the latent space")
 explorer.restore_from_url(bundle)
 map_column, side_column = st.columns([3, 2], gap="medium")

@@ -3,11 +3,11 @@
 import streamlit as st
 
 from pages.generate import generate
-from ui import bundles
+from ui import bundles, first_steps
 
 bundle = bundles.select_bundle()
 if bundle is None:
-    st.stop()
+    first_steps.stop_without_bundle()
 st.title("Generate")
 samples, traversal, attribute = st.tabs(["Samples from the prior", "Traversals", "Attribute directions"])
 with samples:

@@ -3,13 +3,13 @@
 import streamlit as st
 
 from pages.interpolate import interpolate
-from ui import bundles
+from ui import bundles, first_steps
 from ui.projection import choose_projection
 from vae.latent.paths import INTERPOLATIONS, path_codes
 
 bundle = bundles.select_bundle()
 if bundle is None:
-    st.stop()
+    first_steps.stop_without_bundle()
 st.title("Interpolate between two codes")
 controls, map_column = st.columns([2, 3], gap="medium")
 with map_column:

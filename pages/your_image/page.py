@@ -3,12 +3,12 @@
 import streamlit as st
 
 from pages.your_image import own_image
-from ui import bundles
+from ui import bundles, first_steps
 from ui.projection import choose_projection
 
 bundle = bundles.select_bundle()
 if bundle is None:
-    st.stop()
+    first_steps.stop_without_bundle()
 st.title("Encode your own image")
 pixels, name = own_image.image_source(bundle)
 projection = choose_projection(bundle)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.browser import READY, ROOT, free_port, start_app
+from harness.browser import READY, ROOT, click_until, free_port, start_app
 from ui.navigation import PAGES
 
-from .conftest import visit_every_page
+from .conftest import visit_every_page, wait_ready
 
 
 def clean_copy(target: Path) -> Path:
@@ -93,6 +93,35 @@ def test_vae_lab_serve_from_another_folder_serves_every_page(installed, tmp_path
         assert page.locator("[data-testid=stException]").count() == 0
         assert "bundle=fashion-mnist-conv-z16" in page.url  # the shipped model, from the folder given
         visit_every_page(page, f"http://127.0.0.1:{port}")
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_serve_with_no_bundle_guides_and_its_demo_model_opens(installed, tmp_path, browser, screenshots):
+    """`pip install` then `vae-lab serve` in an empty folder: the first page explains, one click trains a
+    demo model, and it opens in the explorer."""
+    port = free_port()
+    runs = tmp_path / "runs"
+    proc = start_app(port, command=[installed / "vae-lab", "serve"], cwd=tmp_path,
+                     env={"VAE_LAB_CHECKPOINTS": "", "VAE_LAB_TRAIN_DIR": str(runs)})
+    try:
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.get_by_text("Welcome to VAE Lab").wait_for(timeout=90_000)
+        assert page.get_by_text("model bundles").count() and page.locator("[data-testid=stException]").count() == 0
+        page.screenshot(path=str(screenshots / "welcome-no-bundle.png"), full_page=True)
+        click_until(page, page.get_by_role("button", name="Make a demo model"),
+                    lambda ms: page.get_by_text("Job · demo-").wait_for(timeout=ms))
+        page.get_by_role("button", name="Open in the explorer").wait_for(timeout=300_000)  # a bound, not a timing
+        click_until(page, page.get_by_role("button", name="Open in the explorer"),
+                    lambda ms: page.get_by_text("Explore the latent space").wait_for(timeout=ms))
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        wait_ready(page)
+        (demo,) = [p.name for p in runs.iterdir() if p.name.startswith("demo-")]
+        assert f"bundle={demo}" in page.url and page.locator("[data-testid=stException]").count() == 0
+        page.screenshot(path=str(screenshots / "welcome-demo-opened.png"), full_page=True)
         page.close()
     finally:
         proc.terminate()
