@@ -194,6 +194,13 @@ def test_model_card_page(checkpoints):
     assert [t["name"] for t in bars] == ["active", "inactive"]
     assert len(bars[0]["x"]) + len(bars[1]["x"]) == 4
     assert any(c.value.startswith(f"{len(bars[0]['x'])} of 4 dimensions active") for c in at.caption)
+    # The settings in words, one per row, numbers as written by a person; no empty header.
+    settings = at.table[0].value
+    assert list(settings.columns) == ["setting", "value"]
+    by_name = {visible(k): visible(v) for k, v in zip(settings["setting"], settings["value"], strict=True)}
+    assert by_name["Learning rate"] == "0.001" and by_name["KL warm-up (epochs)"] == "0" and by_name["Epochs"] == "2"
+    assert by_name["model"] == "input shape 1×28×28 · latent dim 4 · hidden 64"
+    assert "=" not in "".join(settings["value"])
 
 
 def test_the_model_card_offers_the_bundle_as_a_static_site(checkpoints):

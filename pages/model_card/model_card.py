@@ -13,6 +13,7 @@ from vae.bundle import Bundle
 from vae.evaluation import ACTIVE_UNIT_THRESHOLD, METRIC_NAMES, active_dimensions
 from vae.media import to_pixels
 from vae.models.inference import reconstruct, sample
+from vae.training.options import OPTIONS
 
 HEADLINE = ("test_neg_elbo", "test_recon", "test_kl", "iwae_nll", "active_units")
 
@@ -22,6 +23,25 @@ def number_text(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return "?" if value is None else md(value)
+
+
+def setting_name(key: str) -> str:
+    """A training setting as the Train form names it (or as `vae-lab train --help` describes it)."""
+    option = OPTIONS.get(key)
+    if option is None:
+        return key.replace("_", " ")
+    return option.label or option.help[0].upper() + option.help[1:]
+
+
+def setting_text(value: object) -> str:
+    """2.0 as 2, [1, 28, 28] as 1×28×28, [32, 64] as 32, 64: numbers as a person writes them."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) for v in value):
+        return "×".join(map(str, value))
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def device_text(card: dict) -> str:
@@ -49,10 +69,11 @@ def summary(bundle: Bundle) -> None:
     training = card["training"]
     rows = {
         "architecture": card["model"]["arch"],
-        "model config": ", ".join(f"{k}={v}" for k, v in card["model"].items() if k != "arch"),
+        "model": " · ".join(f"{k.replace('_', ' ')} {setting_text(v)}" for k, v in card["model"].items()
+                            if k != "arch"),
         "dataset": f"{card['dataset'].get('name', '?')} ({card['dataset'].get('n_train', '?')} train, "
                    f"{card['dataset'].get('n_test', len(bundle.mu))} test)",
-        "training": ", ".join(f"{k}={v}" for k, v in training.items()),
+        **{setting_name(k): setting_text(v) for k, v in training.items()},
         "status": f"{card['status']} — {card.get('status_message', '')}",
         "device": f"{device_text(card)}, {card.get('train_time_s', '?')} s",
         "created": card.get("created", "?"),
@@ -61,7 +82,7 @@ def summary(bundle: Bundle) -> None:
     if "import" in card:  # a portable bundle: trained elsewhere, so no device; where it came from instead
         del rows["device"]
         rows.update(import_rows(card["import"]))
-    st.table({"": list(rows), "value": [md(v) for v in rows.values()]})
+    st.table({"setting": [md(k) for k in rows], "value": [md(v) for v in rows.values()]})
     from vae.share.browser import ORT_DIR, ORT_MODULE
     from vae.share.site import site_zip  # the static site (`vae-lab export`), on request
 
