@@ -84,6 +84,20 @@ def test_explore_page_shows_sliders_image_and_map(checkpoints):
     assert (layout["xaxis"]["title"]["text"], layout["yaxis"]["title"]["text"]) == ("PC 1", "PC 2")  # its only map
 
 
+def test_the_selected_images_neighbours_k_of_them_by_the_distance_chosen(checkpoints):
+    at = run_page("explore", {"idx": "7"})  # a link to test image #7
+    at.slider(key="neighbours_k").set_value(5).run()
+    at.button_group(key="neighbours_by").set_value("latent, cosine").run()
+    assert not at.exception
+    mu = load_bundle(checkpoints / "good").mu.astype(np.float64)
+    cosine = 1 - mu @ mu[7] / (np.linalg.norm(mu, axis=1) * np.linalg.norm(mu[7]))
+    cosine[7] = np.inf
+    expected = np.argsort(cosine)[:5]
+    (grid,) = [image for image in at.get("image") if "(" in image.captions[0]]
+    assert grid.captions[0] == " · ".join(f"#{i} ({cosine[i]:.3g})" for i in expected)
+    assert any("5 test images nearest #7 by latent, cosine distance" in c.value for c in at.caption)
+
+
 def _apply_moves_script():
     import streamlit as st
 

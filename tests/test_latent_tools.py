@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vae.latent.attributes import order_dimensions
-from vae.latent.placement import ForwardProjector, InverseProjector, nearest_neighbours
+from vae.latent.placement import ForwardProjector, InverseProjector, nearest_neighbours, neighbours_with_distances
 from vae.latent.projection import pca_2d
 from vae.latent.selection import display_subset, points_in_box, points_in_polygon
 from vae.media import to_pixels
@@ -92,6 +92,19 @@ def test_a_code_decoded_from_a_map_position_goes_back_to_that_position():
         assert np.linalg.norm(by_neighbours(kept) - place) > 0.05 * span, place  # the defect this fixes
     # A map point's own code stays on its point.
     assert np.linalg.norm(on_surface(np.round(codes[17], 2)) - xy[17]) < 0.002 * span
+
+
+def test_neighbours_by_cosine_follow_the_direction_not_the_length():
+    codes = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0], [-1.0, 0.0]])
+    query = np.array([2.0, 0.2])
+    # Worked by hand: |q| = 2.00998; Euclidean 1.0198, 2.6907, 2.9732, 3.0067; cosine 1 − q·c/(|q||c|):
+    # 0.00496, 0.90050, 0.22604, 1.99504.
+    order, distances = neighbours_with_distances(codes, query, k=4)
+    assert order.tolist() == [0, 1, 2, 3] and np.allclose(distances, [1.0198, 2.6907, 2.9732, 3.0067], atol=1e-4)
+    order, distances = neighbours_with_distances(codes, query, k=3, distance="cosine")
+    assert order.tolist() == [0, 2, 1] and np.allclose(distances, [0.00496, 0.22604, 0.90050], atol=1e-5)
+    with pytest.raises(ValueError, match="euclidean, cosine"):
+        neighbours_with_distances(codes, query, distance="manhattan")
 
 
 def test_nearest_neighbours_excludes_the_query_and_sorts():

@@ -22,7 +22,7 @@ from ui.threads import on_worker
 from vae.bundle import Bundle
 from vae.diagnostics.selection import without_classes
 from vae.latent.attributes import order_dimensions
-from vae.latent.placement import nearest_neighbours
+from vae.latent.placement import neighbours_with_distances
 from vae.latent.selection import display_subset, points_in_box, points_in_polygon
 from vae.media import to_pixels
 from vae.models.inference import decode
@@ -30,6 +30,10 @@ from vae.share.site_data import class_colours
 
 DISPLAY_SCALE = 4  # the selected point's original and reconstruction
 DISPLAY_PX = 140
+MAX_NEIGHBOURS = 50
+# How the selected image's neighbours are found: in which space, by which distance.
+NEIGHBOUR_SPACES = {"latent, Euclidean": ("latent", "euclidean"), "latent, cosine": ("latent", "cosine"),
+                    "on the map": ("map", "euclidean")}
 # Above this many points the map draws a fixed random sample; selection, neighbours and the
 # inverse projection still use every point. bench/map_scale.py, headless Chromium rendering WebGL
 # in software: a wheel zoom took ~100 ms with 10k points drawn, ~250 ms with 20k, ~500 ms with 70k.
@@ -229,7 +233,7 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
         state.sync_url(bundle.name, st.session_state.get("selected"), code)
 
 
-def selection_panel(bundle: Bundle) -> None:
+def selection_panel(bundle: Bundle, projection: str) -> None:
     """Original, reconstruction, code and nearest neighbours of the selected test image."""
     index = st.session_state.get("selected")
     if index is None:
@@ -247,7 +251,18 @@ def selection_panel(bundle: Bundle) -> None:
         std = np.exp(0.5 * bundle.logvar[index])
         st.code("  ".join(f"z{d}={m:+.2f}±{s:.2f}" for d, (m, s) in enumerate(zip(bundle.mu[index], std, strict=True))),
                 language=None, wrap_lines=True)
-    neighbours = nearest_neighbours(bundle.mu, bundle.mu[index], k=10, exclude=index)
-    st.caption("nearest neighbours in latent space")
-    st.image(figures.image_grid(to_pixels(bundle.images[neighbours], 3), columns=10),
-             caption=" · ".join(f"#{i}" for i in neighbours))
+    neighbour_grid(bundle, index, projection)
+
+
+def neighbour_grid(bundle: Bundle, index: int, projection: str) -> None:
+    """The selected image's k nearest test images, in latent space (Euclidean or cosine) or on the map."""
+    left, right = st.columns([2, 3])
+    k = left.slider("Neighbours", 1, MAX_NEIGHBOURS, 10, key="neighbours_k")
+    how = right.segmented_control("Nearest", list(NEIGHBOUR_SPACES), default="latent, Euclidean",
+                                  key="neighbours_by") or "latent, Euclidean"
+    space, distance = NEIGHBOUR_SPACES[how]
+    codes = bundle.mu if space == "latent" else bundle.projections[projection]["xy"]
+    neighbours, distances = neighbours_with_distances(codes, codes[index], k=k, exclude=index, distance=distance)
+    st.image(figures.image_grid(to_pixels(bundle.images[neighbours], 3), columns=min(10, len(neighbours))),
+             caption=" · ".join(f"#{i} ({d:.3g})" for i, d in zip(neighbours, distances, strict=True)))
+    st.caption(f"The {len(neighbours)} test images nearest #{index} by {how} distance (in brackets), nearest first.")

@@ -25,7 +25,7 @@ with side_column:
     explorer.live_decoder(bundle, projection)
 with map_column:
     explorer.draw_map(bundle, projection, view, map_view.overlays(bundle, projection, view))
-explorer.selection_panel(bundle)
+explorer.selection_panel(bundle, projection)
 if view.show_cloud and st.session_state.get("selected") is not None:
     posterior_cloud.strip(bundle, st.session_state["selected"])
 map_selection.panel(bundle)

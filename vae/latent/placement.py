@@ -143,11 +143,29 @@ class ForwardProjector:
         return np.einsum("mk,mkj->mj", weights, np.asarray(self.xy, dtype=np.float64)[index.reshape(len(codes), k)])
 
 
-def nearest_neighbours(codes: np.ndarray, query: np.ndarray, k: int = 8, exclude: int | None = None) -> np.ndarray:
-    """Indices of the k codes closest (Euclidean) to `query`, nearest first."""
-    distances = np.sum((codes - query) ** 2, axis=1)
+DISTANCES = ("euclidean", "cosine")
+
+
+def neighbours_with_distances(codes: np.ndarray, query: np.ndarray, k: int = 8, exclude: int | None = None,
+                              distance: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
+    """The k codes closest to `query`, nearest first: their indices and distances (Euclidean, or cosine:
+    1 − cos of the angle between the codes, for when a code's direction matters more than its length)."""
+    codes, query = np.asarray(codes, dtype=np.float64), np.asarray(query, dtype=np.float64)
+    if distance == "cosine":
+        norms = np.maximum(np.linalg.norm(codes, axis=1) * np.linalg.norm(query), 1e-12)
+        distances = 1 - codes @ query / norms
+    elif distance == "euclidean":
+        distances = np.sqrt(np.sum((codes - query) ** 2, axis=1))
+    else:
+        raise ValueError(f"distance must be one of {', '.join(DISTANCES)}")
     if exclude is not None:
         distances[exclude] = np.inf
     k = min(k, len(codes) - (exclude is not None))
     nearest = np.argpartition(distances, k)[:k] if k < len(codes) else np.arange(len(codes))
-    return nearest[np.argsort(distances[nearest])]
+    nearest = nearest[np.argsort(distances[nearest], kind="stable")]
+    return nearest, distances[nearest]
+
+
+def nearest_neighbours(codes: np.ndarray, query: np.ndarray, k: int = 8, exclude: int | None = None) -> np.ndarray:
+    """Indices of the k codes closest (Euclidean) to `query`, nearest first."""
+    return neighbours_with_distances(codes, query, k, exclude)[0]
