@@ -125,7 +125,7 @@ WRAPS = (4, 2**31, 2**31)  # 2^64 bytes: np.prod in int64 says 0
     ("short.npz", zip_bytes(("images.npy", npy_header((20, 28, 28)) + bytes(20 * 784)),
                             ("labels.npy", npy_header((20,), "<i8") + bytes(8 * 19))),
      "short.npz:labels: its header says int64[20], which does not fit its 152 bytes of data"),
-])
+], ids=["wraps.npy", "short.npy", "short.npz"])  # the zip's bytes hold its time: not an id two workers agree on
 def test_a_header_that_lies_about_its_size_is_refused_with_a_reason(tmp_path, name, data, reason):
     (tmp_path / name).write_bytes(data)
     assert check_arrays(tmp_path / name).refusal == reason
