@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import time
 
@@ -16,7 +17,7 @@ from pages.explore import per_image as per_image_ui
 from ui.bundles import stamp
 from vae.bundle import load_bundle
 from vae.diagnostics import cache
-from vae.diagnostics.selection import worst_fit
+from vae.diagnostics.selection import browse, worst_fit
 
 from .conftest import drop_bundle_file, page_script
 from .plotly_spec import decode, point_traces
@@ -131,6 +132,41 @@ def test_a_multi_point_selection_shows_up_to_100_images_classes_mean_elbo_and_do
     at.toggle(key="selection_recon").set_value(True).run()
     assert not at.exception
     assert any(len(image.proto.imgs) == 100 for image in at.get("image"))
+
+
+def test_browse_filters_by_class_and_selection_and_orders_by_value_then_index():
+    labels = np.array([0, 1, 0, 2, 1, 0])
+    value = np.array([5.0, 1.0, 7.0, 5.0, 9.0, 5.0])
+    assert browse(labels).tolist() == [0, 1, 2, 3, 4, 5]
+    assert browse(labels, value, descending=True).tolist() == [4, 2, 0, 3, 5, 1]  # ties by index
+    assert browse(labels, value).tolist() == [1, 0, 3, 5, 2, 4]
+    assert browse(labels, value, classes={0}).tolist() == [0, 5, 2]
+    assert browse(labels, value, True, classes={0, 1}, within=np.array([5, 4, 1, 5])).tolist() == [4, 5, 1]
+
+
+def test_the_image_grid_sorts_by_elbo_filters_by_class_and_pages(folder):
+    bundle = load_bundle(folder / "good")
+    neg_elbo = bundle.per_image["neg_elbo"]
+    worst_first = np.argsort(-neg_elbo, kind="stable")
+
+    def shown(at: AppTest) -> list[str]:
+        # The grid's captions give the value to a tenth (the worst-fit strip's, whole).
+        (grid,) = [image for image in at.get("image") if re.fullmatch(r"#\d+ · -?\d+\.\d", image.proto.imgs[0].caption)]
+        return [i.caption for i in grid.proto.imgs]
+
+    at = explore()
+    assert not [image for image in at.get("image") if len(image.proto.imgs) == 60]  # nothing until switched on
+    at.toggle(key="grid_on").set_value(True).run()
+    at.selectbox(key="grid_sort").set_value("neg_elbo").run()
+    assert not at.exception
+    assert shown(at) == [f"#{i} · {neg_elbo[i]:.1f}" for i in worst_first[:60]]
+    at.number_input(key="grid_page").set_value(3).run()  # 128 images: the last page holds 8
+    assert shown(at) == [f"#{i} · {neg_elbo[i]:.1f}" for i in worst_first[120:]]
+    at.multiselect(key="grid_classes").set_value([2]).run()  # fewer than a page: back to the first
+    assert not at.exception
+    in_class = [i for i in worst_first if bundle.labels[i] == 2]
+    assert [c.split(" ·")[0] for c in shown(at)] == [f"#{i}" for i in in_class[:60]]
+    assert any(c.value.startswith(f"{len(in_class):,} images") for c in at.caption)
 
 
 def test_prior_samples_toggle_places_them_on_the_map_and_shows_the_aggregate_posterior(folder):

@@ -2,7 +2,16 @@
 
 import streamlit as st
 
-from pages.explore import explorer, map_selection, map_view, per_image, posterior_cloud, prior_holes, worst_fit
+from pages.explore import (
+    explorer,
+    image_grid,
+    map_selection,
+    map_view,
+    per_image,
+    posterior_cloud,
+    prior_holes,
+    worst_fit,
+)
 from ui import bundles, first_steps
 from ui.projection import choose_projection
 
@@ -32,3 +41,4 @@ map_selection.panel(bundle)
 worst_fit.strip(bundle)
 if view.show_prior:
     prior_holes.panel(bundle)
+image_grid.grid(bundle)

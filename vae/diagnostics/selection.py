@@ -18,6 +18,20 @@ def worst_fit(neg_elbo: np.ndarray, n: int) -> np.ndarray:
     return top[np.argsort(-neg_elbo[top], kind="stable")]
 
 
+def browse(labels: np.ndarray, key: np.ndarray | None = None, descending: bool = False,
+           classes: set[int] | None = None, within: np.ndarray | None = None) -> np.ndarray:
+    """Test indices to show in a grid: those of `classes` (all when None) inside `within` (all when None),
+    ordered by `key` (a value per image; by index when None), ties by index."""
+    indices = np.arange(len(labels)) if within is None else np.unique(np.asarray(within, dtype=np.int64))
+    if classes is not None:
+        indices = indices[np.isin(labels[indices], np.asarray(sorted(classes), dtype=np.int64))]
+    if key is None:
+        return indices[::-1] if descending else indices
+    values = np.asarray(key)[indices]
+    order = np.lexsort((indices, -values if descending else values))
+    return indices[order]
+
+
 def without_classes(indices: np.ndarray, labels: np.ndarray, hidden: set[int]) -> np.ndarray:
     """The indices whose class is not in `hidden` (classes hidden on the map are not selected)."""
     indices = np.asarray(indices, dtype=np.int64)
