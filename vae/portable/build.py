@@ -25,7 +25,7 @@ from vae.models.inference import encode
 from vae.portable.conventions import Ambiguous, detect
 from vae.portable.data import MapData
 from vae.portable.export import DecoderAdapter, EncoderAdapter, export_pair
-from vae.portable.onnx_check import GraphError
+from vae.portable.onnx_check import GraphError, raised
 from vae.portable.runtime import PortableVAE, check_outputs
 from vae.portable.spec import ImportSpec
 
@@ -51,8 +51,7 @@ def call_user_code(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any)
         raise ImportRefused(f"{what} called sys.exit({exc.code!r}): it is a script that parses arguments or "
                             f"exits when run; point --model at the file that defines the model") from exc
     except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ImportRefused(f"{what} raised {type(exc).__name__}: {first_line}") from exc
+        raise ImportRefused(f"{what} raised {raised(exc)}") from exc
 
 
 def check_data_shape(data: MapData, spec: ImportSpec) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from vae.losses import kl_standard_normal
-from vae.portable.onnx_check import GraphError
+from vae.portable.onnx_check import GraphError, raised
 from vae.portable.results import (
     Ambiguous,
     PosteriorRead,
@@ -83,7 +83,7 @@ def _find_layout(encode: Encode, images: torch.Tensor, spec: ImportSpec, order: 
         try:
             return layout, encode(to_model_input(images, spec.input_range or "unit", layout))
         except Exception as exc:  # whatever the user's code or onnxruntime raises on a shape it does not take
-            errors.append(f"{LAYOUT_TEXT[layout]}: {_first_line(exc)}")
+            errors.append(f"{LAYOUT_TEXT[layout]}: {raised(exc, 160)}")
     _other_channels_fit(encode, images, spec, layouts)
     raise Ambiguous(f"encode(x) fails on the data's {shape_text(images.shape[1:])} images in every layout tried: "
                     + "; ".join(errors) + " (is --encode-method right, and is the data what it was trained on?)")
@@ -102,11 +102,6 @@ def _other_channels_fit(encode: Encode, images: torch.Tensor, spec: ImportSpec, 
         raise Ambiguous(f"the model takes {shape_text(other.shape[1:])} images, the data is "
                         f"{shape_text(images.shape[1:])} (use --channels {other.shape[1]} or "
                         f"{'RGB' if other.shape[1] == 3 else 'grey'} data)")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:160]}" if text else type(exc).__name__
 
 
 def _posterior(read: PosteriorRead, spec: ImportSpec, detection: Detection) -> None:

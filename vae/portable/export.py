@@ -20,7 +20,7 @@ import onnx
 import torch
 from torch import nn
 
-from vae.portable.onnx_check import GraphError
+from vae.portable.onnx_check import GraphError, first_line
 from vae.portable.results import (
     read_decoded,
     read_posterior,
@@ -104,8 +104,7 @@ def export_graph(module: nn.Module, example: torch.Tensor, input_name: str, outp
         except GraphError:
             raise
         except Exception as exc:
-            reason = (str(first_error).strip() or type(first_error).__name__).splitlines()[0][:300]
-            raise GraphError(f"PyTorch could not export the model to ONNX ({reason})") from exc
+            raise GraphError(f"PyTorch could not export the model to ONNX ({first_line(first_error)})") from exc
     return onnx.load_model_from_string(buffer.getvalue())
 
 

@@ -1,7 +1,7 @@
 """A graph pair's first run, in a child process under a time and a memory limit.
 
 A graph is data, but running it is not bounded by its file's size: a Loop may spin for ever, an
-operator may allocate gigabytes. onnx_check refuses what it can see before anything runs; this
+operator may allocate gigabytes. onnx_bounds refuses what it can see before anything runs; this
 catches the rest on the first test run, away from the server. The child imports numpy and
 onnxruntime only (no onnx, no torch: it starts in about half a second), reads the two graphs and
 the inputs as one .npz on stdin and writes the outputs as one .npz on stdout. The parent kills it

@@ -1,4 +1,5 @@
-"""Validate an ONNX graph before anything runs it: the file, the operators, the external data, the interface.
+"""Validate an ONNX graph before anything runs it: the file, the operators, the external data, the interface
+(its time and memory bounds: onnx_bounds).
 
 ONNX is data, but a graph may still ask for things VAE Lab refuses: operators from a custom
 domain (they would need a shared library), external-data files outside the folder the graph
@@ -8,26 +9,18 @@ came from, or a size no VAE needs. Every refusal is a `GraphError` with a one-li
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, helper, numpy_helper
+from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
 from onnx.external_data_helper import ExternalDataInfo, uses_external_data
 
 from vae.files import NotARegularFile, read_regular
 
 MAX_GRAPH_BYTES = 512 * 2**20  # the graph file, and separately all its external data together
-MAX_LOOP_TRIPS = 10_000  # iterations of a Loop or Scan, those of loops inside loops multiplied
-MAX_VALUE_BYTES = 256 * 2**20  # any one tensor a graph computes for a batch of one image
-# Operators whose output size is read from a tensor's values (a shape, repeats, pads, a range's ends):
-# shape inference must fix it, or a small file could ask for any amount of memory.
-SIZE_FROM_VALUES = frozenset({"ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsample", "Pad",
-                              "OneHot", "EyeLike", "CenterCropPad"})
 MIN_OPSET = 10  # Slice with inputs, which the graph adapters use, arrived in opset 10
 MAX_OPSET = onnx.defs.onnx_opset_version()
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
@@ -37,21 +30,33 @@ class GraphError(ValueError):
     """An ONNX graph VAE Lab will not run; the message is one line."""
 
 
-def _subgraphs(graph: GraphProto) -> Iterator[GraphProto]:
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An error's message cut to one line for a refusal's reason (its type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
+def raised(exc: BaseException, limit: int = 300) -> str:
+    """The type and first line of an error raised by code that is not ours ("TypeError: ...")."""
+    text = first_line(exc, limit)
+    return text if text == type(exc).__name__ else f"{type(exc).__name__}: {text}"
+
+
+def subgraphs(graph: GraphProto) -> Iterator[GraphProto]:
     """The graph and, recursively, the bodies of its If / Loop / Scan nodes."""
     yield graph
     for node in graph.node:
         for attr in node.attribute:
             if attr.type == AttributeProto.GRAPH:
-                yield from _subgraphs(attr.g)
+                yield from subgraphs(attr.g)
             elif attr.type == AttributeProto.GRAPHS:
                 for sub in attr.graphs:
-                    yield from _subgraphs(sub)
+                    yield from subgraphs(sub)
 
 
 def _tensors(model: ModelProto) -> Iterator[TensorProto]:
     """Every stored tensor: initializers and tensor-valued attributes, in every subgraph."""
-    for graph in _subgraphs(model.graph):
+    for graph in subgraphs(model.graph):
         yield from graph.initializer
         for sparse in graph.sparse_initializer:
             yield sparse.values
@@ -95,7 +100,7 @@ def check_operators(model: ModelProto, label: str) -> None:
     opset = imported.get("", imported.get("ai.onnx"))
     if opset is None or not MIN_OPSET <= opset <= MAX_OPSET:
         raise GraphError(f"{label}: opset {opset} is not supported (use {MIN_OPSET}..{MAX_OPSET})")
-    for graph in _subgraphs(model.graph):
+    for graph in subgraphs(model.graph):
         for node in graph.node:
             if node.domain not in STANDARD_DOMAINS:
                 raise GraphError(f"{label}: node {node.name or node.op_type!r} uses operator {node.op_type!r} "
@@ -160,7 +165,7 @@ def _read_external(file: Path, location: str, label: str, budget: int,
     return data
 
 
-def _static_shape(value: onnx.ValueInfoProto) -> list[int | None] | None:
+def static_shape(value: onnx.ValueInfoProto) -> list[int | None] | None:
     """A graph input's or output's dims (None where symbolic), or None when it declares no shape."""
     kind = value.type.tensor_type
     if not kind.HasField("shape"):
@@ -180,7 +185,7 @@ def check_interface(model: ModelProto, label: str, inputs: dict[str, list[int | 
         for value in actual:
             if value.type.tensor_type.elem_type != TensorProto.FLOAT:
                 raise GraphError(f"{label}: {value.name!r} is not float32")
-            shape, want = _static_shape(value), expected[value.name]
+            shape, want = static_shape(value), expected[value.name]
             if shape is None:
                 continue
             if len(shape) != len(want) or any(s is not None and w is not None and s != w
@@ -196,120 +201,4 @@ def check_graph(model: ModelProto, label: str) -> None:
     try:
         onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GraphError(f"{label}: not a valid ONNX graph ({first})") from exc
-
-
-def check_bounds(model: ModelProto, label: str, inputs: dict[str, tuple[int, ...]] | None = None) -> None:
-    """Refuse what no bound holds: Loop and Scan trip counts not fixed or above MAX_LOOP_TRIPS, tensors
-    over MAX_VALUE_BYTES, sizes read from values shape inference cannot fix.
-
-    `inputs` are the graph inputs' shapes for one image (default: as declared, 1 where symbolic); ONNX's
-    shape inference, with data propagation (shape arithmetic followed through Shape, Gather, Concat...),
-    then sizes every value the graph makes.
-    """
-    if inputs is None:
-        declared = {v.name: _static_shape(v) for v in model.graph.input}
-        inputs = {name: tuple(d or 1 for d in shape) for name, shape in declared.items() if shape is not None}
-    inferred = _infer_shapes(model, label, inputs)
-    _check_loops(inferred.graph, label, 1, {})
-    for graph in _subgraphs(inferred.graph):
-        values = {v.name: v for v in (*graph.value_info, *graph.output)}
-        for node in graph.node:
-            for output in node.output:
-                _check_value(node, output, values.get(output), label)
-
-
-def _infer_shapes(model: ModelProto, label: str, inputs: dict[str, tuple[int, ...]]) -> ModelProto:
-    """A copy of `model` with its inputs fixed to `inputs` and every value's inferred shape in value_info."""
-    fixed = ModelProto()
-    fixed.CopyFrom(model)
-    for value in fixed.graph.input:
-        if value.name in inputs:
-            value.type.tensor_type.shape.Clear()
-            for size in inputs[value.name]:
-                value.type.tensor_type.shape.dim.add().dim_value = size
-    try:
-        return onnx.shape_inference.infer_shapes(fixed, check_type=False, strict_mode=False, data_prop=True)
-    except (onnx.shape_inference.InferenceError, ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GraphError(f"{label}: its shapes cannot be inferred ({first})") from exc
-
-
-def _check_value(node: NodeProto, output: str, value: onnx.ValueInfoProto | None, label: str) -> None:
-    """One computed tensor: a size fixed by inference where values set it, and at most MAX_VALUE_BYTES."""
-    shape = _static_shape(value) if value is not None else None
-    what = f"{node.op_type} node {node.name or output!r}"
-    if node.op_type in SIZE_FROM_VALUES and (shape is None or None in shape):
-        raise GraphError(f"{label}: {what} makes a tensor whose size depends on the input values "
-                         f"(refused: nothing would bound the memory it takes)")
-    known = [d for d in shape or [] if d is not None]
-    if not known:
-        return
-    size = math.prod(known) * _itemsize(value.type.tensor_type.elem_type)
-    if size > MAX_VALUE_BYTES:
-        raise GraphError(f"{label}: {what} makes a tensor of {_megabytes(size)} for one image, more than "
-                         f"the {MAX_VALUE_BYTES >> 20} MB limit")
-
-
-def _itemsize(elem_type: int) -> int:
-    try:
-        return helper.tensor_dtype_to_np_dtype(elem_type).itemsize
-    except (KeyError, ValueError, TypeError):  # undefined, or a type numpy has no size for
-        return 1
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 2**20:,.0f} MB" if size < 2**60 else f"2^{size.bit_length() - 1} bytes"
-
-
-def _constants(graph: GraphProto, outer: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Values fixed in the graph (initializers, Constant nodes), with those of the enclosing graphs."""
-    found = dict(outer)
-    for tensor in graph.initializer:
-        if tensor.data_type == TensorProto.INT64 and len(tensor.dims) <= 1:
-            found[tensor.name] = numpy_helper.to_array(tensor)
-    for node in graph.node:
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
-            for attr in node.attribute:
-                if attr.name == "value" and attr.type == AttributeProto.TENSOR:
-                    found[node.output[0]] = numpy_helper.to_array(attr.t)
-                elif attr.name in ("value_int", "value_ints"):
-                    found[node.output[0]] = np.array(helper.get_attribute_value(attr))
-    return found
-
-
-def _trips(node: NodeProto, constants: dict[str, np.ndarray], shapes: dict[str, list[int | None] | None],
-           label: str) -> int:
-    """How many times a Loop or Scan node runs its body; GraphError when the graph does not fix it."""
-    what = f"{node.op_type} node {node.name or node.output[0]!r}"
-    if node.op_type == "Loop":
-        count = constants.get(node.input[0]) if node.input and node.input[0] else None
-        if count is None or count.size != 1:
-            raise GraphError(f"{label}: {what} has no trip count fixed in the graph (refused: it could run for ever)")
-        return max(0, int(count.reshape(-1)[0]))
-    n_scanned = helper.get_attribute_value(next(a for a in node.attribute if a.name == "num_scan_inputs"))
-    axes = next((list(a.ints) for a in node.attribute if a.name == "scan_input_axes"), [0] * n_scanned)
-    lengths = []
-    for name, axis in zip(node.input[len(node.input) - n_scanned:], axes, strict=False):
-        shape = shapes.get(name)
-        if shape is None or not -len(shape) <= axis < len(shape) or shape[axis] is None:
-            raise GraphError(f"{label}: {what} scans a tensor whose length the graph does not fix (refused)")
-        lengths.append(shape[axis])
-    return max(lengths, default=0)
-
-
-def _check_loops(graph: GraphProto, label: str, outer_trips: int, outer: dict[str, np.ndarray]) -> None:
-    """Loop and Scan trip counts, those of nested loops multiplied, against MAX_LOOP_TRIPS."""
-    constants = _constants(graph, outer)
-    shapes = {v.name: _static_shape(v) for v in (*graph.input, *graph.value_info, *graph.output)}
-    for node in graph.node:
-        trips = outer_trips
-        if node.op_type in ("Loop", "Scan"):
-            trips = outer_trips * _trips(node, constants, shapes, label)
-            if trips > MAX_LOOP_TRIPS:
-                raise GraphError(f"{label}: {node.op_type} node {node.name or node.output[0]!r} runs its body "
-                                 f"{trips:,} times, more than the {MAX_LOOP_TRIPS:,} allowed")
-        for attr in node.attribute:
-            for body in ([attr.g] if attr.type == AttributeProto.GRAPH else list(attr.graphs)):
-                _check_loops(body, label, trips, constants)
+        raise GraphError(f"{label}: not a valid ONNX graph ({first_line(exc)})") from exc

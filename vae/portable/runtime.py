@@ -22,7 +22,7 @@ from onnx import ModelProto
 
 from vae.models.base import VAE
 from vae.models.decoder_export import UnsupportedLayer
-from vae.portable import first_run, onnx_check
+from vae.portable import first_run, onnx_bounds, onnx_check
 from vae.portable.onnx_check import GraphError
 from vae.portable.spec import (
     DECODER_FILE,
@@ -52,7 +52,7 @@ def session(model: ModelProto | bytes, label: str) -> ort.InferenceSession:
     """An onnxruntime session on a checked pair's graph (bytes), or on a graph not checked as a pair yet
     (an importer's source graph), which must first pass the static bounds at its declared input shapes."""
     if isinstance(model, ModelProto):
-        onnx_check.check_bounds(model, label)
+        onnx_bounds.check_bounds(model, label)
     graph = model if isinstance(model, bytes) else model.SerializeToString()
     # Threads follow PyTorch's setting (the app sets one thread per call; the CLI uses the cores).
     options = first_run.session_options(torch.get_num_threads())
@@ -84,11 +84,11 @@ def check_pair(encoder: ModelProto, decoder: ModelProto, config: PortableConfig)
     onnx_check.check_graph(encoder, ENCODER_FILE)
     onnx_check.check_interface(encoder, ENCODER_FILE, {ENCODER_INPUT: [None, c, h, w]},
                                {name: [None, config.latent_dim] for name in ENCODER_OUTPUTS})
-    onnx_check.check_bounds(encoder, ENCODER_FILE, {ENCODER_INPUT: (1, c, h, w)})
+    onnx_bounds.check_bounds(encoder, ENCODER_FILE, {ENCODER_INPUT: (1, c, h, w)})
     onnx_check.check_graph(decoder, DECODER_FILE)
     onnx_check.check_interface(decoder, DECODER_FILE, {DECODER_INPUT: [None, config.latent_dim]},
                                {config.decoder_output: [None, c, h, w]})
-    onnx_check.check_bounds(decoder, DECODER_FILE, {DECODER_INPUT: (1, config.latent_dim)})
+    onnx_bounds.check_bounds(decoder, DECODER_FILE, {DECODER_INPUT: (1, config.latent_dim)})
 
 
 class PortableVAE(VAE):
