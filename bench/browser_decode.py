@@ -30,16 +30,17 @@ import numpy as np
 import torch
 
 from bench.anchors import decoder_program
+from bench.stats import percentile
 from harness.browser import CHROMIUM, CHROMIUM_FLAGS, free_port, start_app
 from pages.explore.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
 from vae.bundle import load_bundle
 from vae.cli.tables import format_table
 from vae.models.decoder_export import export_decoder
+from vae.share.components import component_js
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
 ANCHOR_JS = ROOT / "bench" / "anchors" / "js_interpreter.js"
-DECODER_JS = ROOT / "ui" / "components" / "local_decoder.js"
 ORT_PATH = f"/app/static/{ORT_DIR.name}/{ORT_MODULE}"
 
 # Each script in its own scope (they share function names), exposed as one object.
@@ -106,18 +107,13 @@ def decoders(model) -> dict[str, tuple[str, dict]]:
     }
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def run_once(browser, url: str, cases: dict, codes: list[list[float]], order: list[str]) -> dict[str, dict]:
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{url}/app/static/{ORT_DIR.name}/LICENSE.txt")  # a page of the app's origin, nothing else
-    page.add_script_tag(content=SCOPED.format(name="interpreter", source=ANCHOR_JS.read_text(),
-                                              exports="buildDecoder"))
-    page.add_script_tag(content=SCOPED.format(name="onnx", source=DECODER_JS.read_text(),
+    anchor = component_js(("arrays.js",)) + ANCHOR_JS.read_text()
+    page.add_script_tag(content=SCOPED.format(name="interpreter", source=anchor, exports="buildDecoder"))
+    page.add_script_tag(content=SCOPED.format(name="onnx", source=component_js(("arrays.js", "local_decoder.js")),
                                               exports="buildDecoder, startOrt"))
     results = {"load_ort_ms": page.evaluate(LOAD_ORT, f"{url}{ORT_PATH}")}
     for name in order:

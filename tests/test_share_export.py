@@ -21,7 +21,8 @@ from vae.bundle import load_bundle
 from vae.cli.main import main
 from vae.latent.selection import display_subset
 from vae.models.inference import decode
-from vae.share.site import COMPONENTS, ORT_DIR
+from vae.share.components import COMPONENTS_DIR, LIVE_DECODER_JS, MAP_EVENTS_JS
+from vae.share.site import ORT_DIR
 
 from .conftest import ROOT
 
@@ -83,9 +84,10 @@ def test_the_decoder_file_decodes_as_the_model_does(site):
 
 def test_the_scripts_are_the_apps_own_and_the_packed_ones_unpack_to_the_originals(site):
     joined = (site / "vae_lab.js").read_text()
-    for name in ("local_decoder.js", "live_decoder.js"):
-        assert (COMPONENTS / name).read_text() in joined
-    assert (site / "map_events.js").read_text() == (COMPONENTS / "map_events.js").read_text()
+    for name in LIVE_DECODER_JS:
+        assert (COMPONENTS_DIR / name).read_text() in joined
+    map_events = (site / "map_events.js").read_text()
+    assert all((COMPONENTS_DIR / name).read_text() in map_events for name in MAP_EVENTS_JS)
     assert gzip.decompress((site / "plotly.min.js.gz").read_bytes()).decode() == plotly.offline.get_plotlyjs()
     wasm = site / "onnxruntime-web" / "ort-wasm-simd-threaded.wasm.gz"
     assert gzip.decompress(wasm.read_bytes()) == (ORT_DIR / "ort-wasm-simd-threaded.wasm").read_bytes()

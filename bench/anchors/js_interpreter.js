@@ -1,38 +1,10 @@
 // The anchor of bench/browser_decode.py: ui/components/local_decoder.js as VAE Lab shipped it until
-// onnxruntime-web replaced it (commit c65ac8d), unchanged, so the bench runs it in the same page.
+// onnxruntime-web replaced it (commit c65ac8d), so the bench runs it in the same page: unchanged but for
+// its array reading, now ui/components/arrays.js, which the bench joins in front of it.
 //
 // Decoding in the browser: runs the decoder program of vae/decoder_export.py and places a code on
 // the map as pages/explore/live_decoder.py's `local_payload` describes, so a slider step needs no server
 // round trip. Plain loops over Float32Arrays: the shipped 16-D conv decoder takes a few ms.
-
-let halfTable = null;
-
-function halfToFloatTable() {
-  if (halfTable) return halfTable;
-  halfTable = new Float32Array(65536);
-  for (let bits = 0; bits < 65536; bits++) {
-    const sign = bits & 0x8000 ? -1 : 1;
-    const exponent = (bits >> 10) & 0x1f;
-    const fraction = bits & 0x3ff;
-    halfTable[bits] = exponent === 0 ? sign * 2 ** -14 * (fraction / 1024)
-      : exponent === 31 ? (fraction ? NaN : sign * Infinity)
-      : sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-  }
-  return halfTable;
-}
-
-function readArray(base64, dtype) {
-  const binary = atob(base64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  if (dtype === "float32") return new Float32Array(bytes.buffer);
-  if (dtype !== "float16") throw new Error(`unknown dtype ${dtype}`);
-  const halves = new Uint16Array(bytes.buffer);
-  const table = halfToFloatTable();
-  const out = new Float32Array(halves.length);
-  for (let i = 0; i < halves.length; i++) out[i] = table[halves[i]];
-  return out;
-}
 
 function linear(x, w, b, nIn, nOut) {
   const y = new Float32Array(nOut);

@@ -23,11 +23,11 @@ import numpy as np
 import streamlit as st
 
 from ui import state
-from ui.assets import COMPONENTS_DIR
 from vae.bundle import Bundle
 from vae.latent.selection import display_subset
 from vae.models.decoder_export import UnsupportedLayer
 from vae.share.browser import ORT_DIR, ORT_MODULE, decoder_onnx
+from vae.share.components import COMPONENTS_DIR, LIVE_DECODER_JS, base64_array, component_js
 from vae.share.site_data import SLIDER_STEP
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ LOCAL_PLACE_LIMIT = 20_000
 
 _component = st.components.v2.component(
     "vae_lab.live_decoder",
-    js=(COMPONENTS_DIR / "local_decoder.js").read_text() + (COMPONENTS_DIR / "live_decoder.js").read_text(),
+    js=component_js(LIVE_DECODER_JS),
     css=(COMPONENTS_DIR / "live_decoder.css").read_text(),
     isolate_styles=False,  # plain DOM: page-wide queries and accessibility roles reach the inputs
 )
@@ -85,10 +85,6 @@ def _on_settled() -> None:
 
 def _on_want_local() -> None:
     st.session_state[LOCAL_WANTED_KEY] = (st.session_state.get(KEY) or {}).get("want_local")
-
-
-def _base64(array: np.ndarray, dtype: str) -> str:
-    return base64.b64encode(np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()).decode()
 
 
 def ort_url() -> str | None:
@@ -139,7 +135,7 @@ def local_payload(bundle: Bundle, projection: str, bounds: tuple[float, float, f
     else:
         keep = display_subset(len(bundle.mu), LOCAL_PLACE_LIMIT)
         place = {"kind": "neighbours", "k": 8, "dim": bundle.latent_dim, "dtype": "float16",
-                 "codes": _base64(bundle.mu[keep], "float16"), "xy": _base64(arrays["xy"][keep], "float32")}
+                 "codes": base64_array(bundle.mu[keep], "float16"), "xy": base64_array(arrays["xy"][keep], "float32")}
     return {"decoder": decoder, "projection": place, "bounds": [float(b) for b in bounds]}
 
 

@@ -30,6 +30,7 @@ from ui.map_figure import COLOUR_SCALE, ColourScale, colour_key
 from vae.bundle import Bundle
 from vae.latent.density import class_density, value_density
 from vae.latent.selection import draw_priority, view_subset
+from vae.share.components import base64_array
 from vae.share.site_data import class_colours
 
 # The points a large map draws over its picture: fewer than a map drawn in full (explorer.MAX_DRAWN),
@@ -133,18 +134,14 @@ def picture_image(layers: Layers) -> dict:
             "sizey": y1 - y0, "sizing": "stretch", "layer": "below", "xanchor": "left", "yanchor": "top"}
 
 
-def _b64(values: np.ndarray, dtype: str) -> str:
-    return base64.b64encode(np.ascontiguousarray(values, dtype=dtype).tobytes()).decode("ascii")
-
-
 def browser_payload(bundle: Bundle, projection: str, layers: Layers) -> dict:
     """What the companion needs to swap a view's layers in place: points by class, picture, click grid."""
     xy = bundle.projections[projection]["xy"]
     x0, x1, y0, y1 = layers.view
     grid = figures.click_grid(np.array([[x0, y0], [x1, y1]]))
     return {"key": layers.key, "image": picture_image(layers),
-            "x": _b64(xy[layers.drawn, 0], "<f4"), "y": _b64(xy[layers.drawn, 1], "<f4"),
-            "index": _b64(layers.drawn, "<i4"), "label": _b64(bundle.labels[layers.drawn], "<i4"),
+            "x": base64_array(xy[layers.drawn, 0], "float32"), "y": base64_array(xy[layers.drawn, 1], "float32"),
+            "index": base64_array(layers.drawn, "int32"), "label": base64_array(bundle.labels[layers.drawn], "int32"),
             "grid_x": list(map(float, grid.x)), "grid_y": list(map(float, grid.y))}
 
 

@@ -24,16 +24,16 @@ from PIL import Image
 
 from pages.explore import map_detail
 from ui import bundles, figures
-from ui.assets import COMPONENTS_DIR
 from vae.bundle import Bundle
 from vae.media import to_pixels
+from vae.share.components import MAP_EVENTS_JS, base64_array, component_js
 
 KEY = "map-events"
 WANTED_KEY = "map_atlas_wanted"
 JPEG_QUALITY = 85
 
 _component = st.components.v2.component(
-    "vae_lab.map_events", js=(COMPONENTS_DIR / "map_events.js").read_text(), isolate_styles=False)
+    "vae_lab.map_events", js=component_js(MAP_EVENTS_JS), isolate_styles=False)
 
 
 def atlas(images: np.ndarray, indices: np.ndarray, atlas_id: str) -> dict:
@@ -46,7 +46,7 @@ def atlas(images: np.ndarray, indices: np.ndarray, atlas_id: str) -> dict:
     jpeg = buffer.getvalue()
     return {"id": atlas_id, "columns": columns, "height": int(pixels.shape[1]),
             "width": int(pixels.shape[2]), "jpeg": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode(),
-            "indices": base64.b64encode(np.ascontiguousarray(indices, dtype="<i4").tobytes()).decode()}
+            "indices": base64_array(indices, "int32")}
 
 
 def _atlas_id(path: str, stamp: tuple, limit: int) -> str:

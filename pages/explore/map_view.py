@@ -8,10 +8,8 @@ The next full rerun draws the figure in the same colours, so nothing changes on 
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
-import numpy as np
 import streamlit as st
 
 from pages.explore import map_detail, map_events, posterior_cloud, prior_holes
@@ -20,6 +18,7 @@ from ui import state
 from ui.map_figure import ColourScale, coloraxis, hover_template
 from vae.bundle import Bundle
 from vae.diagnostics.colour import CLASS, CLIP_PERCENTILES, clipped_range, colour_options, colour_values, option_label
+from vae.share.components import base64_array
 from vae.share.site_data import class_colours
 
 COLOUR_KEY = "colour_by"
@@ -62,10 +61,9 @@ def _browser_colour(chosen: ColourScale | None, n_classes: int, layers: map_deta
                "class_colours": class_colours(n_classes)}
     if chosen is not None:
         values = chosen.values if layers is None else chosen.values[layers.drawn]
-        colours.update(values=base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode(),
-                       coloraxis=coloraxis(chosen))
+        colours.update(values=base64_array(values, "float32"), coloraxis=coloraxis(chosen))
         if layers is not None:
-            colours["index"] = base64.b64encode(np.ascontiguousarray(layers.drawn, dtype="<i4").tobytes()).decode()
+            colours["index"] = base64_array(layers.drawn, "int32")
     return colours
 
 

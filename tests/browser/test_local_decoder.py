@@ -17,10 +17,11 @@ from pages.explore.live_decoder import ORT_DIR, ORT_MODULE, browser_decoder
 from tests.test_decoder_export import CONFIGS, IDS, unusual_conv_model
 from vae.models import ConvConfig, build_model
 from vae.models.decoder_export import export_decoder
+from vae.share.components import component_js
 
 from .conftest import needs_onnxruntime_web
 
-SCRIPT = (ROOT / "ui" / "components" / "local_decoder.js").read_text()
+SCRIPT = component_js(("arrays.js", "local_decoder.js"))
 DECODE = """async ([decoder, ortUrl, codes]) => {
   const decode = await buildDecoder(decoder, ortUrl);
   const images = [];

@@ -15,15 +15,8 @@
 const atlases = new Map(); // atlas id -> {image, columns, height, width, slots: Map(test index -> tile)}
 const SCALE = 3;
 
-function readBytes(base64) {
-  const binary = atob(base64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes.buffer;
-}
-
 function readIndices(base64) {
-  const indices = new Int32Array(readBytes(base64));
+  const indices = readArray(base64, "int32");
   const slots = new Map();
   indices.forEach((index, slot) => slots.set(index, slot));
   return slots;
@@ -75,7 +68,7 @@ function recolour(root) {
   const plot = root.plot, colour = root.data.colour;
   if (!plot || !colour || !plot._fullData || !window.Plotly) return;
   if ((plot.layout.meta || {}).colour === colour.key) return;
-  const values = colour.values ? new Float32Array(readBytes(colour.values)) : null;
+  const values = colour.values ? readArray(colour.values, "float32") : null;
   let valueOf = (i) => values[i];
   if (values && colour.index) {
     const position = readIndices(colour.index);
@@ -99,8 +92,8 @@ function showDetail(root) {
   const plot = root.plot, detail = root.data.detail;
   if (!plot || !detail || !plot._fullData || !window.Plotly) return;
   if ((plot.layout.meta || {}).detail === detail.key) return;
-  const x = new Float32Array(readBytes(detail.x)), y = new Float32Array(readBytes(detail.y));
-  const index = new Int32Array(readBytes(detail.index)), label = new Int32Array(readBytes(detail.label));
+  const x = readArray(detail.x, "float32"), y = readArray(detail.y, "float32");
+  const index = readArray(detail.index, "int32"), label = readArray(detail.label, "int32");
   const traces = [0], xs = [detail.grid_x], ys = [detail.grid_y], ids = [null];
   plot._fullData.forEach((trace) => {
     if (!trace.customdata) return;

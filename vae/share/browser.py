@@ -8,7 +8,6 @@ itself for a 2-D latent, else the k nearest codes' positions.
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +15,13 @@ import numpy as np
 from vae.bundle import Bundle
 from vae.models import VAE
 from vae.models.decoder_export import export_decoder
+from vae.share.components import base64_array
 
 PLACE_NEIGHBOURS = 8
 # scripts/web-assets.sh puts onnxruntime-web beside the app's entry script (ui/static/), which Streamlit
 # serves at app/static/; a shared site copies it from there.
 ORT_DIR = Path(__file__).resolve().parents[2] / "ui" / "static" / "onnxruntime-web"
 ORT_MODULE = "ort.wasm.bundle.min.mjs"
-
-
-def base64_array(array: np.ndarray, dtype: str) -> str:
-    """Little-endian bytes of `array` as `dtype`, base64: how the browser code reads arrays."""
-    return base64.b64encode(np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()).decode()
 
 
 def decoder_onnx(model: VAE) -> tuple[bytes, str]:

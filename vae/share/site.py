@@ -27,10 +27,9 @@ from vae.latent.selection import display_subset
 from vae.models.decoder_export import UnsupportedLayer
 from vae.share.atlas import atlas_webp
 from vae.share.browser import ORT_DIR, ORT_MODULE, decoder_onnx
+from vae.share.components import COMPONENTS_DIR, LIVE_DECODER_JS, MAP_EVENTS_JS, component_js
 from vae.share.site_data import choose_projection, site_data
 
-UI = Path(__file__).resolve().parents[2] / "ui"
-COMPONENTS = UI / "components"
 ORT_WASM = "ort-wasm-simd-threaded.wasm"
 ORT_FILES = (ORT_MODULE, ORT_WASM, "LICENSE.txt")
 PLOTLY_PACKED = "plotly.min.js.gz"
@@ -100,10 +99,8 @@ def packed_scripts() -> dict[str, bytes]:
 
 
 def components_module() -> str:
-    """The live decoder as the app mounts it (local_decoder.js, then live_decoder.js), as one ES
-    module that also lends the explorer its decoder."""
-    parts = [(COMPONENTS / name).read_text() for name in ("local_decoder.js", "live_decoder.js")]
-    return "\n".join(parts) + "\nexport { buildLocalDecoder, readArray };\n"
+    """The live decoder as the app mounts it, as one ES module that also lends the explorer its decoder."""
+    return component_js(LIVE_DECODER_JS) + "\nexport { buildLocalDecoder, readArray };\n"
 
 
 def _ready_folder(out: Path) -> None:
@@ -124,7 +121,8 @@ def _write_scripts(out: Path) -> None:
         if name != ORT_WASM:
             shutil.copyfile(ORT_DIR / name, out / "onnxruntime-web" / name)
     (out / "vae_lab.js").write_text(components_module(), encoding="utf-8")
-    for source in (COMPONENTS / "map_events.js", COMPONENTS / "live_decoder.css", *(WEB / n for n in PAGE_FILES)):
+    (out / "map_events.js").write_text(component_js(MAP_EVENTS_JS), encoding="utf-8")
+    for source in (COMPONENTS_DIR / "live_decoder.css", *(WEB / n for n in PAGE_FILES)):
         shutil.copyfile(source, out / source.name)
 
 

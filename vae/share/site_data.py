@@ -17,7 +17,8 @@ from vae.diagnostics.colour import clipped_range
 from vae.diagnostics.per_image import FIELDS, LABELS
 from vae.evaluation import likelihood_of
 from vae.latent.attributes import order_dimensions
-from vae.share.browser import base64_array, placement
+from vae.share.browser import placement
+from vae.share.components import base64_array
 
 PROJECTIONS = ("umap", "latent", "pca")  # the first the bundle has is the site's map, as in the app
 PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}

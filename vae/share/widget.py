@@ -27,8 +27,8 @@ from vae.latent.projection import pca_2d
 from vae.losses import kl_per_dim
 from vae.models import VAE
 from vae.models.inference import encode
+from vae.share.components import COMPONENTS_DIR, MAP_EVENTS_JS, component_js
 from vae.share.site import (
-    COMPONENTS,
     DEFAULT_IMAGES,
     ORT_DIR,
     ORT_MODULE,
@@ -43,7 +43,7 @@ from vae.share.site import (
 
 def _esm() -> str:
     """web/widget.js, after the sources of the modules it makes (see its top)."""
-    sources = {"vae_lab": components_module(), "map_events": (COMPONENTS / "map_events.js").read_text(),
+    sources = {"vae_lab": components_module(), "map_events": component_js(MAP_EVENTS_JS),
                "explorer": (WEB / "explorer.js").read_text(), "ort": (ORT_DIR / ORT_MODULE).read_text()}
     return f"const SOURCES = {json.dumps(sources)};\n{(WEB / 'widget.js').read_text()}"
 
@@ -68,7 +68,7 @@ class Explorer(anywidget.AnyWidget):
         self._n = len(bundle.mu)
         # Read by AnyWidget.__init__, which makes them the front end's module and style sheet.
         self._esm = _esm()
-        self._css = (COMPONENTS / "live_decoder.css").read_text() + (WEB / "explorer.css").read_text()
+        self._css = (COMPONENTS_DIR / "live_decoder.css").read_text() + (WEB / "explorer.css").read_text()
         super().__init__(site=parts.data, decoder=parts.decoder, atlas=parts.atlas, plotly=packed[PLOTLY_PACKED],
                          ort_wasm=packed[f"onnxruntime-web/{ORT_WASM}.gz"])
 

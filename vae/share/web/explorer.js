@@ -29,13 +29,6 @@ const TEMPLATE = `
     </div>
   </div>`;
 
-function bytes(base64) {
-  const binary = atob(base64);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out.buffer;
-}
-
 function toBase64(array) {
   let binary = "";
   for (let i = 0; i < array.length; i += 0x8000) binary += String.fromCharCode(...array.subarray(i, i + 0x8000));
@@ -43,8 +36,8 @@ function toBase64(array) {
 }
 
 function unpack(site, readArray) {
-  const indices = new Int32Array(bytes(site.indices));
-  const xy = new Float32Array(bytes(site.xy));
+  const indices = readArray(site.indices, "int32");
+  const xy = readArray(site.xy, "float32");
   const xs = [0, 1].map((axis) => xy.filter((_, i) => i % 2 === axis));
   const bounds = xs.flatMap((v) => { // as ui/figures.py's map_bounds: 5% padding
     let lo = Infinity, hi = -Infinity;
@@ -55,7 +48,7 @@ function unpack(site, readArray) {
   return {
     site, indices, xy, bounds,
     position: new Map(Array.from(indices, (index, p) => [index, p])),
-    labels: new Int32Array(bytes(site.labels)),
+    labels: readArray(site.labels, "int32"),
     codes: readArray(site.codes, "float16"),
   };
 }
