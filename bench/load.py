@@ -31,13 +31,13 @@ import threading
 import time
 from pathlib import Path
 
+from bench.gestures import ARM_NEXT_IMAGE, NEXT_IMAGE, SWING, step_key
+from bench.stats import percentile
 from harness.browser import (
-    ARM_NEXT_IMAGE,
     BROWSER_DECODER,
     CHROMIUM,
     CHROMIUM_FLAGS,
     DECODED_IMAGE,
-    NEXT_IMAGE,
     READY,
     free_port,
     start_app,
@@ -81,11 +81,6 @@ def machine_busy_seconds() -> float:
     return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
-
-
 async def open_session(browser, url: str, viewport: tuple[int, int], with_map: bool):
     context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = await context.new_page()
@@ -109,9 +104,7 @@ async def drive(page, seconds: float, think_s: float, gesture_pause_s: float) ->
     while time.monotonic() < deadline:
         await page.evaluate(ARM_NEXT_IMAGE, DECODED_IMAGE)
         started = time.perf_counter()
-        # To the focused slider, as a person's key press goes: a locator's press would first find
-        # the slider by its accessibility role, walking the page's whole tree in the browser each step.
-        await page.keyboard.press("ArrowRight" if (step // 20) % 2 == 0 else "ArrowLeft")
+        await page.keyboard.press(step_key(step))  # to the focused slider (bench/gestures.py's key_steps)
         try:
             marks = await asyncio.wait_for(page.evaluate(NEXT_IMAGE), timeout=15)
             driver.append(time.perf_counter() - started)
@@ -119,7 +112,7 @@ async def drive(page, seconds: float, think_s: float, gesture_pause_s: float) ->
         except Exception:  # a step that never shows its image counts as an error
             errors += 1
         step += 1
-        await asyncio.sleep(gesture_pause_s if step % 20 == 0 else think_s)
+        await asyncio.sleep(gesture_pause_s if step % SWING == 0 else think_s)
     errors += await page.locator("[data-testid=stException]").count()
     return {"latencies": latencies, "driver": driver, "errors": errors}
 

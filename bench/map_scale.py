@@ -24,18 +24,14 @@ import sys
 import time
 from pathlib import Path
 
+from bench.gestures import focus_slider, key_steps, time_map_click
 from harness.browser import (
-    ARM_NEXT_IMAGE,
-    BROWSER_DECODER,
     CHROMIUM,
     CHROMIUM_FLAGS,
-    DECODED_IMAGE,
     DRAWN_POINTS,
-    NEXT_IMAGE,
     READY,
     free_port,
     start_app,
-    time_map_click,
 )
 from ui.map_figure import explore_map
 from vae.bundle import load_bundle
@@ -87,15 +83,9 @@ def zoom_ms(page) -> float:
 
 def step_ms(page) -> float:
     """One key step once the browser decodes: ms from the key press until the new pixels are painted."""
-    slider = page.get_by_role("slider").first
-    slider.focus()
-    page.wait_for_selector(BROWSER_DECODER, timeout=60_000)  # sent when a slider first gets focus
-    page.wait_for_selector(READY, timeout=60_000)
-    page.evaluate(ARM_NEXT_IMAGE, DECODED_IMAGE)
-    page.keyboard.press("ArrowRight")
-    marks = page.evaluate(NEXT_IMAGE)
-    page.wait_for_selector(READY, timeout=60_000)
-    return marks["shown"] - marks["start"]
+    focus_slider(page)
+    ((screen_s, _),) = key_steps(page, 1, 60_000)
+    return 1000 * screen_s
 
 
 def measure(browser, bundle_path: Path, limit: int, repeats: int) -> dict:

@@ -22,8 +22,8 @@ import statistics
 import time
 from pathlib import Path
 
+from bench.gestures import ARM_NEXT_IMAGE
 from harness.browser import (
-    ARM_NEXT_IMAGE,
     CHROMIUM,
     CHROMIUM_FLAGS,
     DECODED_IMAGE,

@@ -23,13 +23,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.gestures import focus_slider, key_steps
+from bench.stats import percentile
 from harness.browser import (
-    ARM_NEXT_IMAGE,
-    BROWSER_DECODER,
     CHROMIUM,
     CHROMIUM_FLAGS,
-    DECODED_IMAGE,
-    NEXT_IMAGE,
     READY,
     free_port,
     start_app,
@@ -41,11 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 THREADS = {"CrRendererMain": "renderer main", "Compositor": "renderer compositor",
            "VizCompositorThread": "GPU process compositor"}
 CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel", "v8", "blink", "cc", "viz"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def step_cpu_ms(trace: dict, walls_ms: list[float]) -> list[dict[str, float]]:
@@ -77,18 +70,10 @@ def measure(browser, url: str, rounds: int, steps: int) -> dict[str, list]:
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         page.goto(url)
         page.wait_for_selector(READY, timeout=60_000)
-        page.get_by_role("slider").first.focus()
-        page.wait_for_selector(BROWSER_DECODER, timeout=60_000)
-        page.wait_for_selector(READY, timeout=60_000)
-        round_walls = []
+        focus_slider(page)
         with tempfile.NamedTemporaryFile(suffix=".json") as trace:
             browser.start_tracing(page=page, path=trace.name, categories=CATEGORIES)
-            for i in range(steps):
-                page.evaluate(ARM_NEXT_IMAGE, DECODED_IMAGE)
-                page.keyboard.press("ArrowRight" if (i // 20) % 2 == 0 else "ArrowLeft")
-                marks = page.evaluate(NEXT_IMAGE)
-                round_walls.append(marks["shown"] - marks["start"])
-                page.wait_for_selector(READY, timeout=30_000)
+            round_walls = [1000 * screen_s for screen_s, _ in key_steps(page, steps)]
             browser.stop_tracing()
             cpu += step_cpu_ms(json.loads(Path(trace.name).read_text()), round_walls)
         walls += round_walls

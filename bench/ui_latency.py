@@ -37,18 +37,16 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.gestures import focus_slider, key_steps, time_map_click, time_step
+from bench.stats import percentile
 from harness.browser import (
-    ARM_NEXT_IMAGE,
-    BROWSER_DECODER,
     CHROMIUM,
     CHROMIUM_FLAGS,
     DECODED_IMAGE,
-    NEXT_IMAGE,
     READY,
     free_port,
     photo_jpeg,
     start_app,
-    time_map_click,
     upload,
 )
 from vae.bundle import load_bundle
@@ -77,11 +75,6 @@ MILESTONES = """([withMap, image]) => new Promise(resolve => {
 })"""
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def time_ready(page, url: str, with_map: bool) -> dict[str, float]:
     """Seconds from navigation start until interactive and (with_map) until the map is drawn."""
     page.goto(url, wait_until="commit")
@@ -93,34 +86,12 @@ def time_ready(page, url: str, with_map: bool) -> dict[str, float]:
 FIRST_STEPS = 3  # a round's first steps after the browser's decoder arrived, also reported alone
 
 
-def time_step(page, act) -> tuple[float, float]:
-    """One step made by `act()`: seconds on screen (input event -> new pixels painted) and by the driver."""
-    page.evaluate(ARM_NEXT_IMAGE, DECODED_IMAGE)
-    started = time.perf_counter()
-    act()
-    marks = page.evaluate(NEXT_IMAGE)
-    return (marks["shown"] - marks["start"]) / 1000, time.perf_counter() - started
-
-
 def time_slider_steps(page, steps: int) -> tuple[dict[str, list[float]], float | None]:
-    """Key steps on the first slider (to the focused slider, as a person's key press goes: a locator's
-    press would first find the slider by its accessibility role, walking the page's whole tree each
-    step); for the explorer also seconds from the slider's focus until the browser decodes."""
-    slider = page.get_by_role("slider").first
-    started = time.perf_counter()
-    slider.focus()
-    decoder_s = None
-    if page.locator(".live-decoder").count():
-        page.wait_for_selector(BROWSER_DECODER, timeout=30_000)
-        decoder_s = time.perf_counter() - started
-        page.wait_for_selector(READY, timeout=30_000)
-    times: dict[str, list[float]] = {"slider_s": [], "slider_driver_s": []}
-    for i in range(steps):
-        key = "ArrowRight" if (i // 20) % 2 == 0 else "ArrowLeft"
-        screen, driver = time_step(page, lambda key=key: page.keyboard.press(key))
-        times["slider_s"].append(screen)
-        times["slider_driver_s"].append(driver)
-        page.wait_for_selector(READY, timeout=30_000)
+    """Key steps on the first slider; for the explorer also seconds from the slider's focus until the
+    browser decodes."""
+    decoder_s = focus_slider(page, 30_000)
+    steps_s = key_steps(page, steps)
+    times = {"slider_s": [screen for screen, _ in steps_s], "slider_driver_s": [driver for _, driver in steps_s]}
     times["first_s"] = times["slider_s"][:FIRST_STEPS]
     return times, decoder_s
 
@@ -139,7 +110,8 @@ def time_drag_steps(page, moves: int, pixels: int = 8) -> list[float]:
     times = []
     for i in range(moves):
         x += towards if (i // 10) % 2 == 0 else -towards
-        times.append(time_step(page, lambda x=x: page.mouse.move(x, y))[0])
+        marks, _ = time_step(page, lambda x=x: page.mouse.move(x, y))
+        times.append((marks["shown"] - marks["start"]) / 1000)
     page.mouse.up()
     page.wait_for_selector(READY, timeout=30_000)
     return times

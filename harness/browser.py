@@ -25,39 +25,6 @@ READY = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connec
 # The explorer's live-decoder canvas, or the reference apps' st.image (the first on the page);
 # img.decoded: the explorer before its canvas, for benches that measure an older checkout beside it.
 DECODED_IMAGE = "canvas.decoded, img.decoded, [data-testid=stImage] img"
-# Arm a promise, `window.nextImage`, for the next slider step: it resolves once the page shows a
-# decoded image other than the current one (a canvas counts up its data-frame attribute on each
-# drawing; an image must have loaded its new src) and the frame holding it has been painted:
-# the requestAnimationFrame after the new pixels, then the task after that frame's paint.
-# It gives performance.now() times: `start`, the key press or pointer move (the event's own
-# timeStamp, when the browser received it), `drawn` and `shown`. The page reports all of it itself
-# (a MutationObserver and load events), so timing a step needs no polling, which would cost every
-# open page CPU time.
-ARM_NEXT_IMAGE = """(selector) => {
-  const version = (el) => el && (el.tagName === 'CANVAS' ? el.dataset.frame : el.src);
-  const old = version(document.querySelector(selector));
-  let start = null;
-  const inputs = ['keydown', 'pointermove'];
-  const began = (event) => { start ??= event.timeStamp; };
-  inputs.forEach(type => document.addEventListener(type, began, true));
-  window.nextImage = new Promise(resolve => {
-    const check = () => {
-      const el = document.querySelector(selector);
-      if (!el || version(el) === old || (el.tagName === 'IMG' && !(el.complete && el.naturalWidth > 0))) return;
-      observer.disconnect();
-      document.removeEventListener('load', check, true);
-      inputs.forEach(type => document.removeEventListener(type, began, true));
-      const drawn = performance.now();
-      requestAnimationFrame(() => setTimeout(() => resolve({start, drawn, shown: performance.now()})));
-    };
-    const observer = new MutationObserver(check);
-    observer.observe(document.body, {subtree: true, childList: true, attributes: true,
-                                     attributeFilter: ['src', 'data-frame']});
-    document.addEventListener('load', check, true);
-  });
-}"""
-NEXT_IMAGE = """() => Promise.race([window.nextImage, new Promise((_, reject) =>
-  setTimeout(() => reject(new Error('no new image within 30 s')), 30000))])"""
 # The explorer's live decoder once the browser has its decoder (asked for when a slider gets focus).
 BROWSER_DECODER = ".live-decoder[data-decoder=browser]"
 
@@ -272,20 +239,6 @@ def download(page, button, attempts: int = 3) -> bytes:
         except PlaywrightTimeoutError:
             if attempt == attempts:
                 raise
-
-
-def time_map_click(page, index: int, timeout_ms: int = 60_000) -> float:
-    """Click a map point; seconds until the sliders show a new code (then waits for the rerun to end)."""
-    x, y = point_on_screen(page, index)
-    before = page.get_by_role("slider").evaluate_all("els => els.map(e => e.value).join()")
-    started = time.perf_counter()
-    page.mouse.click(x, y)
-    page.wait_for_function(
-        "(old) => Array.from(document.querySelectorAll('input[type=range]')).map(e => e.value).join() !== old",
-        arg=before, timeout=timeout_ms)
-    elapsed = time.perf_counter() - started
-    page.wait_for_selector(READY, timeout=timeout_ms)
-    return elapsed
 
 
 def refuse_outside(context, origin: str) -> list[str]:
