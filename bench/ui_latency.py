@@ -312,14 +312,15 @@ def main() -> None:
     print(f"explorer steps within one frame (p95 <= 16.7 ms on screen, key presses and drags): {one_frame}")
     print(f"explorer: the browser decodes itself {explorer['browser_decoder_s']:.2f} s after a slider first "
           "gets focus (the decoder is sent then; steps are timed from the moment it is ready)")
-    print(format_table(["upload (Your image page), from the browser's upload request", "p50 s", "max s"], [
-        ("4000x3000 JPEG -> reconstruction shown", round(statistics.median(explorer["photo_s"]), 2),
-         round(max(explorer["photo_s"]), 2)),
-        ("  the same, with Playwright's transfer of the file", round(statistics.median(
-            explorer["photo_with_transfer_s"]), 2), round(max(explorer["photo_with_transfer_s"]), 2)),
-        ("non-image file -> message shown", round(statistics.median(explorer["bad_file_s"]), 2),
-         round(max(explorer["bad_file_s"]), 2)),
-    ]))
+    if explorer.get("photo_s"):  # --uploads 0 measures none
+        print(format_table(["upload (Your image page), from the browser's upload request", "p50 s", "max s"], [
+            ("4000x3000 JPEG -> reconstruction shown", round(statistics.median(explorer["photo_s"]), 2),
+             round(max(explorer["photo_s"]), 2)),
+            ("  the same, with Playwright's transfer of the file", round(statistics.median(
+                explorer["photo_with_transfer_s"]), 2), round(max(explorer["photo_with_transfer_s"]), 2)),
+            ("non-image file -> message shown", round(statistics.median(explorer["bad_file_s"]), 2),
+             round(max(explorer["bad_file_s"]), 2)),
+        ]))
     print(f"inverse projection (UMAP map, 10k points): build {inverse['build_ms']:.0f} ms, query p50 "
           f"{inverse['query_p50_ms']:.2f} ms, p95 {inverse['query_p95_ms']:.2f} ms, "
           f"max {inverse['query_max_ms']:.2f} ms")
