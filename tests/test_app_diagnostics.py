@@ -17,6 +17,7 @@ from pages.explore import per_image as per_image_ui
 from ui.bundles import stamp
 from vae.bundle import load_bundle
 from vae.diagnostics import cache
+from vae.diagnostics.per_image import FIELDS
 from vae.diagnostics.selection import browse, worst_fit
 
 from .conftest import drop_bundle_file, page_script
@@ -207,8 +208,11 @@ def test_a_bundle_without_per_image_values_opens_at_once_and_gets_them_in_the_ba
     assert not at.exception
     bundle = load_bundle(folder / "old")
     assert "neg_elbo" not in at.selectbox(key="colour_by").options[:2]  # class and latent means meanwhile
-    future = per_image_ui._values(str(bundle.path), stamp(bundle))
-    future.result(timeout=60)
+    task = per_image_ui._values(str(bundle.path), stamp(bundle))  # the background task, queued at the first run
+    deadline = time.monotonic() + 60
+    while task.running and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert task.error is None and set(task.result) == set(FIELDS)
     deadline = time.monotonic() + 30
     while "−ELBO" not in at.run().selectbox(key="colour_by").options and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -217,6 +221,18 @@ def test_a_bundle_without_per_image_values_opens_at_once_and_gets_them_in_the_ba
     cached = cache.read_cached(folder / "old", "per_image", 10**6)
     stored = load_bundle(folder / "good").per_image  # the same model and images: the same values
     assert np.allclose(cached["neg_elbo"], stored["neg_elbo"], rtol=1e-5)
+
+
+def test_a_bundle_too_large_for_the_background_says_why_and_is_coloured_by_class(folder, monkeypatch):
+    monkeypatch.setattr(per_image_ui, "MAX_BACKGROUND_IMAGES", 5)
+    at = explore("old")
+    assert not at.exception
+    bundle = load_bundle(folder / "old")
+    task = per_image_ui._values(str(bundle.path), stamp(bundle))
+    assert not task.running and task.result is None  # refused at once, nothing computed
+    captions = " ".join(c.value for c in at.caption)
+    assert f"{len(bundle.mu):,} images are more than the 5 whose values are computed" in captions
+    assert "neg_elbo" not in at.selectbox(key="colour_by").options
 
 
 def test_class_names_from_a_bundle_reach_plotly_as_plain_text():

@@ -2,9 +2,9 @@
 
 Processes (training jobs, imports) are started, tracked, locked and cancelled by their registries in
 the library (vae/training/jobs.py, vae/portable/import_job.py); threads in this server are `Task`s
-started with `start` (the IWAE estimate) or futures of a one-thread queue (per-image values), shared by
-every session. A page follows either in a fragment that reruns every POLL_S seconds while the work
-runs: `follow` or `@polled`.
+started with `start` (the IWAE estimate; per-image values, queued one at a time), shared by every
+session. A page follows either in a fragment that reruns every POLL_S seconds while the work runs:
+`follow` or `@polled`.
 """
 
 from __future__ import annotations
@@ -45,13 +45,21 @@ class Task:
         return self.result is None and self.error is None
 
 
-def start(task: Task, work: Callable[[Task], Any], name: str) -> Task:
+_QUEUE = threading.Lock()  # held by the queued task that runs: the others wait their turn
+
+
+def start(task: Task, work: Callable[[Task], Any], name: str, queued: bool = False) -> Task:
     """Run `work(task)` on a thread of its own: it reports progress in `task.done`; what it returns becomes
-    `task.result`, what it raises `task.error` (shown to the user; the server carries on)."""
+    `task.result`, what it raises `task.error` (shown to the user; the server carries on). Queued tasks
+    run one at a time, for work that would otherwise take every core from every visitor."""
 
     def body() -> None:
         try:
-            task.result = work(task)
+            if queued:
+                with _QUEUE:
+                    task.result = work(task)
+            else:
+                task.result = work(task)
         except Exception as exc:
             task.error = f"{type(exc).__name__}: {exc}"
 

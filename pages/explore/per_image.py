@@ -1,15 +1,15 @@
 """Per-image values for the pages: stored in the bundle, else cached, else computed once in the background.
 
-A bundle written before per-image values existed still opens at once: the values are computed on
-one background thread per server (one bundle at a time, ~15 s for 10,000 Fashion-MNIST images
-on one core) and kept in the user cache (vae/diagnostics/cache.py), so the next server reads them.
+A bundle written before per-image values existed still opens at once: the values are computed in the
+background (a queued ui/background.py task: one bundle at a time per server, ~15 s for 10,000
+Fashion-MNIST images on one core) and kept in the user cache (vae/diagnostics/cache.py), so the next
+server reads them.
 Meanwhile the map is coloured by class, and `status_note` refreshes the page when they arrive.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,6 @@ KIND = "per_image"
 # A million images would keep a core busy for half an hour, beside every visitor: above this the
 # values come only from the bundle (vae.bundle.add_per_image) or the cache.
 MAX_BACKGROUND_IMAGES = 100_000
-_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-per-image")
 
 
 def _compute(path: Path) -> dict[str, np.ndarray]:
@@ -38,47 +37,36 @@ def _compute(path: Path) -> dict[str, np.ndarray]:
     return values
 
 
-class Skipped(Exception):
-    """The values are not computed for this bundle: a reason to say as it is, not an error."""
-
-
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _values(path: str, stamp: tuple) -> Future:
-    """A future of the bundle's values: done at once when the cache holds them."""
+def _values(path: str, stamp: tuple) -> background.Task:
+    """The task of the bundle's values, one per bundle version for the server: done at once when the
+    cache holds them, refused (its error says why) for a bundle too large to compute them here."""
     bundle = bundles.get_bundle(Path(path))
     n = len(bundle.mu)
     cached = cache.read_cached(path, KIND, max_bytes=n * 4 * len(FIELDS) + 4096)
-    future: Future = Future()
     if cached is not None and not check_values(cached, n):
-        future.set_result({name: cached[name] for name in FIELDS})
-        return future
+        return background.Task(total=n, done=n, result={name: cached[name] for name in FIELDS})
     if n > MAX_BACKGROUND_IMAGES:
-        future.set_exception(Skipped(f"{n:,} images are more than the {MAX_BACKGROUND_IMAGES:,} whose values are "
-                                     "computed in the background; `vae-lab evaluate` adds them to the bundle"))
-        return future
+        return background.Task(total=n, error=f"{n:,} images are more than the {MAX_BACKGROUND_IMAGES:,} whose "
+                                              "values are computed in the background; `vae-lab evaluate` adds "
+                                              "them to the bundle")
     log.info("computing per-image values of %s in the background", path)
-    return _worker.submit(_compute, Path(path))
+    return background.start(background.Task(total=n), lambda task: _compute(Path(path)), f"per-image-{bundle.name}",
+                            queued=True)
 
 
 def per_image(bundle: Bundle) -> dict[str, np.ndarray] | None:
     """{field: (N,)} of the bundle, or None while they are still being computed (or failed)."""
     if bundle.per_image is not None:
         return bundle.per_image
-    future = _values(str(bundle.path), bundles.stamp(bundle))
-    if not future.done() or future.exception() is not None:
-        return None
-    return future.result()
+    return _values(str(bundle.path), bundles.stamp(bundle)).result
 
 
 def failure(bundle: Bundle) -> str | None:
     """Why the values could not be computed, or None."""
     if bundle.per_image is not None:
         return None
-    future = _values(str(bundle.path), bundles.stamp(bundle))
-    error = future.exception() if future.done() else None
-    if error is None:
-        return None
-    return str(error) if isinstance(error, Skipped) else f"{type(error).__name__}: {error}"
+    return _values(str(bundle.path), bundles.stamp(bundle)).error
 
 
 def status_note(bundle: Bundle) -> None:
