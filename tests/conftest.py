@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 
 from ui.navigation import page
 from vae.bundle import write_bundle
@@ -100,7 +103,6 @@ def portable_source(tmp_path_factory, synthetic: ImageDataset):
 @pytest.fixture()
 def portable_bundle(tmp_path: Path, portable_source) -> Path:
     """A fresh copy of the portable bundle, safe to corrupt."""
-    import shutil
 
     return Path(shutil.copytree(portable_source[1], tmp_path / "portable"))
 
@@ -134,3 +136,46 @@ def write_large_map(out: Path, n: int) -> Path:
             "history": [], "metrics": {}, "device": "cpu"}
     return write_bundle(out, build_model(MLPConfig(latent_dim=4, hidden=(32,))),
                         np.zeros((n, 1, 28, 28), np.uint8), labels, meta, codes=(mu, logvar), large=True)
+
+
+# The pages headless (AppTest) on a folder of tiny bundles: tests/test_app*.py and test_portable_app.py.
+@pytest.fixture()
+def checkpoints(tmp_path, tiny_bundle, monkeypatch):
+    """A checkpoints folder with one good bundle, one whose weights are corrupt (same size) and one
+    whose weights are truncated."""
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    for name in ("good", "broken", "truncated"):
+        shutil.copytree(tiny_bundle, folder / name)
+    weights = folder / "broken" / "model.safetensors"
+    weights.write_bytes(b"\x00" * weights.stat().st_size)
+    weights = folder / "truncated" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(folder))
+    return folder
+
+
+def run_page(name: str, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(page_script(name), default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.session_state["bundle_choice"] = "good"
+    return at.run()
+
+
+def slider_data(at: AppTest) -> dict:
+    """What the Explore page sent its slider component: the rows and the code they show."""
+    (data,) = [d for d in (json.loads(c.proto.json) for c in at.get("bidi_component")) if "rows" in d]
+    return data
+
+
+def slider_values(at: AppTest) -> list[float]:
+    return slider_data(at)["values"]
+
+
+def app_at(folder: str) -> AppTest:
+    """The app as its entry script runs it, switched to the page in pages/<folder>."""
+    at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60)
+    at.session_state["bundle_choice"] = "good"
+    at.run()
+    return at.switch_page(page_script(folder)).run()

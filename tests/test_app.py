@@ -2,7 +2,6 @@
 
 import base64
 import json
-import shutil
 
 import numpy as np
 import onnx
@@ -13,41 +12,7 @@ from ui.text import visible
 from vae.bundle import BundleError, load_bundle
 from vae.bundle.catalog import scan
 
-from .conftest import ROOT, page_script
-
-
-@pytest.fixture()
-def checkpoints(tmp_path, tiny_bundle, monkeypatch):
-    """A checkpoints folder with one good bundle, one whose weights are corrupt (same size) and one
-    whose weights are truncated."""
-    folder = tmp_path / "extra"
-    folder.mkdir()
-    for name in ("good", "broken", "truncated"):
-        shutil.copytree(tiny_bundle, folder / name)
-    weights = folder / "broken" / "model.safetensors"
-    weights.write_bytes(b"\x00" * weights.stat().st_size)
-    weights = folder / "truncated" / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:100])
-    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(folder))
-    return folder
-
-
-def run_page(name: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(page_script(name), default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.session_state["bundle_choice"] = "good"
-    return at.run()
-
-
-def slider_data(at: AppTest) -> dict:
-    """What the Explore page sent its slider component: the rows and the code they show."""
-    (data,) = [d for d in (json.loads(c.proto.json) for c in at.get("bidi_component")) if "rows" in d]
-    return data
-
-
-def slider_values(at: AppTest) -> list[float]:
-    return slider_data(at)["values"]
+from .conftest import ROOT, page_script, run_page, slider_data, slider_values
 
 
 def test_catalog_lists_from_config_json_and_opening_checks_the_weights(checkpoints):
@@ -255,149 +220,6 @@ def test_no_valid_bundle_gives_a_guide_and_a_demo_model_not_a_crash(tmp_path, mo
     finally:
         jobs.cancel(force=True)
         jobs.wait(60)
-
-
-@pytest.fixture()
-def train_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "runs"
-    folder.mkdir()
-    monkeypatch.setenv("VAE_LAB_TRAIN_DIR", str(folder))
-    return folder
-
-
-def train_page() -> AppTest:
-    return AppTest.from_file(page_script("train"), default_timeout=60).run()
-
-
-def start_button(at: AppTest):
-    return next(b for b in at.button if b.label == "Start training")
-
-
-def test_train_page_shows_the_form_and_which_datasets_are_offline(train_dir):
-    at = train_page()
-    assert not at.exception
-    options = at.selectbox(key="train_dataset").options
-    assert any("synthetic · on this machine" == o for o in options)
-    assert any("cifar10 · needs a download" == o for o in options)
-    assert at.info and "No training job yet" in at.info[0].value
-
-
-def test_a_path_traversal_name_is_refused_next_to_the_field(train_dir):
-    at = train_page()
-    at.text_input(key="train_name").set_value("../../etc/x")
-    start_button(at).click().run()
-    assert not at.exception
-    assert any("letters, digits" in visible(e.value) for e in at.error)
-    assert list(train_dir.iterdir()) == [] and not (train_dir.parent.parent / "etc").exists()
-
-
-def test_out_of_bounds_values_are_refused_next_to_their_fields(train_dir):
-    at = train_page()
-    at.number_input(key="train_kl_warmup_epochs").set_value(50.0)
-    at.number_input(key="train_epochs").set_value(5)
-    start_button(at).click().run()
-    assert any("longer than training" in visible(e.value) for e in at.error)
-    assert list(train_dir.iterdir()) == []
-
-
-def test_start_from_a_second_tab_is_refused_while_a_job_runs(train_dir):
-    from vae.training.jobs import JobRegistry, TrainRequest
-
-    other_tab = train_page()  # loaded before the job started: its Start button is enabled
-    jobs = JobRegistry(train_dir)
-    jobs.start(TrainRequest(name="running-one", dataset="synthetic", arch="mlp", latent_dim=2, epochs=1000))
-    try:
-        other_tab.selectbox(key="train_dataset").set_value("synthetic")
-        other_tab.text_input(key="train_name").set_value("second-one")
-        start_button(other_tab).click().run()
-        assert not other_tab.exception
-        assert any("already running: 'running-one'" in visible(e.value) for e in other_tab.error)
-        assert not (train_dir / "second-one").exists()
-        assert any(b.label == "Cancel" for b in other_tab.button)
-    finally:
-        jobs.cancel()
-        assert not jobs.wait(60).running
-
-
-def test_after_a_job_the_name_field_offers_a_new_name_and_the_status_names_no_process(train_dir):
-    from .hostile import evil, write_job_with_markup
-
-    write_job_with_markup(train_dir)  # a finished job named evil("jobname"), its state at pid 2**22 + 7
-    at = AppTest.from_file(page_script("train"), default_timeout=60)
-    at.session_state["train_name"] = evil("jobname")  # the name that job used, still in the field
-    at.run()
-    assert not at.exception
-    assert at.text_input(key="train_name").value.startswith("my-vae-")
-    status = next(c.value for c in at.caption if "training folder" in c.value)
-    assert "pid" not in status and str(2**22 + 7) not in status and str(train_dir) not in status
-    assert "into run/ in the training folder" in visible(status)
-
-
-def test_interpolate_page_renders_every_frame_for_lerp_and_slerp(checkpoints):
-    at = run_page("interpolate")
-    assert not at.exception
-    at.slider(key="interp_steps").set_value(7).run()
-    captions = [c for image in at.get("image") for c in image.captions if c.startswith("t=")]
-    assert captions == [f"t={t:.2f}" for t in np.linspace(0, 1, 7)]
-    at.radio(key="interp_method").set_value("slerp").run()
-    assert not at.exception
-    labels = [b.proto.label for b in at.get("download_button")]
-    assert any("12 frames" in label for label in labels) and any("PNG" in label for label in labels)
-
-
-def test_an_endpoint_index_typed_in_is_kept(checkpoints):
-    at = run_page("interpolate")
-    at.number_input(key="interp_A_index").set_value(5).run()
-    at.number_input(key="interp_B_index").set_value(9).run()
-    assert not at.exception
-    assert at.number_input(key="interp_A_index").value == 5
-    assert any("from test #5" in visible(c.value) and "to test #9" in visible(c.value) for c in at.caption)
-
-
-def test_interpolate_endpoints_from_class_centroids_and_the_current_code(checkpoints):
-    at = run_page("interpolate")
-    at.radio(key="interp_A_source").set_value("class centroid").run()
-    at.radio(key="interp_B_source").set_value("current code").run()
-    assert not at.exception
-    assert any("centroid of" in visible(c.value) for c in at.caption)
-
-
-def app_at(folder: str) -> AppTest:
-    """The app as its entry script runs it, switched to the page in pages/<folder>."""
-    at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60)
-    at.session_state["bundle_choice"] = "good"
-    at.run()
-    return at.switch_page(page_script(folder)).run()
-
-
-def test_generate_page_samples_traversals_and_attribute_directions(checkpoints):
-    at = app_at("generate")
-    assert not at.exception
-    assert sum(b.label == "Load" for b in at.button) == 16
-    before = at.session_state["prior_seed"] if "prior_seed" in at.session_state else 0
-    next(b for b in at.button if b.label == "New samples").click().run()
-    assert at.session_state["prior_seed"] == before + 1
-    assert at.slider(key="traversal_k").value >= 1
-    at.selectbox(key="attribute_to").set_value(at.selectbox(key="attribute_to").options[2]).run()
-    assert not at.exception and at.slider(key="attribute_alpha").value == 1.0
-
-
-def test_loading_a_prior_sample_sets_the_explore_sliders(checkpoints):
-    at = app_at("generate")
-    next(b for b in at.button if b.label == "Load").click().run()
-    assert not at.exception
-    assert at.session_state["code_source"].startswith("prior sample 1")
-    values = slider_values(at)
-    assert len(values) == 4 and any(v != 0 for v in values)  # the Explore page, sliders set
-
-
-def test_own_image_page_encodes_a_test_image_and_completes_it(checkpoints):
-    at = run_page("your_image")
-    assert not at.exception
-    at.number_input(key="own_test_index").set_value(5).run()
-    at.slider(key="mask_rows").set_value((0, 10)).run()
-    assert not at.exception
-    assert any(c.startswith("erased (280 pixels") for image in at.get("image") for c in image.captions)
 
 
 def test_a_map_larger_than_the_draw_limit_draws_a_picture_of_every_point_under_a_sample(checkpoints, monkeypatch):

@@ -14,9 +14,8 @@ from vae.bundle import load_bundle
 from vae.data.datasets import find_idx_files
 from vae.portable.runtime import PortableVAE
 
-from .conftest import ROOT, page_script
+from .conftest import ROOT, page_script, slider_data
 from .plotly_spec import decode, point_traces
-from .test_app import slider_data
 
 pytestmark = pytest.mark.skipif(find_idx_files("fashion-mnist") is None, reason="needs the Fashion-MNIST IDX files")
 

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from .test_app import app_at, run_page, slider_data, slider_values
+from .conftest import app_at, run_page, slider_data, slider_values
 
 
 @pytest.fixture()
