@@ -1,4 +1,4 @@
-"""Timed gestures in the browser, the same for every bench: a slider step, steps back and forth, a map click.
+"""Timed gestures in the browser, the same for every bench: slider steps and drags, a map click, an upload.
 
 A step is timed by the page itself, from the input event to the painted frame holding the new pixels
 (ARM_NEXT_IMAGE); the driver's own seconds are kept beside it, since they include the round trips.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from harness.browser import BROWSER_DECODER, DECODED_IMAGE, READY, point_on_screen
+from harness.browser import BROWSER_DECODER, DECODED_IMAGE, READY, point_on_screen, upload
 
 # Arm a promise, `window.nextImage`, for the next slider step: it resolves once the page shows a
 # decoded image other than the current one (a canvas counts up its data-frame attribute on each
@@ -98,3 +98,44 @@ def time_map_click(page, index: int, timeout_ms: int = 60_000) -> float:
     elapsed = time.perf_counter() - started
     page.wait_for_selector(READY, timeout=timeout_ms)
     return elapsed
+
+
+def time_drag_steps(page, moves: int, pixels: int = 8) -> list[float]:
+    """Drag the first slider's thumb `pixels` at a time, first towards its farther end, back and forth
+    every 10 moves (a move past the end would draw nothing); seconds on screen from each pointer
+    move. Only for the explorer, whose range inputs decode while dragged."""
+    slider = page.get_by_role("slider").first
+    box = slider.bounding_box()
+    low, high, value = slider.evaluate("e => [Number(e.min), Number(e.max), Number(e.value)]")
+    x, y = box["x"] + box["width"] * (value - low) / (high - low), box["y"] + box["height"] / 2
+    towards = pixels if value < (low + high) / 2 else -pixels
+    page.mouse.move(x, y)
+    page.mouse.down()
+    times = []
+    for i in range(moves):
+        x += towards if (i // 10) % 2 == 0 else -towards
+        marks, _ = time_step(page, lambda x=x: page.mouse.move(x, y))
+        times.append((marks["shown"] - marks["start"]) / 1000)
+    page.mouse.up()
+    page.wait_for_selector(READY, timeout=30_000)
+    return times
+
+
+def time_upload(page, url: str, name: str, mime: str, data: bytes, shown: str) -> tuple[float, float]:
+    """One upload on a fresh Your image page: (seconds from the browser's upload request until `shown`
+    is on screen and the script idle, seconds including Playwright handing the file to the browser).
+
+    The first figure is what a person waits for; the second adds Playwright's transfer of the file
+    into the browser over its debugging protocol, which a person picking a file does not pay.
+    """
+    page.goto(f"{url}own_image")
+    page.wait_for_selector(READY, timeout=60_000)
+    started = time.perf_counter()
+    with page.expect_request(lambda r: "/_stcore/upload_file" in r.url and r.method == "PUT") as request:
+        upload(page, name, mime, data)
+    requested = time.perf_counter()
+    assert request.value
+    page.get_by_text(shown).first.wait_for(timeout=30_000)
+    page.wait_for_selector(READY, timeout=30_000)
+    done = time.perf_counter()
+    return done - requested, done - started

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.gestures import focus_slider, key_steps, time_map_click, time_step
+from bench.gestures import focus_slider, key_steps, time_drag_steps, time_map_click, time_upload
 from bench.stats import percentile
 from harness.browser import (
     CHROMIUM,
@@ -47,7 +47,6 @@ from harness.browser import (
     free_port,
     photo_jpeg,
     start_app,
-    upload,
 )
 from vae.bundle import load_bundle
 from vae.cli.tables import format_table
@@ -96,49 +95,8 @@ def time_slider_steps(page, steps: int) -> tuple[dict[str, list[float]], float |
     return times, decoder_s
 
 
-def time_drag_steps(page, moves: int, pixels: int = 8) -> list[float]:
-    """Drag the first slider's thumb `pixels` at a time, first towards its farther end, back and forth
-    every 10 moves (a move past the end would draw nothing); seconds on screen from each pointer
-    move. Only for the explorer, whose range inputs decode while dragged."""
-    slider = page.get_by_role("slider").first
-    box = slider.bounding_box()
-    low, high, value = slider.evaluate("e => [Number(e.min), Number(e.max), Number(e.value)]")
-    x, y = box["x"] + box["width"] * (value - low) / (high - low), box["y"] + box["height"] / 2
-    towards = pixels if value < (low + high) / 2 else -pixels
-    page.mouse.move(x, y)
-    page.mouse.down()
-    times = []
-    for i in range(moves):
-        x += towards if (i // 10) % 2 == 0 else -towards
-        marks, _ = time_step(page, lambda x=x: page.mouse.move(x, y))
-        times.append((marks["shown"] - marks["start"]) / 1000)
-    page.mouse.up()
-    page.wait_for_selector(READY, timeout=30_000)
-    return times
-
-
 def time_map_clicks(page, clicks: int) -> list[float]:
     return [time_map_click(page, 997 * (i + 1) % 10_000) for i in range(clicks)]
-
-
-def time_upload(page, url: str, name: str, mime: str, data: bytes, shown: str) -> tuple[float, float]:
-    """One upload on a fresh Your image page: (seconds from the browser's upload request until `shown`
-    is on screen and the script idle, seconds including Playwright handing the file to the browser).
-
-    The first figure is what a person waits for; the second adds Playwright's transfer of the file
-    into the browser over its debugging protocol, which a person picking a file does not pay.
-    """
-    page.goto(f"{url}own_image")
-    page.wait_for_selector(READY, timeout=60_000)
-    started = time.perf_counter()
-    with page.expect_request(lambda r: "/_stcore/upload_file" in r.url and r.method == "PUT") as request:
-        upload(page, name, mime, data)
-    requested = time.perf_counter()
-    assert request.value
-    page.get_by_text(shown).first.wait_for(timeout=30_000)
-    page.wait_for_selector(READY, timeout=30_000)
-    done = time.perf_counter()
-    return done - requested, done - started
 
 
 def time_uploads(page, url: str, repeats: int) -> dict[str, list[float]]:
