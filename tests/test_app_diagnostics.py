@@ -19,6 +19,7 @@ from vae.bundle import load_bundle
 from vae.diagnostics import cache
 from vae.diagnostics.per_image import FIELDS
 from vae.diagnostics.selection import browse, worst_fit
+from vae.share.site_data import class_colours
 
 from .conftest import drop_bundle_file, page_script
 from .plotly_spec import decode, point_traces
@@ -80,6 +81,12 @@ def test_colour_by_elbo_draws_the_stored_values_on_a_clipped_scale_with_a_colour
     for trace in point_traces(fig):
         assert np.allclose(decode(trace["marker"]["color"]), values[decode(trace["customdata"])])
         assert "−ELBO %{marker.color:.3f}" in trace["hovertemplate"]
+    # The legend keeps each class's colour (a value-coloured trace's own entry showed black).
+    legend = [t for t in fig["data"] if t.get("showlegend", True) and "legendgroup" in t]
+    assert [t["name"] for t in legend] == bundle.class_names
+    assert [t["marker"]["color"] for t in legend] == class_colours(len(bundle.class_names))
+    assert [t["legendgroup"] for t in legend] == [t["legendgroup"] for t in point_traces(fig)]
+    assert not any(t.get("showlegend", True) for t in point_traces(fig))
     # The browser companion is told the same colours, to recolour the drawn map in place.
     (sent,) = [json.loads(c.proto.json)["colour"] for c in at.get("bidi_component") if "map_key" in c.proto.json]
     assert sent["key"] == fig["layout"]["meta"]["colour"]

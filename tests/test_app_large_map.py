@@ -12,6 +12,7 @@ from ui import figures
 from vae.bundle import load_bundle
 
 from .conftest import page_script, write_large_map
+from .plotly_spec import point_traces
 
 N = 200_000
 NAME = "large"
@@ -86,7 +87,8 @@ def test_classes_the_legend_hides_leave_the_picture(folder, monkeypatch):
     assert not at.exception
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     hidden = [t for t in spec["data"] if t.get("visible") == "legendonly"]
-    assert [t["meta"] for t in hidden] == [0, 1]
+    assert [t["legendgroup"] for t in hidden] == ["0", "0", "1", "1"]  # each class's points and legend entry
+    assert [t["meta"] for t in point_traces(spec) if t.get("visible") == "legendonly"] == [0, 1]
     layout = spec["layout"]
     shown = explore(folder, monkeypatch)
     assert drawn(shown)[1]["images"][0]["source"] != layout["images"][0]["source"]

@@ -1,8 +1,10 @@
 """The Explore page's map: a trace per class, coloured by class or by a value, with overlays.
 
 A trace per class lets a legend click hide that class (Plotly then neither draws nor selects its
-points). Every point trace carries each point's global index in `customdata`; nothing else on the
-map does, which is how a selection tells points from the click grid and the overlays. Class names
+points). The legend's entries are traces of their own, one empty marker in the class's colour in the
+class's legend group: a point trace coloured by a value would show its first value's colour there, or
+black. Every point trace carries each point's global index in `customdata`; nothing else on the map
+does, which is how a selection tells points from the click grid, the legend and the overlays. Class names
 come from the bundle: `ui.text.plotly` escapes them before Plotly reads them as (a little) HTML.
 """
 
@@ -56,7 +58,8 @@ def hover_template(scale: ColourScale | None) -> str:
 def class_traces(xy: np.ndarray, labels: np.ndarray, class_names: list[str], colours: list[str],
                  drawn: np.ndarray, scale: ColourScale | None, hidden: frozenset[int] = frozenset()
                  ) -> list[go.Scattergl]:
-    """One WebGL trace per class over the `drawn` points (`meta`: the class; `hidden` ones legend-only)."""
+    """Per class a WebGL trace of its `drawn` points (`meta`: the class) and its legend entry; the
+    `hidden` classes' in the legend only."""
     traces = []
     for c, name in enumerate(class_names):
         members = drawn[labels[drawn] == c]
@@ -65,11 +68,16 @@ def class_traces(xy: np.ndarray, labels: np.ndarray, class_names: list[str], col
             marker["color"] = colours[c]
         else:
             marker.update(color=scale.values[members], coloraxis="coloraxis")
+        visible = "legendonly" if c in hidden else True
         traces.append(go.Scattergl(
             x=xy[members, 0], y=xy[members, 1], mode="markers", name=plotly(name), customdata=members, meta=c,
-            visible="legendonly" if c in hidden else True,
+            legendgroup=str(c), showlegend=False, visible=visible,
             hovertemplate=hover_template(scale), marker=marker,
             unselected={"marker": {"opacity": 0.8}},  # a click must not fade the whole map
+        ))
+        traces.append(go.Scattergl(
+            x=[None], y=[None], mode="markers", name=plotly(name), legendgroup=str(c), visible=visible,
+            marker={"size": 9, "color": colours[c]}, hoverinfo="skip",
         ))
     return traces
 
@@ -87,13 +95,13 @@ def explore_map(
     hidden: frozenset[int] = frozenset(),
     height: int = 620,
 ) -> go.Figure:
-    """Trace 0 is the invisible click grid, then a trace per class (those in `hidden` shown in the
-    legend only), the overlays, the selection and the current code."""
+    """Trace 0 is the invisible click grid, then per class its points and its legend entry (those in
+    `hidden` shown in the legend only), the overlays, the selection and the current code."""
     fig = go.Figure([figures.click_grid(xy),
                      *class_traces(xy, labels, class_names, colours, drawn, scale, hidden), *overlays])
     figures.add_marks(fig, xy, selected, marker)
     figures.map_layout(fig, xy, height)
-    fig.update_layout(meta={"colour": colour_key(scale)})
+    fig.update_layout(meta={"colour": colour_key(scale)}, legend={"tracegroupgap": 0})
     if scale is not None:
         fig.update_layout(coloraxis=coloraxis(scale))
     return fig
