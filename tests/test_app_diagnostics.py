@@ -21,7 +21,7 @@ from vae.diagnostics.per_image import FIELDS
 from vae.diagnostics.selection import browse, worst_fit
 from vae.share.site_data import class_colours
 
-from .conftest import drop_bundle_file, page_script
+from .conftest import drop_bundle_file, page_script, slider_data
 from .plotly_spec import decode, point_traces
 
 
@@ -140,6 +140,28 @@ def test_a_multi_point_selection_shows_up_to_100_images_classes_mean_elbo_and_do
     at.toggle(key="selection_recon").set_value(True).run()
     assert not at.exception
     assert any(len(image.proto.imgs) == 100 for image in at.get("image"))
+
+
+@pytest.mark.parametrize("points", [7, 1])
+def test_a_box_selects_a_group_and_leaves_the_sliders_code_alone(folder, points):
+    """A box is a group for the selection panel, never a point for the sliders (it used to load the
+    code of the point nearest its centre), even when it holds one point."""
+    bundle = load_bundle(folder / "good")
+    xy = bundle.projections["pca"]["xy"]  # the tiny bundle's one map
+    # A box around the points nearest the map's lower-left corner, just wide enough to hold `points`.
+    order = np.argsort(xy.sum(axis=1))
+    low, high = xy[order[:points]].min(axis=0), xy[order[:points]].max(axis=0)
+    box = {"x": [float(high[0]), float(low[0])], "y": [float(low[1]), float(high[1])]}
+    inside = np.flatnonzero(((xy >= low) & (xy <= high)).all(axis=1))
+    at = explore(**{"map-good-pca": {"selection": {"box": [box], "lasso": [], "points": [],
+                                                            "point_indices": []}}})
+    assert not at.exception
+    assert np.array_equal(np.sort(at.session_state["map_selection"]), inside) and len(inside) >= points
+    assert any(h.value == f"Selection: {len(inside):,} images" for h in at.subheader)
+    assert "selected" not in at.session_state or at.session_state["selected"] is None
+    assert not any(h.value.startswith("Selected: test #") for h in at.subheader)
+    data = slider_data(at)
+    assert data["values"] == [0] * bundle.latent_dim  # the code being worked on is unchanged
 
 
 def test_browse_filters_by_class_and_selection_and_orders_by_value_then_index():

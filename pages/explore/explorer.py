@@ -99,16 +99,18 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
     else:
         indices = clicked
     indices = without_classes(indices, bundle.labels, map_events.hidden_classes(len(bundle.class_names)))
+    if len(indices) and (boxes or lassos):
+        # A group: the panel below the map shows it; the sliders keep the code being worked on.
+        map_selection.remember(indices)
+        state.remember_group(indices, f"map selection of {len(indices)} points")
+        st.toast(f"{len(indices)} point(s) selected: see \"Selection\" below the map. The selection is kept "
+                 "for attribute directions on the Generate page.")
+        return
     if len(indices):
-        map_selection.remember(indices if len(indices) > 1 else None)
-        centre = xy[indices].mean(axis=0)
-        chosen = int(indices[np.argmin(((xy[indices] - centre) ** 2).sum(axis=1))])
+        map_selection.remember(None)
+        chosen = int(indices[0])
         st.session_state["selected"] = chosen
         state.set_code(bundle.mu[chosen], bundle.image_label(chosen))
-        if len(indices) > 1:
-            state.remember_group(indices, f"map selection of {len(indices)} points around #{chosen}")
-            st.toast(f"{len(indices)} points selected; showing the one nearest their centre (#{chosen}). "
-                     "The selection is kept for attribute directions on the Generate page.")
         return
     if boxes:
         box = boxes[0]

@@ -56,7 +56,7 @@ def _tiles(bundle: Bundle, shown: np.ndarray, with_reconstructions: bool) -> lis
 def panel(bundle: Bundle) -> None:
     """The latest box or lasso selection: up to GRID_LIMIT images, class histogram, mean −ELBO, downloads."""
     indices = current()
-    if indices is None or len(indices) < 2:
+    if indices is None:
         return
     with st.container(key="selection-panel"):
         st.subheader(f"Selection: {len(indices):,} images")
