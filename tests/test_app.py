@@ -40,7 +40,7 @@ def test_explore_page_shows_sliders_image_and_map(checkpoints):
     assert not at.exception
     data = slider_data(at)
     assert sorted(row["dim"] for row in data["rows"]) == [0, 1, 2, 3] and data["values"] == [0, 0, 0, 0]
-    kl = [float(row["label"].split("KL ")[1]) for row in data["rows"] if not row["collapsed"]]
+    kl = [row["kl"] for row in data["rows"] if not row["collapsed"]]
     assert kl == sorted(kl, reverse=True)  # most informative first
     assert at.sidebar.selectbox[0].value == "good"
     assert at.sidebar.expander[0].label.startswith("1 invalid bundle")

@@ -13,7 +13,10 @@ def test_interpolate_page_renders_every_frame_for_lerp_and_slerp(checkpoints):
     at.slider(key="interp_steps").set_value(7).run()
     captions = [c for image in at.get("image") for c in image.captions if c.startswith("t=")]
     assert captions == [f"t={t:.2f}" for t in np.linspace(0, 1, 7)]
-    at.radio(key="interp_method").set_value("slerp").run()
+    method = at.radio(key="interp_method")
+    assert [method.proto.options[i] for i in range(2)] == ["straight line (lerp)", "along the sphere (slerp)"]
+    assert "keeping the codes' length" in method.help
+    method.set_value("slerp").run()
     assert not at.exception
     labels = [b.proto.label for b in at.get("download_button")]
     assert any("12 frames" in label for label in labels) and any("PNG" in label for label in labels)

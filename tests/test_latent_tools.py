@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae.latent.attributes import order_dimensions
+from vae.latent.attributes import order_dimensions, slider_rows
 from vae.latent.placement import ForwardProjector, InverseProjector, nearest_neighbours, neighbours_with_distances
 from vae.latent.projection import pca_2d
 from vae.latent.selection import display_subset, points_in_box, points_in_polygon
@@ -115,6 +115,16 @@ def test_nearest_neighbours_excludes_the_query_and_sorts():
 def test_dimensions_ordered_by_kl_with_collapsed_ones_apart():
     informative, collapsed = order_dimensions(np.array([0.5, 0.001, 3.0, 0.0, 1.0]))
     assert informative == [2, 4, 0] and collapsed == [1, 3]
+
+
+def test_slider_rows_name_each_dimension_and_its_kl_in_nats_unused_ones_last():
+    rows = slider_rows(np.array([0.5, 0.001, 3.0, 0.0, 1.0]))
+    assert [r["label"] for r in rows] == ["z2 · 3.00 nats", "z4 · 1.00 nats", "z0 · 0.50 nats", "z1 · unused",
+                                          "z3 · unused"]
+    assert [r["kl"] for r in rows] == [3.0, 1.0, 0.5, 0.001, 0.0]
+    assert [r["collapsed"] for r in rows] == [False, False, False, True, True]
+    assert "KL to the prior" in rows[0]["hint"] and "3.00 nats" in rows[0]["hint"]
+    assert "ignores" in rows[3]["hint"]
 
 
 def test_pixels_are_upscaled_nearest_neighbour():

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from pages.explore import map_detail, map_events, map_selection, map_view
-from pages.explore.live_decoder import live_decoder_panel, local_payload, slider_rows, url_due
+from pages.explore.live_decoder import live_decoder_panel, local_payload, url_due
 from pages.explore.map_view import MapView
 from ui import background, bundles, figures, state
 from ui.map_figure import explore_map
@@ -21,7 +21,7 @@ from ui.text import md
 from ui.threads import on_worker
 from vae.bundle import Bundle
 from vae.diagnostics.selection import without_classes
-from vae.latent.attributes import order_dimensions
+from vae.latent.attributes import slider_rows
 from vae.latent.placement import neighbours_with_distances
 from vae.latent.selection import display_subset, points_in_box, points_in_polygon
 from vae.media import to_pixels
@@ -222,15 +222,16 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
     browser has the decoder (it asks when the sliders are first touched), steps decode there and
     this runs once per settled gesture.
     """
-    informative, collapsed = order_dimensions(bundle.kl_per_dim)
     code = state.current_code(bundle.latent_dim)
     stamp = bundles.stamp(bundle)
     picture, bounds = _minimap(str(bundle.path), projection, stamp)
     where = place_of(bundle, projection, code)
     image = figures.png_data_uri(on_worker(decode, bundle.model, code)[0])
     key = (str(bundle.path), projection, stamp, tuple(bounds))
-    live_decoder_panel(slider_rows(bundle.kl_per_dim, informative, collapsed), bundle.latent_dim, image, picture,
+    live_decoder_panel(slider_rows(bundle.kl_per_dim), bundle.latent_dim, image, picture,
                        figures.marker_position(bounds, where), _local_id(*key), partial(_local_decoder, *key))
+    st.caption("One slider per latent dimension, the most used first: beside each, its KL to the prior in "
+               "nats, how much information the images put in it (hover a name for more).")
     if url_due():
         state.sync_url(bundle.name, st.session_state.get("selected"), code)
 

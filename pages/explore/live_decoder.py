@@ -51,12 +51,6 @@ _component = st.components.v2.component(
 )
 
 
-def slider_rows(kl_per_dim: np.ndarray, informative: list[int], collapsed: list[int]) -> list[dict]:
-    """One row per dimension, informative ones first (by KL), collapsed ones marked."""
-    return ([{"dim": d, "label": f"z{d} · KL {kl_per_dim[d]:.2f}", "collapsed": False} for d in informative]
-            + [{"dim": d, "label": f"z{d} · collapsed", "collapsed": True} for d in collapsed])
-
-
 def take_move(payload: object, latent_dim: int) -> bool:
     """Make a move sent by the component the current code; False for a stale or malformed one."""
     if not isinstance(payload, dict):

@@ -19,7 +19,10 @@ from vae.models.inference import decode
 from vae.share.site_data import class_colours
 
 SOURCES = ("test index", "class centroid", "selected point", "current code")
-METHOD_LABELS = {"lerp": "linear (lerp)", "slerp": "spherical (slerp)"}
+METHOD_LABELS = {"lerp": "straight line (lerp)", "slerp": "along the sphere (slerp)"}
+METHOD_HELP = ("Straight line: each frame's code is a weighted mean of A and B. Along the sphere: the path "
+               "turns from A to B keeping the codes' length. Most codes of a Gaussian prior lie near one "
+               "length, and a straight line between two of them passes through shorter, less typical codes.")
 FRAME_SCALE = 3
 DOWNLOAD_SCALES = (4, 8, 16)  # screen pixels per image pixel in the downloads: 112 to 448 px for 28×28
 

@@ -19,7 +19,7 @@ with controls:
     a = interpolate.endpoint(bundle, "A", 0)
     b = interpolate.endpoint(bundle, "B", 1)
     method = st.radio("Path", INTERPOLATIONS, format_func=interpolate.METHOD_LABELS.get, horizontal=True,
-                      key="interp_method")
+                      key="interp_method", help=interpolate.METHOD_HELP)
     steps = st.slider("Frames", 2, 32, 10, key="interp_steps")
     interpolate.live_t(bundle, a.code, b.code, method)
 codes = path_codes(a.code, b.code, steps, method)

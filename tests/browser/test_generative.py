@@ -64,8 +64,8 @@ def test_interpolation_between_two_clicked_points(page, app_url, screenshots, me
     click_endpoint(page, 4321, "B")
     wait_ready(page)
     if method == "slerp":
-        page.get_by_text("spherical (slerp)").click()
-        page.get_by_text("spherical (slerp) from test #42").wait_for(timeout=15_000)
+        page.get_by_text("along the sphere (slerp)").click()
+        page.get_by_text("along the sphere (slerp) from test #42").wait_for(timeout=15_000)
         wait_ready(page)
     n = 8
     set_frames(page, n)

@@ -64,6 +64,7 @@ function buildSliders(root, data) {
     const label = document.createElement("label");
     const name = document.createElement("span");
     name.textContent = row.label;
+    label.title = row.hint || "";
     const shown = document.createElement("output");
     const input = document.createElement("input");
     Object.assign(input, { type: "range", min: -data.limit, max: data.limit, step: data.step });
@@ -93,7 +94,7 @@ function buildSliders(root, data) {
   if (collapsed.length) {
     const details = document.createElement("details");
     const summary = document.createElement("summary");
-    summary.textContent = `${collapsed.length} collapsed dimension(s), KL ≈ 0: they change nothing`;
+    summary.textContent = `${collapsed.length} unused dimension(s), KL ≈ 0: they change nothing`;
     details.append(summary);
     collapsed.forEach((row) => addRow(details, row));
     root.sliders.append(details);

@@ -13,6 +13,19 @@ def order_dimensions(kl_per_dim: np.ndarray, threshold: float = COLLAPSED_KL) ->
     return [d for d in order if kl_per_dim[d] >= threshold], [d for d in order if kl_per_dim[d] < threshold]
 
 
+def slider_rows(kl_per_dim: np.ndarray) -> list[dict]:
+    """One slider per dimension, informative ones first (by KL), unused ones marked: the app's and the
+    shared site's. `kl` is the dimension's KL to the prior in nats; `hint` says so in words."""
+    informative, collapsed = order_dimensions(kl_per_dim)
+    rows = [{"dim": d, "kl": round(float(kl_per_dim[d]), 4), "label": f"z{d} · {kl_per_dim[d]:.2f} nats",
+             "hint": f"Latent dimension z{d}. Its KL to the prior, averaged over the test images, is "
+                     f"{kl_per_dim[d]:.2f} nats: how much information the images put in it. The larger, the "
+                     "more this slider changes the image.", "collapsed": False} for d in informative]
+    return rows + [{"dim": d, "kl": round(float(kl_per_dim[d]), 4), "label": f"z{d} · unused",
+                    "hint": f"Latent dimension z{d} is unused (KL to the prior ≈ 0): the decoder ignores it.",
+                    "collapsed": True} for d in collapsed]
+
+
 def class_centroid(codes: np.ndarray, labels: np.ndarray, label: int) -> np.ndarray:
     """Mean code of one class."""
     members = codes[np.asarray(labels) == label]

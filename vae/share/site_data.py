@@ -16,7 +16,7 @@ from vae.bundle import Bundle
 from vae.diagnostics.colour import clipped_range
 from vae.diagnostics.per_image import FIELDS, LABELS
 from vae.evaluation import likelihood_of
-from vae.latent.attributes import order_dimensions
+from vae.latent.attributes import slider_rows
 from vae.share.browser import placement
 from vae.share.components import base64_array
 
@@ -49,13 +49,6 @@ def per_image_of(bundle: Bundle, keep: np.ndarray) -> dict[str, np.ndarray]:
 
     likelihood, sigma = likelihood_of(bundle.config["training"])
     return per_image_values(bundle.model, bundle.images[keep], likelihood, sigma)
-
-
-def slider_rows(kl_per_dim: np.ndarray) -> list[dict]:
-    """One slider per dimension, informative ones first (by KL), collapsed ones marked, as the app's."""
-    informative, collapsed = order_dimensions(kl_per_dim)
-    return ([{"dim": d, "label": f"z{d} · KL {kl_per_dim[d]:.2f}", "collapsed": False} for d in informative]
-            + [{"dim": d, "label": f"z{d} · collapsed", "collapsed": True} for d in collapsed])
 
 
 def site_data(bundle: Bundle, keep: np.ndarray, projection: str, decoder: dict, atlas: dict) -> dict:
