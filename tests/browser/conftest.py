@@ -79,8 +79,11 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when != "call" or not report.failed:
         return
-    values = list(getattr(item, "funcargs", {}).values())
+    values = []
+    for value in getattr(item, "funcargs", {}).values():  # a fixture may give a tuple, e.g. (url, folder)
+        values.extend(value if isinstance(value, tuple) else [value])
     pages = [v for v in values if hasattr(v, "evaluate") and hasattr(v, "url")]
+    pages += [p for v in values if hasattr(v, "new_page") and hasattr(v, "pages") for p in v.pages]  # a context's
     ports = [port for port in STARTED
              if any(isinstance(v, str) and v.endswith(f"127.0.0.1:{port}") for v in values)]
     report.sections.append(("browser and server at the failure", failure_report(pages, ports)))
