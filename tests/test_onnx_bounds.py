@@ -173,6 +173,7 @@ def _no_stray_children(monkeypatch):
 def test_the_explorer_names_a_graph_stopped_at_its_time_limit_and_opens_the_next_bundle(
         portable_bundle, tmp_path, monkeypatch):
     """The server's "Loading model…" step: the spinning bundle is refused in seconds, the other one opens."""
+    usual_limit = first_run.TIMEOUT_S
     monkeypatch.setattr(first_run, "TIMEOUT_S", 1.0)
     folder = tmp_path / "bundles"
     shutil.copytree(portable_bundle, folder / "good")
@@ -185,6 +186,7 @@ def test_the_explorer_names_a_graph_stopped_at_its_time_limit_and_opens_the_next
     at.run()
     assert not at.exception and any("Cannot open spinning" in e.value for e in at.error)
     assert any("the first test run did not end within 1 s" in c.value for c in at.caption)
+    monkeypatch.setattr(first_run, "TIMEOUT_S", usual_limit)  # a busy machine may take over 1 s for the good one
     at.selectbox(key="bundle_choice").set_value("good").run()
     assert not at.exception and not at.error and at.get("plotly_chart")
 
