@@ -42,6 +42,8 @@ def _add(bundle: Bundle, kind: str, indices: np.ndarray) -> None:
     name = st.session_state.get(f"annotations_{kind}_name", "")
     _write(bundle, lambda kept: store.with_group(kept, kind, name, indices, len(bundle.mu)),
            f"{'Saved' if kind == SELECTIONS else 'Tagged'} {len(indices):,} images as '{' '.join(name.split())}'")
+    if st.session_state.get(MESSAGE_KEY, ("",))[0] == "success":
+        st.session_state[f"annotations_{kind}_name"] = ""
 
 
 def _delete(bundle: Bundle, kind: str, name: str) -> None:
@@ -59,9 +61,10 @@ def _upload(bundle: Bundle) -> None:
 def _writing_controls(bundle: Bundle, selection: np.ndarray | None) -> None:
     count = 0 if selection is None else len(selection)
     what = f"the map's selection ({count:,} images)" if count else "a box or lasso selection on the map"
-    for kind, label, button in ((SELECTIONS, "Save as", "Save selection"), (TAGS, "Tag with", "Tag selection")):
+    for kind, label, button in ((SELECTIONS, f"Save {what} as", "Save selection"),
+                                (TAGS, f"Tag {what} with", "Tag selection")):
         name_column, button_column = st.columns([3, 1], vertical_alignment="bottom")
-        name_column.text_input(f"{label} (for {what})", key=f"annotations_{kind}_name", max_chars=store.MAX_NAME)
+        name_column.text_input(label, key=f"annotations_{kind}_name", max_chars=store.MAX_NAME)
         button_column.button(button, key=f"annotations_{kind}_add", disabled=not count,
                              on_click=_add, args=(bundle, kind, selection))
     st.file_uploader("Your metadata: a CSV of test index -> columns", type=["csv"], key="annotations_metadata_file",

@@ -174,7 +174,10 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
                    "neighbours, colours and decoding use every point. Click a point to select it; click empty "
                    "space or drag a box to decode there (from the codes of the nearby points).")
         return
-    sampled = f" (a fixed sample of {len(drawn):,} drawn; selections use all)" if len(drawn) < len(xy) else ""
+    shown = len(drawn) + (0 if muted is None else len(muted))
+    sampled = f" (a fixed sample of {shown:,} drawn; selections use all)" if shown < len(xy) else ""
+    if matching is not None:
+        sampled += f", {int(matching.sum()):,} matching the filter (the others grey)"
     st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
                "click empty space or drag a box to decode there (from the codes of the nearby points).")
 

@@ -150,8 +150,9 @@ def panel(bundle: Bundle) -> np.ndarray | None:
     annotations = user_annotations(bundle)
     matching, problem = mask(bundle)
     total = len(bundle.mu)
-    title = "Filter" if matching is None else f"Filter: {int(matching.sum()):,} of {total:,} images match"
-    with st.expander(title, expanded=bool(st.session_state.get(key(bundle, "open")))), \
+    # One title whatever the filter holds: a new title would be a new expander, closed under the user's hands.
+    opened = matching is not None or problem is not None or bool(st.session_state.get(key(bundle, "open")))
+    with st.expander("Filter", expanded=opened), \
             st.container(key="filter-panel"):
         names = bundle.class_names
         st.multiselect("Classes", range(len(names)), format_func=lambda c: names[c],
