@@ -49,6 +49,16 @@ def user_train_dir(tmp_path_factory) -> Path:
         yield folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_data_dir(tmp_path_factory) -> Path:
+    """Annotations saved by a test (and by every server a test starts) go to a temporary folder, never
+    into the user's own data folder."""
+    folder = tmp_path_factory.mktemp("user-data-dir")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VAE_LAB_DATA", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def synthetic() -> ImageDataset:
     return make_synthetic(n_train=512, n_test=128, seed=1)

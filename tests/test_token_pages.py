@@ -56,6 +56,7 @@ def running_jobs(tmp_path, checkpoints, monkeypatch):
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(checkpoints))
     monkeypatch.setenv("VAE_LAB_TRAIN_DIR", str(runs))
     monkeypatch.setenv("VAE_LAB_TOKEN", TOKEN)
+    monkeypatch.setenv("VAE_LAB_DATA", str(tmp_path / "data"))  # where annotations would be saved
     training, importing = _sleeper(), _sleeper()
     (runs / "run").mkdir()
     (runs / ".jobs").mkdir()

@@ -18,18 +18,22 @@ import plotly.graph_objects as go
 
 from ui import figures
 from ui.text import plotly
+from vae.share.site_data import class_colours
 
 COLOUR_SCALE = "Viridis"
+MUTED = "#c4c4c4"  # the points a filter leaves out
 
 
 @dataclass(frozen=True)
 class ColourScale:
-    """Colour points by `values` (N,), clipped to [low, high], with a colour bar titled `title`."""
+    """Colour points by `values` (N,), clipped to [low, high], with a colour bar titled `title`; with
+    `categories`, the values are their numbers (0, 1, ...) and each takes a colour of its own."""
 
     values: np.ndarray
     low: float
     high: float
     title: str
+    categories: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -45,13 +49,19 @@ def colour_key(scale: ColourScale | None) -> str:
 
 
 def coloraxis(scale: ColourScale) -> dict:
-    """The layout's colour axis (the scale, its clipped range and the colour bar)."""
-    return {"colorscale": COLOUR_SCALE, "cmin": scale.low, "cmax": scale.high,
-            "colorbar": {"title": {"text": plotly(scale.title), "side": "right"}, "thickness": 14, "len": 0.75}}
+    """The layout's colour axis (the scale, its clipped range and the colour bar; a step per category)."""
+    colorbar = {"title": {"text": plotly(scale.title), "side": "right"}, "thickness": 14, "len": 0.75}
+    if not scale.categories:
+        return {"colorscale": COLOUR_SCALE, "cmin": scale.low, "cmax": scale.high, "colorbar": colorbar}
+    k = len(scale.categories)
+    colours = class_colours(k)
+    steps = [[edge / k, colours[c]] for c in range(k) for edge in (c, c + 1)]
+    colorbar.update(tickvals=list(range(k)), ticktext=[plotly(c) for c in scale.categories])
+    return {"colorscale": steps, "cmin": -0.5, "cmax": k - 0.5, "colorbar": colorbar}
 
 
 def hover_template(scale: ColourScale | None) -> str:
-    value = "" if scale is None else f"<br>{plotly(scale.title)} %{{marker.color:.3f}}"
+    value = "" if scale is None or scale.categories else f"<br>{plotly(scale.title)} %{{marker.color:.3f}}"
     return f"%{{fullData.name}}<br>#%{{customdata}}{value}<extra></extra>"
 
 
@@ -82,6 +92,13 @@ def class_traces(xy: np.ndarray, labels: np.ndarray, class_names: list[str], col
     return traces
 
 
+def muted_trace(xy: np.ndarray, muted: np.ndarray) -> go.Scattergl:
+    """The points a filter leaves out: faint grey, beneath the rest, with no index (so never hovered or selected)."""
+    return go.Scattergl(x=xy[muted, 0], y=xy[muted, 1], mode="markers", name=f"not in the filter ({len(muted):,})",
+                        hoverinfo="skip", marker={"size": 3, "color": MUTED, "opacity": 0.5},
+                        unselected={"marker": {"opacity": 0.5}})
+
+
 def explore_map(
     xy: np.ndarray,
     labels: np.ndarray,
@@ -94,10 +111,12 @@ def explore_map(
     overlays: Sequence[go.Scattergl] = (),
     hidden: frozenset[int] = frozenset(),
     height: int = 620,
+    muted: np.ndarray | None = None,
 ) -> go.Figure:
-    """Trace 0 is the invisible click grid, then per class its points and its legend entry (those in
-    `hidden` shown in the legend only), the overlays, the selection and the current code."""
-    fig = go.Figure([figures.click_grid(xy),
+    """Trace 0 is the invisible click grid, then the points a filter leaves out (`muted`), per class its
+    points and its legend entry (those in `hidden` shown in the legend only), the overlays, the selection
+    and the current code."""
+    fig = go.Figure([figures.click_grid(xy), *([] if muted is None else [muted_trace(xy, muted)]),
                      *class_traces(xy, labels, class_names, colours, drawn, scale, hidden), *overlays])
     figures.add_marks(fig, xy, selected, marker)
     figures.map_layout(fig, xy, height)

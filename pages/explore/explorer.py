@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from pages.explore import map_detail, map_events, map_selection, map_view
+from pages.explore import filter_panel, map_detail, map_events, map_selection, map_view
 from pages.explore.live_decoder import live_decoder_panel, local_payload, url_due
 from pages.explore.map_view import MapView
 from ui import background, bundles, figures, state
@@ -23,7 +23,7 @@ from vae.bundle import Bundle
 from vae.diagnostics.selection import without_classes
 from vae.latent.attributes import slider_rows
 from vae.latent.placement import neighbours_with_distances
-from vae.latent.selection import display_subset, points_in_box, points_in_polygon
+from vae.latent.selection import points_in_box, points_in_polygon
 from vae.media import to_pixels
 from vae.models.inference import decode
 from vae.share.site_data import class_colours
@@ -78,8 +78,9 @@ def _watch_umap(path: Path) -> None:
     st.caption("Computing the UMAP map in the background: it appears here when ready.")
 
 
-def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
-    """Turn a new map selection into a selected index or an inverse-projected code."""
+def _handle_selection(bundle: Bundle, projection: str, selection: dict, matching: np.ndarray | None) -> None:
+    """Turn a new map selection into a selected index or an inverse-projected code (of the images the
+    filter keeps: `matching`, None for all)."""
     signature = json.dumps(selection, sort_keys=True, default=str)
     if signature == st.session_state.get("last_selection"):
         return
@@ -99,6 +100,8 @@ def _handle_selection(bundle: Bundle, projection: str, selection: dict) -> None:
     else:
         indices = clicked
     indices = without_classes(indices, bundle.labels, map_events.hidden_classes(len(bundle.class_names)))
+    if matching is not None:
+        indices = indices[matching[indices]]
     if len(indices) and (boxes or lassos):
         # A group: the panel below the map shows it; the sliders keep the code being worked on.
         map_selection.remember(indices)
@@ -129,11 +132,11 @@ def map_key(bundle: Bundle, projection: str) -> str:
     return f"map-{bundle.name}-{projection}"
 
 
-def apply_map_selection(bundle: Bundle, projection: str) -> None:
+def apply_map_selection(bundle: Bundle, projection: str, matching: np.ndarray | None = None) -> None:
     """Load the map's latest selection into the sliders; call before the sliders are drawn."""
     previous = st.session_state.get(map_key(bundle, projection))
     if previous is not None and previous.get("selection"):
-        _handle_selection(bundle, projection, previous["selection"])
+        _handle_selection(bundle, projection, previous["selection"], matching)
 
 
 def place_of(bundle: Bundle, projection: str, code: np.ndarray) -> tuple[float, float]:
@@ -145,8 +148,10 @@ def place_of(bundle: Bundle, projection: str, code: np.ndarray) -> tuple[float, 
     return tuple(bundles.forward_projector(str(bundle.path), projection, bundles.stamp(bundle))(code))
 
 
-def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overlays: list | None = None) -> None:
-    """The WebGL map; selecting on it reruns the page, and `apply_map_selection` takes it from there."""
+def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overlays: list | None = None,
+             matching: np.ndarray | None = None) -> None:
+    """The WebGL map, grey where the filter leaves images out (`matching`: those it keeps, None for all);
+    selecting on it reruns the page, and `apply_map_selection` takes it from there."""
     xy = bundle.projections[projection]["xy"]
     key = map_key(bundle, projection)
     selected = st.session_state.get("selected")
@@ -154,10 +159,11 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
     marker = place_of(bundle, projection, code) if code.any() else None
     scale = view.scale if view else None
     layers = map_view.large_map_layers(bundle, projection, key, MAX_DRAWN, scale)
-    drawn = display_subset(len(xy), MAX_DRAWN, keep=selected) if layers is None else layers.drawn
+    drawn, muted = (filter_panel.map_points(len(xy), MAX_DRAWN, selected, matching) if layers is None
+                    else (layers.drawn, None))
     fig = explore_map(xy, bundle.labels, bundle.class_names, class_colours(len(bundle.class_names)), drawn,
                       selected, marker, scale, overlays or [],
-                      frozenset(map_events.hidden_classes(len(bundle.class_names))))
+                      frozenset(map_events.hidden_classes(len(bundle.class_names))), muted=muted)
     figures.name_axes(fig, projection)
     if layers is not None:
         map_detail.show(fig, layers, scale)
@@ -170,7 +176,10 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
                    "neighbours, colours and decoding use every point. Click a point to select it; click empty "
                    "space or drag a box to decode there (from the codes of the nearby points).")
         return
-    sampled = f" (a fixed sample of {len(drawn):,} drawn; selections use all)" if len(drawn) < len(xy) else ""
+    shown = len(drawn) + (0 if muted is None else len(muted))
+    sampled = f" (a fixed sample of {shown:,} drawn; selections use all)" if shown < len(xy) else ""
+    if matching is not None:
+        sampled += f", {int(matching.sum()):,} matching the filter (the others grey)"
     st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
                "click empty space or drag a box to decode there (from the codes of the nearby points).")
 

@@ -3,6 +3,7 @@ class or by the map's selection, a page at a time."""
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from pages.explore import map_selection
@@ -18,8 +19,9 @@ TILE_PX = 56
 BY_INDEX = "test index"
 
 
-def grid(bundle: Bundle) -> None:
-    """A switch, then the grid's controls and one page of it (nothing is drawn while it is off)."""
+def grid(bundle: Bundle, matching: np.ndarray | None = None) -> None:
+    """A switch, then the grid's controls and one page of it (nothing is drawn while it is off), of the
+    images the filter keeps (`matching`; None for all)."""
     if not st.toggle("All test images: sort, filter, page through", key="grid_on"):
         return
     with st.container(key="image-grid"):
@@ -31,9 +33,11 @@ def grid(bundle: Bundle) -> None:
         names = bundle.class_names
         chosen = top[2].multiselect("Classes", range(len(names)), format_func=lambda c: names[c],
                                     placeholder="every class", key="grid_classes")
-        selection = map_selection.current()
+        selection = map_selection.current(matching)
         within = selection if selection is not None and st.toggle(
             f"Only the map's selection ({len(selection):,} images)", key="grid_within") else None
+        if within is None and matching is not None:
+            within = np.flatnonzero(matching)
         indices = browse(bundle.labels, values.get(sort_by), descending, set(chosen) or None, within)
         if not len(indices):
             st.info("No test image matches.")

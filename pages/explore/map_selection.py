@@ -32,9 +32,14 @@ def remember(indices: np.ndarray | None) -> None:
     st.session_state[SELECTION_KEY] = None if indices is None else np.asarray(indices, dtype=np.int64)
 
 
-def current() -> np.ndarray | None:
+def current(matching: np.ndarray | None = None) -> np.ndarray | None:
+    """The map's latest multi-point selection, of the images the filter keeps (`matching`; None for all)."""
     stored = st.session_state.get(SELECTION_KEY)
-    return None if stored is None or len(stored) == 0 else np.asarray(stored, dtype=np.int64)
+    if stored is None or len(stored) == 0:
+        return None
+    indices = np.asarray(stored, dtype=np.int64)
+    indices = indices if matching is None else indices[matching[indices]]
+    return indices if len(indices) else None
 
 
 def _histogram(bundle: Bundle, counts: np.ndarray) -> go.Figure:
@@ -53,13 +58,15 @@ def _tiles(bundle: Bundle, shown: np.ndarray, with_reconstructions: bool) -> lis
     return [np.concatenate([o, gap, r], axis=1) for o, r in zip(originals, reconstructions, strict=True)]
 
 
-def panel(bundle: Bundle) -> None:
-    """The latest box or lasso selection: up to GRID_LIMIT images, class histogram, mean −ELBO, downloads."""
-    indices = current()
+def panel(bundle: Bundle, matching: np.ndarray | None = None) -> None:
+    """The latest box or lasso selection (as the filter leaves it): up to GRID_LIMIT images, class histogram,
+    mean −ELBO, downloads."""
+    indices = current(matching)
     if indices is None:
         return
     with st.container(key="selection-panel"):
-        st.subheader(f"Selection: {len(indices):,} images")
+        of_filter = "" if matching is None else " matching the filter"
+        st.subheader(f"Selection: {len(indices):,} images{of_filter}")
         values = per_image(bundle)
         left, right = st.columns([1, 2])
         mean = mean_value(indices, None if values is None else values["neg_elbo"])

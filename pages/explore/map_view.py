@@ -10,20 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 
-from pages.explore import map_detail, map_events, posterior_cloud, prior_holes
+from pages.explore import map_detail, map_events, posterior_cloud, prior_holes, user_annotations
 from pages.explore.per_image import per_image
 from ui import state
 from ui.map_figure import ColourScale, coloraxis, hover_template
 from vae.bundle import Bundle
 from vae.diagnostics.colour import CLASS, CLIP_PERCENTILES, clipped_range, colour_options, colour_values, option_label
+from vae.diagnostics.filters import value_label
+from vae.diagnostics.metadata import META_PREFIX, category_values, numeric_values
 from vae.share.components import base64_array
 from vae.share.site_data import class_colours
 
 COLOUR_KEY = "colour_by"
 CLIP_KEY = "colour_clip"
 FIND_KEY = "find_index"
+MAX_CATEGORIES = 25  # distinct texts of a metadata column the map can colour by
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,33 @@ def _find(bundle: Bundle) -> None:
     state.set_code(bundle.mu[int(index)], bundle.image_label(int(index)))
 
 
+def _options(bundle: Bundle) -> list[str]:
+    """Class, the per-image values, the latent means, then the user's metadata columns: numbers, and
+    texts of at most MAX_CATEGORIES distinct values."""
+    metadata = user_annotations.annotations(bundle).metadata
+    columns = [] if metadata is None else [*metadata.numeric_names(), *(
+        name for name in metadata.text_names() if len(set(metadata.columns[name])) < MAX_CATEGORIES)]
+    return [*colour_options(bundle.latent_dim, per_image(bundle) is not None), *(META_PREFIX + c for c in columns)]
+
+
+def _metadata_scale(bundle: Bundle, option: str, clip: bool) -> ColourScale | None:
+    """A metadata column's colours: a scale for numbers, a colour per text ('(no value)' where it has no row)."""
+    metadata, column = user_annotations.annotations(bundle).metadata, option[len(META_PREFIX):]
+    if metadata is None or column not in metadata.columns:
+        return None
+    numbers = numeric_values(metadata, column, len(bundle.mu))
+    if numbers is not None:
+        return ColourScale(numbers, *clipped_range(numbers, CLIP_PERCENTILES if clip else None), value_label(option))
+    categories, codes = np.unique(category_values(metadata, column, len(bundle.mu)).astype(str), return_inverse=True)
+    names = tuple(c or "(no value)" for c in categories)
+    return ColourScale(codes.astype(np.float32), -0.5, len(names) - 0.5, value_label(option), names)
+
+
 def scale(bundle: Bundle) -> ColourScale | None:
     """The colour scale the controls ask for (None: colour by class)."""
     option = st.session_state.get(COLOUR_KEY, CLASS)
+    if option.startswith(META_PREFIX):
+        return _metadata_scale(bundle, option, st.session_state.get(CLIP_KEY, True))
     values = colour_values(option, bundle.mu, per_image(bundle))
     if values is None:
         return None
@@ -82,11 +110,11 @@ def large_map_layers(bundle: Bundle, projection: str, map_key: str, limit: int,
 def colour_controls(bundle: Bundle, projection: str, map_key: str, limit: int) -> None:
     """Colour by and clip (one row), and the map's browser companion, which applies them in place
     (and, on a large map, swaps in each view's picture and points)."""
-    options = colour_options(bundle.latent_dim, per_image(bundle) is not None)
+    options = _options(bundle)
     if st.session_state.get(COLOUR_KEY) not in options:
         st.session_state[COLOUR_KEY] = CLASS
     colour_column, clip_column = st.columns([2, 3], vertical_alignment="bottom")
-    option = colour_column.selectbox("Colour by", options, format_func=option_label, key=COLOUR_KEY)
+    option = colour_column.selectbox("Colour by", options, format_func=value_label, key=COLOUR_KEY)
     low, high = CLIP_PERCENTILES
     clip_column.checkbox(f"Clip to {low:g}–{high:g}th percentile", value=True, key=CLIP_KEY, disabled=option == CLASS,
                          help=f"Values below the {low:g}th or above the {high:g}th percentile take the end colours, "

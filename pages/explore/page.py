@@ -3,7 +3,9 @@
 import streamlit as st
 
 from pages.explore import (
+    annotations_panel,
     explorer,
+    filter_panel,
     image_grid,
     map_selection,
     map_view,
@@ -26,19 +28,21 @@ with map_column:
     explorer.follow_pending_umap(bundle)
     map_view.colour_controls(bundle, projection, explorer.map_key(bundle, projection), explorer.MAX_DRAWN)
     view = map_view.controls(bundle)
+    matching = filter_panel.panel(bundle)
     per_image.status_note(bundle)
-explorer.apply_map_selection(bundle, projection)
+explorer.apply_map_selection(bundle, projection, matching)
 # The decoder goes out before the map: it is usable while the browser still loads Plotly.
 with side_column:
     explorer.code_buttons(bundle)
     explorer.live_decoder(bundle, projection)
 with map_column:
-    explorer.draw_map(bundle, projection, view, map_view.overlays(bundle, projection, view))
+    explorer.draw_map(bundle, projection, view, map_view.overlays(bundle, projection, view), matching)
 explorer.selection_panel(bundle, projection)
 if view.show_cloud and st.session_state.get("selected") is not None:
     posterior_cloud.strip(bundle, st.session_state["selected"])
-map_selection.panel(bundle)
+map_selection.panel(bundle, matching)
+annotations_panel.panel(bundle, map_selection.current(matching))
 worst_fit.strip(bundle)
 if view.show_prior:
     prior_holes.panel(bundle)
-image_grid.grid(bundle)
+image_grid.grid(bundle, matching)

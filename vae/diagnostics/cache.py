@@ -49,7 +49,7 @@ def cache_file(bundle_path: str | Path, kind: str) -> Path:
     return cache_dir() / kind / f"{bundle_key(bundle_path)}.npz"
 
 
-def _distrust(info: os.stat_result) -> str | None:
+def distrust(info: os.stat_result) -> str | None:
     """Why a cache file is not trusted: another user's, or one others may write; None when it is ours alone."""
     if info.st_uid != os.getuid():
         return f"owned by user {info.st_uid}, not by this one"
@@ -64,7 +64,7 @@ def read_cached(bundle_path: str | Path, kind: str, max_bytes: int) -> dict[str,
     try:
         checksum = bundle_checksum(bundle_path)
         with open_regular(cache_dir() / kind / f"{checksum[:32]}.npz", max_bytes) as handle:
-            if reason := _distrust(os.fstat(handle.fileno())):
+            if reason := distrust(os.fstat(handle.fileno())):
                 log.warning("ignoring the cached %s of %s: the file is %s", kind, bundle_path, reason)
                 return None
             with np.load(handle, allow_pickle=False) as npz:

@@ -50,7 +50,8 @@ def mean_value(indices: np.ndarray, values: np.ndarray | None) -> float | None:
     return float(np.mean(values[np.asarray(indices, dtype=np.int64)]))
 
 
-def _cell(text: str) -> str:
+def safe_cell(text: str) -> str:
+    """`text` for a CSV cell that a spreadsheet shows as text, never runs as a formula."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -60,7 +61,7 @@ def selection_csv(indices: np.ndarray, labels: np.ndarray, class_names: list[str
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["index", "label", "class", *(f"z{d}" for d in range(mu.shape[1]))])
     for i in np.asarray(indices, dtype=np.int64):
-        writer.writerow([int(i), int(labels[i]), _cell(class_names[labels[i]]), *(repr(float(v)) for v in mu[i])])
+        writer.writerow([int(i), int(labels[i]), safe_cell(class_names[labels[i]]), *(repr(float(v)) for v in mu[i])])
     return buffer.getvalue().encode("utf-8")
 
 
