@@ -67,7 +67,8 @@ def test_the_wheel_holds_the_whole_app(installed, tmp_path):
         assert (app.parent / "pages" / page.folder / "page.py").is_file(), page.folder
     assert not list((app.parent / "pages").glob("*.py"))
     library = Path(where[1]).parent
-    for name in ("share/web/index.html", "share/web/site.js", "share/web/explorer.js", "share/web/widget.js",
+    for name in ("share/web/index.html", "share/web/site.js", "share/web/explorer.js", "share/web/explorer_data.js",
+                 "share/web/widget.js",
                  "share/web/site.css", "share/web/explorer.css"):
         assert (library / name).is_file(), name
     assert (library.parent / "vae_lab" / "notebook.py").is_file()

@@ -1,5 +1,5 @@
 // Arrays as the server sends them: base64 of little-endian bytes (numpy's "<f4", "<i4", "<f2"). Joined
-// in front of each component that reads them (ui/assets.py's component_js), and of the shared site's.
+// in front of each component that reads them (vae/share/components.py's component_js), and of the shared site's.
 
 let halfTable = null;
 

@@ -1,7 +1,7 @@
 """`vae-lab export`: a bundle as a static site that maps, shows and decodes with no Python server.
 
-The folder holds index.html, site.js (the page) and explorer.js (what it shows; the notebook
-widget shows it too), the app's browser components (vae_lab.js, made from
+The folder holds index.html, site.js (the page) and explorer.js (what it shows, web/explorer_data.js
+and web/explorer.js joined; the notebook widget shows it too), the app's browser components (vae_lab.js, made from
 ui/components/local_decoder.js and live_decoder.js as pages/explore/live_decoder.py joins them;
 map_events.js), Plotly.js from the installed plotly package, onnxruntime-web from the app's pinned
 copy (ui/static/, filled by scripts/web-assets.sh), decoder.onnx, atlas.webp (the images) and
@@ -34,7 +34,8 @@ ORT_WASM = "ort-wasm-simd-threaded.wasm"
 ORT_FILES = (ORT_MODULE, ORT_WASM, "LICENSE.txt")
 PLOTLY_PACKED = "plotly.min.js.gz"
 WEB = Path(__file__).parent / "web"
-PAGE_FILES = ("index.html", "site.js", "site.css", "explorer.js", "explorer.css")
+PAGE_FILES = ("index.html", "site.js", "site.css", "explorer.css")
+EXPLORER_JS = ("explorer_data.js", "explorer.js")  # one module, its files joined in this order
 DEFAULT_IMAGES = 10_000
 MAX_IMAGES = 20_000  # the browser places codes on a UMAP map by its nearest codes: all of them, each step
 DECODER = "decoder.onnx"
@@ -112,6 +113,11 @@ def _ready_folder(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+def explorer_module() -> str:
+    """The shared explorer's module: its files (EXPLORER_JS) joined."""
+    return "\n".join((WEB / name).read_text() for name in EXPLORER_JS)
+
+
 def _write_scripts(out: Path) -> None:
     packed = packed_scripts()
     (out / "onnxruntime-web").mkdir()
@@ -122,6 +128,7 @@ def _write_scripts(out: Path) -> None:
             shutil.copyfile(ORT_DIR / name, out / "onnxruntime-web" / name)
     (out / "vae_lab.js").write_text(components_module(), encoding="utf-8")
     (out / "map_events.js").write_text(component_js(MAP_EVENTS_JS), encoding="utf-8")
+    (out / "explorer.js").write_text(explorer_module(), encoding="utf-8")
     for source in (COMPONENTS_DIR / "live_decoder.css", *(WEB / n for n in PAGE_FILES)):
         shutil.copyfile(source, out / source.name)
 

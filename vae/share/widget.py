@@ -36,6 +36,7 @@ from vae.share.site import (
     PLOTLY_PACKED,
     WEB,
     components_module,
+    explorer_module,
     packed_scripts,
     site_parts,
 )
@@ -44,7 +45,7 @@ from vae.share.site import (
 def _esm() -> str:
     """web/widget.js, after the sources of the modules it makes (see its top)."""
     sources = {"vae_lab": components_module(), "map_events": component_js(MAP_EVENTS_JS),
-               "explorer": (WEB / "explorer.js").read_text(), "ort": (ORT_DIR / ORT_MODULE).read_text()}
+               "explorer": explorer_module(), "ort": (ORT_DIR / ORT_MODULE).read_text()}
     return f"const SOURCES = {json.dumps(sources)};\n{(WEB / 'widget.js').read_text()}"
 
 
