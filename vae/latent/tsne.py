@@ -8,9 +8,10 @@ checksummed): the map goes to the user cache (vae/diagnostics/cache.py), bound t
 openTSNE rather than scikit-learn's TSNE: on the shipped z16's 10,000 codes, one thread each, two runs
 on a 2-core machine shared with other jobs (load 6-8), openTSNE's FFT-accelerated gradients fitted in
 78 and 84 s (52 and 47 s of CPU) against 227 and 375 s (136 and 147 s of CPU) for scikit-learn's
-Barnes-Hut, with the same share of each code's 10 nearest latent neighbours kept on the map (0.41). openTSNE also calls back during the fit, which gives the page its progress and its Cancel.
-Its "auto" gradient takes Barnes-Hut below 10,000 codes, where the FFT grid's fixed cost dominates
-(a minute for 400 codes here, a few seconds with Barnes-Hut).
+Barnes-Hut, with the same share of each code's 10 nearest latent neighbours kept on the map (0.41).
+openTSNE also calls back during the fit, which gives the page its progress and its Cancel. Its "auto"
+gradient takes Barnes-Hut below 10,000 codes, where the FFT grid's fixed cost dominates (a minute for
+400 codes here, a few seconds with Barnes-Hut).
 Above SAMPLE_SIZE codes, t-SNE fits a sample and every other code is placed by its nearest sample
 codes, as the large UMAP maps are (vae/latent/large_map.py).
 """
