@@ -20,6 +20,7 @@ from ui.text import md
 from vae.bundle import Bundle, BundleError, load_bundle
 from vae.bundle.catalog import BundleEntry, candidate_dirs, checkpoint_dirs, fingerprint, scan
 from vae.cli import serve
+from vae.latent import tsne
 from vae.latent.placement import ForwardProjector, InverseProjector
 
 # The app runs many tiny forward passes (one image, a few codes) for many sessions at once: one
@@ -89,11 +90,15 @@ def list_bundles() -> list[BundleEntry]:
 def _open(path: str, stamp: tuple) -> Bundle | BundleError:
     """The verified bundle, or why it cannot be used (kept, so a broken bundle is checked once)."""
     try:
-        return load_bundle(path)
+        bundle = load_bundle(path)
     except BundleError as exc:
         return exc
     except Exception as exc:  # a check that failed in a way no check foresaw: listed as invalid all the same
         return BundleError.unexpected(path, exc)
+    # A map computed on request lives in the user cache, not in the bundle (vae/latent/tsne.py).
+    if (computed := tsne.read_map(path, len(bundle.mu))) is not None:
+        bundle.projections = {**bundle.projections, tsne.KIND: computed}
+    return bundle
 
 
 def open_bundle(path: Path) -> Bundle | BundleError:

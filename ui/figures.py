@@ -93,13 +93,15 @@ def map_layout(fig: go.Figure, xy: np.ndarray, height: int) -> None:
     )
 
 
-# What a map's two axes are: UMAP's and PCA's components, or the latent's own first two dimensions.
-AXIS_TITLES = {"umap": ("UMAP 1", "UMAP 2"), "pca": ("PC 1", "PC 2"), "latent": ("z0", "z1")}
+# What a map's axes are: UMAP's, t-SNE's and PCA's components, or the latent's own dimensions; a third
+# where the map has one (its 3-D view, vae/latent/three_d.py).
+AXIS_TITLES = {"umap": ("UMAP 1", "UMAP 2"), "tsne": ("t-SNE 1", "t-SNE 2"), "pca": ("PC 1", "PC 2", "PC 3"),
+               "latent": ("z0", "z1", "z2")}
 
 
 def name_axes(fig: go.Figure, projection: str) -> None:
     """Title a map's axes by its projection (a map without ticks still says what its directions are)."""
-    x_title, y_title = AXIS_TITLES[projection]
+    x_title, y_title = AXIS_TITLES[projection][:2]
     grey = {"size": 12, "color": "#808495"}
     fig.update_layout(margin={"l": 28, "b": 28}, xaxis_title={"text": x_title, "font": grey, "standoff": 4},
                       yaxis_title={"text": y_title, "font": grey, "standoff": 4})

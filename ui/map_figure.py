@@ -124,3 +124,32 @@ def explore_map(
     if scale is not None:
         fig.update_layout(coloraxis=coloraxis(scale))
     return fig
+
+
+def explore_map_3d(xyz: np.ndarray, labels: np.ndarray, class_names: list[str], colours: list[str],
+                   drawn: np.ndarray, titles: Sequence[str], scale: ColourScale | None = None,
+                   hidden: frozenset[int] = frozenset(), height: int = 620) -> go.Figure:
+    """The map's `drawn` points in 3-D (`xyz` row i: point drawn[i]), a trace per class as `explore_map`
+    draws them (`meta` the class, `customdata` the index: the browser companion hovers and recolours them)."""
+    traces = []
+    for c, name in enumerate(class_names):
+        rows = np.flatnonzero(labels[drawn] == c)
+        members = drawn[rows]
+        marker = {"size": 2, "opacity": 0.8}
+        if scale is None:
+            marker["color"] = colours[c]
+        else:
+            marker.update(color=scale.values[members], coloraxis="coloraxis")
+        traces.append(go.Scatter3d(
+            x=xyz[rows, 0], y=xyz[rows, 1], z=xyz[rows, 2], mode="markers", name=plotly(name), customdata=members,
+            meta=c, visible="legendonly" if c in hidden else True, hovertemplate=hover_template(scale), marker=marker,
+        ))
+    fig = go.Figure(traces)
+    axes = {name: {"title": {"text": title}, "showticklabels": False}
+            for name, title in zip(("xaxis", "yaxis", "zaxis"), titles, strict=True)}
+    fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 0, "b": 0}, uirevision="map-3d",
+                      legend={"itemsizing": "constant", "orientation": "h", "y": -0.02},
+                      scene={**axes, "aspectmode": "cube"}, meta={"colour": colour_key(scale)})
+    if scale is not None:
+        fig.update_layout(coloraxis=coloraxis(scale))
+    return fig

@@ -24,12 +24,11 @@ from vae.evaluation import METRIC_NAMES
 from vae.latent.selection import display_subset
 from vae.media import to_pixels
 from vae.models.inference import reconstruct
-from vae.share.site_data import class_colours
+from vae.share.site_data import PROJECTIONS, class_colours
 
 SELECTED_KEY = "compare_selected"
 N_SHOWN = 10
 MAX_DRAWN = 10_000
-PROJECTIONS = ("umap", "latent", "pca")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

@@ -12,6 +12,8 @@ from pages.explore import (
     per_image,
     posterior_cloud,
     prior_holes,
+    tsne_map,
+    view_3d,
     worst_fit,
 )
 from ui import bundles, first_steps
@@ -25,8 +27,11 @@ explorer.restore_from_url(bundle)
 map_column, side_column = st.columns([3, 2], gap="medium")
 with map_column:
     projection = choose_projection(bundle)
+    tsne_map.offer(bundle)
     explorer.follow_pending_umap(bundle)
-    map_view.colour_controls(bundle, projection, explorer.map_key(bundle, projection), explorer.MAX_DRAWN)
+    in_3d = view_3d.toggle(bundle, projection)
+    map_key = (view_3d.map_key if in_3d else explorer.map_key)(bundle, projection)
+    map_view.colour_controls(bundle, projection, map_key, explorer.MAX_DRAWN)
     view = map_view.controls(bundle)
     matching = filter_panel.panel(bundle)
     per_image.status_note(bundle)
@@ -36,7 +41,10 @@ with side_column:
     explorer.code_buttons(bundle)
     explorer.live_decoder(bundle, projection)
 with map_column:
-    explorer.draw_map(bundle, projection, view, map_view.overlays(bundle, projection, view), matching)
+    if in_3d:
+        view_3d.draw(bundle, projection, view)
+    else:
+        explorer.draw_map(bundle, projection, view, map_view.overlays(bundle, projection, view), matching)
 explorer.selection_panel(bundle, projection)
 if view.show_cloud and st.session_state.get("selected") is not None:
     posterior_cloud.strip(bundle, st.session_state["selected"])

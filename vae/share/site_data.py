@@ -20,8 +20,9 @@ from vae.latent.attributes import slider_rows
 from vae.share.browser import placement
 from vae.share.components import base64_array
 
-PROJECTIONS = ("umap", "latent", "pca")  # the first the bundle has is the site's map, as in the app
-PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)"}
+# The first the bundle has is the site's map, as in the app; t-SNE (computed on request, vae/latent/tsne.py) last.
+PROJECTIONS = ("umap", "latent", "pca", "tsne")
+PROJECTION_LABELS = {"umap": "UMAP", "pca": "PCA", "latent": "latent (2-D)", "tsne": "t-SNE"}
 SLIDER_LIMIT = 3.0  # the sliders' range, here and in the app
 SLIDER_STEP = 0.05
 
