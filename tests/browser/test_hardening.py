@@ -124,7 +124,8 @@ def test_labels_are_not_cut_off(guarded, server):
     for label in ("Zero", "Selected point", "Random (prior)"):
         page.get_by_role("button", name=label, exact=True).wait_for()
     cut = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid=stApp] *'))
-        .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1)
+        .filter(e => e.checkVisibility() && getComputedStyle(e).textOverflow === 'ellipsis'
+                     && e.scrollWidth > e.clientWidth + 1)
         .map(e => e.innerText)""")
     assert cut == []
     sizes = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid=stImage] img'))
