@@ -49,8 +49,9 @@ def slider_values(page) -> list[str]:
 
 
 def empty_spots(page, count: int, apart: float = 120) -> list[tuple[float, float, float, float]]:
-    """`count` click-grid nodes (trace 0) inside the plot area, far from every point and `apart` pixels from
-    each other: each one's page coordinates and map coordinates."""
+    """`count` click-grid nodes (trace 0) inside the plot area and the window, far from every point and
+    `apart` pixels from each other: each one's page coordinates and map coordinates."""
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
     return [tuple(spot) for spot in page.evaluate(f"""([count, apart]) => {{
         const gd = document.querySelector('.js-plotly-plot');
         const grid = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
@@ -63,6 +64,7 @@ def empty_spots(page, count: int, apart: float = 120) -> list[tuple[float, float
         for (let g = 0; g < grid.x.length; g++) {{
             const px = xa.l2p(grid.x[g]), py = ya.l2p(grid.y[g]);
             if (px < 20 || py < 20 || px > box.width - 20 || py > box.height - 20) continue;
+            if (box.top + py < 10 || box.top + py > window.innerHeight - 10) continue;  // a click must land
             let d = Infinity;
             for (let i = 0; i < xs.length; i++) d = Math.min(d, (xs[i] - px) ** 2 + (ys[i] - py) ** 2);
             nodes.push([d, box.left + px, box.top + py, grid.x[g], grid.y[g]]);
