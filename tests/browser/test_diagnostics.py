@@ -1,5 +1,6 @@
 """The map as a diagnostic instrument in a real browser: colour by −ELBO, legend filtering, box
-selections and their downloads, hover thumbnails, the prior overlay and the posterior cloud."""
+selections and their downloads, hover thumbnails both ways (map to image, grid image to map), the prior
+overlay and the posterior cloud."""
 
 from __future__ import annotations
 
@@ -177,3 +178,23 @@ def test_prior_samples_and_posterior_cloud_are_drawn_on_the_map(page, bundle, sc
         path=str(screenshots / "diagnostics-prior-and-cloud-map.png"))
     page.locator(".st-key-posterior-cloud").screenshot(path=str(screenshots / "diagnostics-cloud-strip.png"))
     page.locator(".st-key-prior-holes").screenshot(path=str(screenshots / "diagnostics-prior-holes.png"))
+
+
+def test_pointing_at_a_grid_image_rings_its_point_on_the_map(page, bundle, screenshots):
+    """The grid under the map and the map are linked both ways: hover an image, see where it lies."""
+    page.get_by_text("All test images: sort, filter, page through").click()
+    tiles = page.locator(".st-key-image-grid [data-testid=stImageContainer]")  # each image with its caption
+    tiles.nth(7).wait_for(timeout=30_000)
+    wait_ready(page)
+    ring = f"() => {PLOT}.data.find(t => t.name === 'in the grid under the pointer')"
+    xy = bundle.projections["umap"]["xy"]
+    for tile in (7, 2):  # the grid's first page holds test images 0-59 in order
+        tiles.nth(tile).scroll_into_view_if_needed()
+        tiles.nth(tile).hover()
+        page.wait_for_function(f"(x) => {{ const t = ({ring})(); return t && t.x.length === 1 && t.x[0] === x; }}",
+                               arg=float(xy[tile, 0]), timeout=10_000)
+        assert page.evaluate(f"() => ({ring})().y[0]") == pytest.approx(float(xy[tile, 1]))
+    page.get_by_text("All test images: sort, filter, page through").hover()
+    page.wait_for_function(f"() => ({ring})().x.length === 0", timeout=10_000)
+    tiles.nth(2).hover()
+    page.screenshot(path=str(screenshots / "diagnostics-grid-hover-ring.png"), full_page=True)

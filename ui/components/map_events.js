@@ -9,6 +9,9 @@
 // picture, points and click grid come back in `data.detail`, swapped in place (Plotly.restyle and
 // relayout) once the map's `layout.meta.detail` says it shows another view.
 //
+// The other way round, an image of the grid under the map (pages/explore/image_grid.py: its caption
+// starts "#<test index>") rings that image's point on the map while the pointer is on it.
+//
 // For the thumbnail, Python sends the map's key and, once the pointer first enters the map (trigger "want_atlas"), an
 // atlas: one JPEG of the drawn images in a grid, with the test index of each tile. The atlas is kept
 // across reruns (by id), so a hover draws a tile from it at once, with no round trip.
@@ -151,6 +154,37 @@ function attach(root) {
   plot.addEventListener("pointerenter", () => askForAtlas(root));
 }
 
+const GRID_RING = "in the grid under the pointer";
+
+// Ring (or, with index null, un-ring) a test image's point on the map, if the map draws it.
+function ringPoint(root, index) {
+  const plot = root.plot;
+  if (!plot || !plot._fullData || !window.Plotly) return;
+  let x = [], y = [];
+  for (const trace of plot._fullData) {
+    const at = index === null || !trace.customdata ? -1 : Array.prototype.indexOf.call(trace.customdata, index);
+    if (at >= 0 && trace.visible === true) {
+      [x, y] = [[trace.x[at]], [trace.y[at]]];
+      break;
+    }
+  }
+  const ring = plot.data.findIndex((trace) => trace.name === GRID_RING);
+  if (ring >= 0) {
+    window.Plotly.restyle(plot, { x: [x], y: [y] }, [ring]);
+  } else if (x.length) {
+    window.Plotly.addTraces(plot, { type: "scattergl", mode: "markers", name: GRID_RING, x, y, showlegend: false,
+                                    hoverinfo: "skip", marker: { symbol: "circle-open", size: 20, color: "#000",
+                                                                 line: { width: 3, color: "#000" } } });
+  }
+}
+
+function gridIndex(target) {
+  const tile = target instanceof Element  // one image and its caption
+    ? target.closest(".st-key-image-grid [data-testid=stImageContainer]") : null;
+  const found = tile && /^#(\d+)/.exec(tile.textContent.trim());
+  return found ? Number(found[1]) : null;
+}
+
 // Asked a moment after the pointer enters the map, and never within QUIET_MS of a press: Streamlit
 // sends the widget updates of one moment together, under one fragment, so a map click (a full rerun)
 // sent with this request (a rerun of this component's fragment) would be lost.
@@ -184,6 +218,10 @@ export default function (component) {
     parentElement.append(root);
     // The thumbnail is fixed to the window: once the page scrolls it would float over other parts.
     document.addEventListener("scroll", () => hide(root), { capture: true, passive: true });
+    document.addEventListener("pointerover", (event) => {
+      const index = gridIndex(event.target);
+      if (index !== root.ringed) ringPoint(root, (root.ringed = index));
+    });
     // The map is drawn after this component, and Streamlit may replace it: look for it now and then.
     root.timer = setInterval(() => {
       if (!root.isConnected) return clearInterval(root.timer);
