@@ -123,6 +123,29 @@ def upload(page, name: str, mime: str, data: bytes) -> None:
 # Explore map, one trace elsewhere) that are drawn, i.e. not hidden by a legend click.
 POINT_TRACES = "(gd) => gd._fullData.filter(t => t.customdata && t.visible === true)"
 DRAWN_POINTS = f"() => ({POINT_TRACES})(document.querySelector('.js-plotly-plot')).reduce((n, t) => n + t._length, 0)"
+EVERY_POINT_TRACE = "(gd) => gd._fullData.filter(t => t.customdata)"  # those the legend hides too
+
+
+def screen_points(page, plot: str, traces: str = POINT_TRACES) -> list[list[float]]:
+    """[page x, page y, test index] of every point of the chart `plot` (a JS expression) in `traces`."""
+    return page.evaluate(f"""() => {{
+        const gd = {plot}, xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const box = gd.querySelector('.nsewdrag').getBoundingClientRect(), out = [];
+        for (const t of ({traces})(gd)) for (let i = 0; i < t.x.length; i++)
+            out.push([box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i]), t.customdata[i]]);
+        return out;
+    }}""")
+
+
+def drag_box(page, left: float, top: float, right: float, bottom: float) -> None:
+    """Pick the box-select tool and drag a box, as a person does."""
+    page.mouse.move((left + right) / 2, (top + bottom) / 2)  # the mode bar shows on hover
+    page.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').first.click()
+    page.mouse.move(left, top)
+    page.mouse.down()
+    page.mouse.move((left + right) / 2, (top + bottom) / 2, steps=5)
+    page.mouse.move(right, bottom, steps=5)
+    page.mouse.up()
 
 
 def point_on_screen(page, index: int, chart: int = 0) -> tuple[float, float]:

@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, download
+from harness.browser import (
+    DRAWN_POINTS,
+    EVERY_POINT_TRACE,
+    ROOT,
+    click_map_point,
+    download,
+    drag_box,
+    screen_points,
+)
 from vae.bundle import load_bundle
 from vae.media import to_pixels
 
@@ -35,28 +43,6 @@ def explorer(page, app_url):
     page.goto(app_url)
     page.wait_for_function(f"() => {PLOT}?._fullData?.length > 10", timeout=60_000)
     wait_ready(page)
-
-
-def screen_points(page) -> list[list[float]]:
-    """[page x, page y, test index] of every drawn point."""
-    return page.evaluate(f"""() => {{
-        const gd = {PLOT}, xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const box = gd.querySelector('.nsewdrag').getBoundingClientRect(), out = [];
-        for (const t of ({POINT_TRACES})(gd)) for (let i = 0; i < t._length; i++)
-            out.push([box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i]), t.customdata[i]]);
-        return out;
-    }}""")
-
-
-def drag_box(page, left: float, top: float, right: float, bottom: float) -> None:
-    """Pick the box-select tool and drag a box, as a person does."""
-    page.mouse.move((left + right) / 2, (top + bottom) / 2)  # the mode bar shows on hover
-    page.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').first.click()
-    page.mouse.move(left, top)
-    page.mouse.down()
-    page.mouse.move((left + right) / 2, (top + bottom) / 2, steps=5)
-    page.mouse.move(right, bottom, steps=5)
-    page.mouse.up()
 
 
 def inside(points, box, margin: float) -> set[int]:
@@ -84,7 +70,7 @@ def test_colour_by_elbo_shows_a_colour_bar_and_the_hover_shows_the_stored_value_
     wait_ready(page)
     page.locator(".st-key-map-fashion-mnist-conv-z16-umap .colorbar").wait_for(timeout=10_000)
     assert page.evaluate(f"() => {PLOT}._fullLayout.coloraxis.colorbar.title.text") == "−ELBO"
-    points = screen_points(page)
+    points = screen_points(page, PLOT)
     rng = np.random.default_rng(0)
     for x, y, _ in (points[i] for i in rng.choice(len(points), 3, replace=False)):
         page.mouse.move(5, 5)  # off the map: no hover label, no thumbnail
@@ -112,12 +98,12 @@ def test_hiding_a_class_by_its_legend_entry_removes_its_points_from_the_map_and_
     shirt.locator(".legendtoggle").click()
     page.wait_for_function(f"(n) => ({DRAWN_POINTS})() < n", arg=before, timeout=10_000)
     assert before - page.evaluate(DRAWN_POINTS) == int((bundle.labels == hidden_class).sum()) == 1000
-    drawn = screen_points(page)
+    drawn = screen_points(page, PLOT)
     assert not any(bundle.labels[int(i)] == hidden_class for _, _, i in drawn)
     # A box around the middle of the map, where shirts, pullovers and coats lie together.
     xs, ys = np.array([p[0] for p in drawn]), np.array([p[1] for p in drawn])
     box = (np.percentile(xs, 30), np.percentile(ys, 20), np.percentile(xs, 70), np.percentile(ys, 60))
-    every_point_in_box = inside([[x, y, i] for (x, y, i) in screen_points_all(page)], box, -1)
+    every_point_in_box = inside([[x, y, i] for (x, y, i) in screen_points(page, PLOT, EVERY_POINT_TRACE)], box, -1)
     assert any(bundle.labels[i] == hidden_class for i in every_point_in_box)  # the box does cover shirts
     drag_box(page, *box)
     count = selection_count(page)
@@ -130,19 +116,8 @@ def test_hiding_a_class_by_its_legend_entry_removes_its_points_from_the_map_and_
     page.screenshot(path=str(screenshots / "diagnostics-legend-hidden-box.png"), full_page=True)
 
 
-def screen_points_all(page) -> list[list[float]]:
-    """Like `screen_points`, hidden traces included."""
-    return page.evaluate(f"""() => {{
-        const gd = {PLOT}, xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const box = gd.querySelector('.nsewdrag').getBoundingClientRect(), out = [];
-        for (const t of gd._fullData.filter(t => t.customdata)) for (let i = 0; i < t.x.length; i++)
-            out.push([box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i]), t.customdata[i]]);
-        return out;
-    }}""")
-
-
 def test_a_box_selection_shows_its_images_and_the_csv_lists_exactly_them_with_their_codes(page, bundle, screenshots):
-    points = screen_points(page)
+    points = screen_points(page, PLOT)
     x, y, _ = points[4321]
     box = (x - 30, y - 25, x + 30, y + 25)
     drag_box(page, *box)

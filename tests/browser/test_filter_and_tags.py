@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from harness.browser import POINT_TRACES, ROOT, download, free_port, start_app
+from harness.browser import ROOT, download, drag_box, free_port, screen_points, start_app
 
 from .conftest import wait_ready
 
@@ -28,26 +28,6 @@ def app_url(tmp_path_factory):
     proc.wait(timeout=20)
 
 
-def drawn(page) -> list[list[float]]:
-    """[page x, page y, test index] of every point drawn in colour (those carrying their index)."""
-    return page.evaluate(f"""() => {{
-        const gd = {PLOT}, xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const box = gd.querySelector('.nsewdrag').getBoundingClientRect(), out = [];
-        for (const t of ({POINT_TRACES})(gd)) for (let i = 0; i < t._length; i++)
-            out.push([box.left + xa.l2p(t.x[i]), box.top + ya.l2p(t.y[i]), t.customdata[i]]);
-        return out;
-    }}""")
-
-
-def drag_box(page, left: float, top: float, right: float, bottom: float) -> None:
-    page.mouse.move((left + right) / 2, (top + bottom) / 2)  # the mode bar shows on hover
-    page.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').first.click()
-    page.mouse.move(left, top)
-    page.mouse.down()
-    page.mouse.move(right, bottom, steps=8)
-    page.mouse.up()
-
-
 def open_expander(page, title: str) -> None:
     summary = page.locator("[data-testid=stExpander] summary").filter(has_text=title).first
     if summary.locator("xpath=..").get_attribute("open") is None:
@@ -64,7 +44,7 @@ def test_a_filter_greys_the_map_and_a_tagged_selection_is_listed_and_exported(pa
     page.locator(".st-key-filter-count").get_by_text("2,000 of 10,000 images match").wait_for(timeout=60_000)
     page.wait_for_function(f"() => {PLOT}._fullData.some(t => t.name.startsWith('{GREY}'))", timeout=60_000)
     wait_ready(page)
-    points = drawn(page)
+    points = screen_points(page, PLOT)
     assert sorted(int(i) for _, _, i in points) == list(range(2000))
     assert page.evaluate(f"() => {PLOT}._fullData.find(t => t.name.startsWith('{GREY}'))._length") == 8000
     page.locator(".st-key-filter-panel").scroll_into_view_if_needed()
