@@ -1,7 +1,8 @@
-"""Write requirements.txt: the exact set `./run.sh` installs, from pyproject.toml and this environment.
+"""Write requirements.txt: the exact set `./run.sh` installs, from pyproject.toml and this environment,
+and requirements-cpu.txt: the same less what only torch's CUDA builds need, for a machine without a GPU.
 
-    .venv/bin/python scripts/requirements.py           # after scripts/setup.sh: rewrite requirements.txt
-    .venv/bin/python scripts/requirements.py --check   # exit 1 when requirements.txt is out of date
+    .venv/bin/python scripts/requirements.py           # after scripts/setup.sh: rewrite both files
+    .venv/bin/python scripts/requirements.py --check   # exit 1 when either is out of date
 
 pyproject.toml holds the ranges and, under [tool.vae-lab], the pins set up first (torch and
 torchvision: the builds on this machine's disk). This walks the app's dependencies from there through
@@ -62,29 +63,40 @@ def closure(roots: list[str]) -> dict[str, tuple[str, str]]:
     return found
 
 
-def render() -> str:
+def torch_gpu_libraries() -> set[str]:
+    """What torch's own marked requirements bring in (on Linux: its CUDA libraries and triton)."""
+    marked = [r for r in map(Requirement, metadata.distribution("torch").requires or [])
+              if r.marker is not None and "extra" not in str(r.marker)]
+    return set(closure([str(r) for r in marked]))
+
+
+def render(cpu: bool = False) -> str:
+    """requirements.txt's text; with `cpu`, requirements-cpu.txt's: without torch's GPU libraries (those
+    that nothing else requires: they keep torch's marker)."""
     first, ranges = pins_and_ranges()
     versions = closure([*first, *ranges])
+    gpu = torch_gpu_libraries() if cpu else set()
     first_names = [canonicalize_name(Requirement(p).name) for p in first]
     rest = sorted(n for n in versions if n not in first_names)
     lines = []
     for name in [*first_names, *rest]:
         version, marker = versions[name]
+        if name in gpu and marker:
+            continue
         lines.append(f"{name}=={version}" + (f"; {marker}" if marker else "") + "\n")
     return HEADER + "".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only say whether requirements.txt is up to date")
+    parser.add_argument("--check", action="store_true", help="only say whether the files are up to date")
     args = parser.parse_args()
-    target = ROOT / "requirements.txt"
-    text = render()
-    if args.check:
-        if not target.is_file() or target.read_text() != text:
-            sys.exit("requirements.txt is out of date: run `python scripts/requirements.py`")
-        return
-    target.write_text(text)
+    for name, cpu in (("requirements.txt", False), ("requirements-cpu.txt", True)):
+        target, text = ROOT / name, render(cpu)
+        if not args.check:
+            target.write_text(text)
+        elif not target.is_file() or target.read_text() != text:
+            sys.exit(f"{name} is out of date: run `python scripts/requirements.py`")
 
 
 if __name__ == "__main__":
