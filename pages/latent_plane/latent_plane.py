@@ -164,9 +164,11 @@ def placed_codes(bundle: Bundle, chosen: Chosen) -> None:
                                        marker={"size": 3, "color": colours[i], "opacity": 0.25}, hoverinfo="name"))
     fig.add_shape(type="rect", x0=plane.across[0], x1=plane.across[-1], y0=plane.up[0], y1=plane.up[-1],
                   line={"color": "black", "width": 2})
-    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"itemsizing": "constant"},
+    # One unit is as long across as up, so the plane's geometry (and the prior range's square) shows as it is.
+    fig.update_layout(height=480, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"itemsizing": "constant", "orientation": "h", "y": -0.15},
                       title={"text": "Test codes on the plane; the grid's extent boxed", "font": {"size": 13}},
-                      xaxis_title=plotly(across), yaxis_title=plotly(up))
+                      xaxis_title=plotly(across), yaxis={"title": plotly(up), "scaleanchor": "x"})
     st.plotly_chart(fig, key="plane_codes_map", width="stretch")
 
 
@@ -179,21 +181,21 @@ def downloads(bundle: Bundle, chosen: Chosen) -> None:
     scale = st.radio("PNG scale", scales, index=min(1, len(scales) - 1), format_func=lambda s: f"{s}×",
                      horizontal=True, key="plane_png_scale")
     px = plane.side * cell * scale
-    left, right = st.columns(2)
-    left.download_button(f"PNG, {px} × {px} px", plane_png(str(bundle.path), bundles.stamp(bundle), codes, scale),
-                         file_name=f"{bundle.name}-plane-{plane.side}x{plane.side}-{scale}x.png", mime="image/png",
-                         on_click="ignore", icon=":material/download:")
-    right.download_button(f"Codes (NPY, {plane.side}×{plane.side}×{bundle.latent_dim})", codes_npy(codes),
-                          file_name=f"{bundle.name}-plane-codes.npy", mime="application/octet-stream",
-                          on_click="ignore", icon=":material/download:")
+    st.download_button(f"PNG, {px} × {px} px", plane_png(str(bundle.path), bundles.stamp(bundle), codes, scale),
+                       file_name=f"{bundle.name}-plane-{plane.side}x{plane.side}-{scale}x.png", mime="image/png",
+                       on_click="ignore", icon=":material/download:", width="stretch")
+    st.download_button(f"Codes (NPY, {plane.side}×{plane.side}×{bundle.latent_dim})", codes_npy(codes),
+                       file_name=f"{bundle.name}-plane-codes.npy", mime="application/octet-stream",
+                       on_click="ignore", icon=":material/download:", width="stretch")
 
 
 def load_cell(bundle: Bundle, chosen: Chosen) -> None:
     """Row and column of a cell, and a button that puts its code into the Explore sliders."""
     side = chosen.plane.side
-    row_column, column_column, button_column = st.columns([1, 1, 2], vertical_alignment="bottom")
-    row = row_column.number_input("Row", 1, side, (side + 1) // 2, key="plane_cell_row")
-    column = column_column.number_input("Column", 1, side, (side + 1) // 2, key="plane_cell_column")
-    if button_column.button("Load the cell into the sliders", key="plane-load-cell"):
+    row_column, column_column = st.columns(2)
+    row = row_column.number_input("Row (from the top)", 1, side, (side + 1) // 2, key="plane_cell_row")
+    column = column_column.number_input("Column (from the left)", 1, side, (side + 1) // 2, key="plane_cell_column")
+    if st.button("Load the cell into the sliders", key="plane-load-cell", width="stretch",
+                 icon=":material/input:"):
         code = chosen.plane.codes()[row - 1, column - 1]
         open_in_explorer(bundle.name, code, f"latent plane, row {row}, column {column}")

@@ -16,7 +16,7 @@ if chosen is None:
     st.stop()
 with shown:
     latent_plane.grid(bundle, chosen)
-with controls:
     latent_plane.placed_codes(bundle, chosen)
+with controls:
     latent_plane.downloads(bundle, chosen)
     latent_plane.load_cell(bundle, chosen)
