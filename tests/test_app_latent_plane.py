@@ -98,7 +98,7 @@ def test_the_16d_model_takes_class_centroid_and_principal_directions(media):
     assert not at.exception
     assert at.radio(key="plane_origin").value == "current code"
     across = at.selectbox(key="plane_axis_across")
-    between = [o for o in across.options if o.startswith("class ")]
+    between = [o for o in across.options if o.startswith("class: ")]
     assert len(between) == 90  # ten classes, each to each other one
     across.set_value(between[0]).run()
     at.selectbox(key="plane_axis_up").set_value("principal direction 1").run()
@@ -112,6 +112,19 @@ def test_the_16d_model_takes_class_centroid_and_principal_directions(media):
     assert [shape["type"] for shape in layout["shapes"]] == ["rect"]  # the grid's extent
     caption = visible(" ".join(c.value for c in at.caption))
     assert re.search(r"Columns: .+ → .+ from -\d", caption) and "± 2 σ of the test codes" in caption
+
+
+def test_a_map_selection_gives_directions_too(checkpoints):
+    at = AppTest.from_file(page_script("latent_plane"), default_timeout=60)
+    at.session_state["bundle_choice"] = "good"
+    at.session_state["bundle"] = "good"  # already chosen: the selection below is this bundle's
+    at.session_state["groups"] = [{"label": "map selection of 3 points", "indices": np.array([0, 1, 2])}]
+    at.run()
+    across = at.selectbox(key="plane_axis_across")
+    (chosen,) = [o for o in across.options if o.startswith("map selection of 3 points → ")][:1]
+    across.set_value(chosen).run()
+    assert not at.exception and at.get("image")
+    assert f"Columns: {chosen} from" in visible(" ".join(c.value for c in at.caption))
 
 
 def test_the_same_direction_twice_spans_no_plane(checkpoints):

@@ -80,8 +80,10 @@ def test_axes_latent_principal_and_between_class_centroids():
     assert np.abs(first.vector) == pytest.approx([0.0, 1.0, 0.0], abs=0.02) and first.vector[1] > 0
     assert first.name == "principal direction 1"
     codes = np.array([[0.0, 0.0], [2.0, 0.0], [4.0, 4.0], [4.0, 4.0]])  # centroids (1, 0) and (4, 4)
-    axis = centroid_axis(codes, np.array([0, 0, 1, 1]), 0, 1, ["shirt", "shoe"])
+    axis = centroid_axis(codes, np.array([0, 1]), np.array([2, 3]), "shirt → shoe")
     assert axis.vector == pytest.approx([0.6, 0.8]) and axis.name == "shirt → shoe"
+    with pytest.raises(ValueError, match="same mean code"):
+        centroid_axis(codes, np.array([2]), np.array([3]), "shoe → shoe")
 
 
 def test_tiling_puts_each_cell_in_its_place_without_gaps():

@@ -57,14 +57,14 @@ class Chosen:
 
 def axis_choices(bundle: Bundle) -> dict[str, partial[Axis]]:
     """Every axis offered, by its label: each latent dimension, the first principal directions, and the
-    direction from each class centroid to each other one."""
-    dim, names = bundle.latent_dim, bundle.class_names
+    direction from each class centroid (or map selection's mean code) to each other one."""
+    dim = bundle.latent_dim
     choices = {f"latent dimension z{d}": partial(latent_axis, d, dim) for d in range(dim)}
     choices |= {f"principal direction {i + 1}": partial(principal_axis, bundle.mu, i)
                 for i in range(min(dim, PRINCIPAL))}
-    present = [i for i in range(len(names)) if np.any(bundle.labels == i)]
-    choices |= {f"class {names[a]} → class {names[b]}": partial(centroid_axis, bundle.mu, bundle.labels, a, b, names)
-                for a in present for b in present if a != b}
+    groups = state.named_groups(bundle.labels, bundle.class_names)
+    choices |= {f"{a} → {b}": partial(centroid_axis, bundle.mu, groups[a], groups[b], f"{a} → {b}")
+                for a in groups for b in groups if a != b}
     return choices
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri  # the standard normal's inverse CDF (scipy.stats.norm.ppf without its import)
 
-from vae.latent.attributes import class_centroid
+from vae.latent.attributes import attribute_direction
 from vae.models.base import VAE
 from vae.models.inference import decode
 
@@ -60,13 +60,13 @@ def principal_axis(codes: np.ndarray, index: int) -> Axis:
     return Axis(f"principal direction {index + 1}", vector)
 
 
-def centroid_axis(codes: np.ndarray, labels: np.ndarray, source: int, target: int, names: list[str]) -> Axis:
-    """The unit vector from class `source`'s mean code to class `target`'s."""
-    difference = (class_centroid(codes, labels, target) - class_centroid(codes, labels, source)).astype(np.float64)
+def centroid_axis(codes: np.ndarray, source: np.ndarray, target: np.ndarray, name: str) -> Axis:
+    """The unit vector from the mean code of test indices `source` (a class, a selection) to that of `target`."""
+    difference = attribute_direction(codes, source, target).astype(np.float64)
     length = np.linalg.norm(difference)
     if length < 1e-12:
-        raise ValueError(f"the centroids of {names[source]} and {names[target]} coincide")
-    return Axis(f"{names[source]} → {names[target]}", difference / length)
+        raise ValueError(f"the two ends of {name} have the same mean code")
+    return Axis(name, difference / length)
 
 
 def check_side(side: int) -> int:
