@@ -13,6 +13,7 @@ from vae.latent.plane import (
     codes_npy,
     export_scales,
     latent_axis,
+    max_side,
     picture,
     principal_axis,
     prior_offsets,
@@ -115,3 +116,4 @@ def test_codes_npy_reads_back_without_pickles_and_export_scales_are_bounded():
     assert back.dtype == np.float32 and (back == codes).all()
     assert export_scales(15, 28) == [1, 2, 4, 8]
     assert export_scales(32, 64) == [1, 2] and 32 * 64 * 2 <= MAX_PICTURE_SIDE
+    assert max_side(28) == 32 and max_side(256) == 16 and max_side(4000) == 2  # the grid shrinks for large images

@@ -84,8 +84,8 @@ def _origin(bundle: Bundle) -> tuple[np.ndarray, str]:
     if source == "zero":
         return np.zeros(bundle.latent_dim), "zero"
     if source == "current code":
-        source = st.session_state.get("code_source") or "sliders"
-        return state.current_code(bundle.latent_dim), f"the current code ({source})"
+        named = st.session_state.get("code_source") or "sliders"
+        return state.current_code(bundle.latent_dim), f"the current code ({named})"
     present = [i for i, _ in enumerate(bundle.class_names) if np.any(bundle.labels == i)]
     label = st.selectbox("Class", present, format_func=lambda i: bundle.class_names[i], key="plane_origin_class")
     return class_centroid(bundle.mu, bundle.labels, label), f"the centroid of {bundle.class_names[label]}"
@@ -105,7 +105,7 @@ def choose(bundle: Bundle) -> Chosen | None:
                     help="The prior's quantiles space the cells by equal prior mass, as Kingma and Welling's "
                          "figure; ± k σ spans the test codes' own spread along each axis")
     k = st.slider("k", 0.5, 4.0, 2.0, step=0.25, key="plane_k") if kind == "sigma" else None
-    largest = max_side(bundle.images.shape[-1])
+    largest = max_side(max(bundle.images.shape[-2:]))
     side = st.slider("Cells per side", MIN_SIDE, largest, min(DEFAULT_SIDE, largest), key="plane_side")
     origin, origin_name = _origin(bundle)
     try:
@@ -141,7 +141,7 @@ def display_scale(side: int, cell: int) -> int:
 def grid(bundle: Bundle, chosen: Chosen) -> None:
     """The grid of decodes, its axes and ranges in the caption."""
     plane, (across, up) = chosen.plane, chosen.axes
-    scale = display_scale(plane.side, bundle.images.shape[-1])
+    scale = display_scale(plane.side, max(bundle.images.shape[-2:]))
     st.image(plane_png(str(bundle.path), bundles.stamp(bundle), plane.codes(), scale), output_format="PNG",
              width="stretch")
     st.caption(f"Columns: {md(across)} from {plane.across[0]:+.2f} to {plane.across[-1]:+.2f}. Rows: {md(up)} from "
@@ -176,12 +176,12 @@ def downloads(bundle: Bundle, chosen: Chosen) -> None:
     """The picture as a PNG at a chosen scale and the grid's codes as NPY."""
     plane = chosen.plane
     codes = plane.codes()
-    cell = bundle.images.shape[-1]
-    scales = export_scales(plane.side, cell)
+    height, width = bundle.images.shape[-2:]
+    scales = export_scales(plane.side, max(height, width))
     scale = st.radio("PNG scale", scales, index=min(1, len(scales) - 1), format_func=lambda s: f"{s}×",
                      horizontal=True, key="plane_png_scale")
-    px = plane.side * cell * scale
-    st.download_button(f"PNG, {px} × {px} px", plane_png(str(bundle.path), bundles.stamp(bundle), codes, scale),
+    png = plane_png(str(bundle.path), bundles.stamp(bundle), codes, scale)
+    st.download_button(f"PNG, {plane.side * width * scale} × {plane.side * height * scale} px", png,
                        file_name=f"{bundle.name}-plane-{plane.side}x{plane.side}-{scale}x.png", mime="image/png",
                        on_click="ignore", icon=":material/download:", width="stretch")
     st.download_button(f"Codes (NPY, {plane.side}×{plane.side}×{bundle.latent_dim})", codes_npy(codes),
