@@ -41,6 +41,7 @@ PAGES = [
     PageInfo("explore", "Explore", ":material/map:", "explore"),
     PageInfo("interpolate", "Interpolate", ":material/timeline:", "interpolate"),
     PageInfo("generate", "Generate", ":material/auto_awesome:", "generate"),
+    PageInfo("latent_plane", "Latent plane", ":material/grid_on:", "latent_plane"),
     PageInfo("your_image", "Your image", ":material/upload:", "own_image"),
     PageInfo("model_card", "Model card", ":material/badge:", "model"),
     PageInfo("compare", "Compare", ":material/compare:", "compare"),

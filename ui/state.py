@@ -92,6 +92,16 @@ def remember_group(indices: np.ndarray, label: str) -> None:
     st.session_state["groups"] = [*groups, {"label": label, "indices": np.asarray(indices, dtype=np.int64)}]
 
 
+def named_groups(labels: np.ndarray, class_names: list[str]) -> dict[str, np.ndarray]:
+    """Named sets of test indices for attribute directions: every class that has test images, then the
+    latest map selections (`remember_group`)."""
+    members = {f"class: {name}": np.flatnonzero(labels == i) for i, name in enumerate(class_names)}
+    groups = {name: indices for name, indices in members.items() if len(indices)}
+    for group in st.session_state.get("groups", []):
+        groups[group["label"]] = np.asarray(group["indices"])
+    return groups
+
+
 def sync_url(bundle_name: str, index: int | None, code: np.ndarray | None) -> None:
     """Write the shareable state into the query string (only what changed)."""
     wanted = {"bundle": bundle_name}

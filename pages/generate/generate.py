@@ -65,18 +65,9 @@ def traversals(bundle: Bundle) -> None:
         picture.image(figures.image_grid(pixels[row], columns=steps), width="stretch")
 
 
-def _groups(bundle: Bundle) -> dict[str, np.ndarray]:
-    """Named sets of test indices: every class that has test images, then the latest map selections."""
-    members = {f"class: {name}": np.flatnonzero(bundle.labels == i) for i, name in enumerate(bundle.class_names)}
-    groups = {name: indices for name, indices in members.items() if len(indices)}
-    for group in st.session_state.get("groups", []):
-        groups[group["label"]] = np.asarray(group["indices"])
-    return groups
-
-
 def attributes(bundle: Bundle) -> None:
     """centroid(to) - centroid(from) as a slider that moves the current code along it."""
-    groups = _groups(bundle)
+    groups = state.named_groups(bundle.labels, bundle.class_names)
     names = list(groups)
     left, right = st.columns(2)
     source = left.selectbox("From", names, index=0, key="attribute_from")
