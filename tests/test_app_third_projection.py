@@ -46,7 +46,7 @@ def figure(at: AppTest) -> dict:
 
 def wait_for_tsne(path) -> tsne_map.TsneRun:
     bundle = load_bundle(path)
-    run = tsne_map._runs()[f"{bundle.path}|{bundles.stamp(bundle)}"]
+    run = tsne_map._runs().get(bundle)
     deadline = time.monotonic() + 120
     while run.running and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -111,7 +111,7 @@ def test_a_cancelled_tsne_offers_the_button_again(folder, monkeypatch):
     assert not at.exception and [b for b in at.button if b.key == "tsne-cancel"]
     at.button(key="tsne-cancel").click().run()
     bundle = load_bundle(folder / "good")
-    run = tsne_map._runs()[f"{bundle.path}|{bundles.stamp(bundle)}"]
+    run = tsne_map._runs().get(bundle)
     deadline = time.monotonic() + 10
     while run.running and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -2,9 +2,9 @@
 
 Processes (training jobs, imports) are started, tracked, locked and cancelled by their registries in
 the library (vae/training/jobs.py, vae/portable/import_job.py); threads in this server are `Task`s
-started with `start` (the IWAE estimate; per-image values, queued one at a time), shared by every
-session. A page follows either in a fragment that reruns every POLL_S seconds while the work runs:
-`follow` or `@polled`.
+started with `start` (per-image values, queued one at a time), or per bundle with `BundleTasks` (the
+IWAE estimate, the t-SNE map), shared by every session. A page follows either in a fragment that
+reruns every POLL_S seconds while the work runs: `follow` or `@polled`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Any
 
 import streamlit as st
 
-from ui import bundles
+from ui import access, bundles
 from ui.text import md
+from vae.bundle import Bundle
 from vae.training.jobs import JobRegistry
 
 POLL_S = 1.0  # how often a page looks at work in the background: one interval for every kind
@@ -65,6 +66,29 @@ def start(task: Task, work: Callable[[Task], Any], name: str, queued: bool = Fal
 
     threading.Thread(target=body, daemon=True, name=name).start()
     return task
+
+
+class BundleTasks:
+    """One kind of task per version of a bundle (a rewritten bundle is another), at most one running; keep
+    an instance in `st.cache_resource` so that every session sees the same."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    @staticmethod
+    def key(bundle: Bundle) -> str:
+        return f"{bundle.path}|{bundles.stamp(bundle)}"
+
+    def get(self, bundle: Bundle) -> Task | None:
+        return self._tasks.get(self.key(bundle))
+
+    def start(self, bundle: Bundle, make: Callable[[], Task], work: Callable[[Task], Any], name: str,
+              queued: bool = False) -> None:
+        """Start `make()` for `bundle` with `start`, unless the access token is missing or one runs already."""
+        current = self.get(bundle)
+        if not access.unlocked() or (current is not None and current.running):
+            return
+        self._tasks[self.key(bundle)] = start(make(), work, name, queued)
 
 
 def training_jobs() -> JobRegistry | None:

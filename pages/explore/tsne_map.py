@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ui import access, background, bundles
+from ui import access, background
 from ui.text import md
 from vae.bundle import Bundle
 from vae.latent import tsne
@@ -24,13 +24,9 @@ class TsneRun(background.Task):
 
 
 @st.cache_resource(show_spinner=False)
-def _runs() -> dict[str, TsneRun]:
-    return {}
-
-
-def _key(bundle: Bundle) -> str:
-    """A run belongs to one version of a bundle."""
-    return f"{bundle.path}|{bundles.stamp(bundle)}"
+def _runs() -> background.BundleTasks:
+    """The fits, one per version of a bundle."""
+    return background.BundleTasks()
 
 
 def _compute(run: TsneRun, bundle: Bundle) -> bool:
@@ -47,13 +43,8 @@ def _compute(run: TsneRun, bundle: Bundle) -> bool:
 
 
 def _start(bundle: Bundle) -> None:
-    if not access.unlocked():
-        return
-    runs = _runs()
-    if _key(bundle) in runs and runs[_key(bundle)].running:
-        return
-    runs[_key(bundle)] = background.start(TsneRun(total=tsne.STEPS), lambda task: _compute(task, bundle),
-                                          f"tsne-{bundle.name}", queued=True)
+    _runs().start(bundle, lambda: TsneRun(total=tsne.STEPS), lambda task: _compute(task, bundle),
+                  f"tsne-{bundle.name}", queued=True)
 
 
 def _cancel(run: TsneRun) -> None:
@@ -66,7 +57,7 @@ def offer(bundle: Bundle) -> None:
     running fit's progress and Cancel, polled until the map lands."""
     if tsne.KIND in bundle.projections or bundle.latent_dim <= 2:
         return
-    run = _runs().get(_key(bundle))
+    run = _runs().get(bundle)
     if run is not None and run.running:
         background.follow(_progress, True, run)
         return

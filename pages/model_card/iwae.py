@@ -30,13 +30,9 @@ class IwaeRun(background.Task):
 
 
 @st.cache_resource(show_spinner=False)
-def _runs() -> dict[str, IwaeRun]:
-    return {}
-
-
-def _key(bundle: Bundle) -> str:
-    """A run belongs to one version of a bundle (a rewritten bundle gets a fresh button)."""
-    return f"{bundle.path}|{bundles.stamp(bundle)}"
+def _runs() -> background.BundleTasks:
+    """The estimates, one per version of a bundle (a rewritten bundle gets a fresh button)."""
+    return background.BundleTasks()
 
 
 def writable(bundle: Bundle) -> bool:
@@ -58,22 +54,18 @@ def _compute(run: IwaeRun, bundle: Bundle) -> dict:
 
 
 def _start(bundle: Bundle) -> None:
-    if not access.unlocked():
-        return
-    runs = _runs()
-    if _key(bundle) in runs and runs[_key(bundle)].running:
-        return
-    n_images = min(int(st.session_state["iwae_images"]), len(bundle.images))
-    run = IwaeRun(total=n_images, k=int(st.session_state["iwae_k"]))
-    runs[_key(bundle)] = run
-    background.start(run, lambda task: _compute(task, bundle), f"iwae-{bundle.name}")
+    def run() -> IwaeRun:
+        return IwaeRun(total=min(int(st.session_state["iwae_images"]), len(bundle.images)),
+                       k=int(st.session_state["iwae_k"]))
+
+    _runs().start(bundle, run, lambda task: _compute(task, bundle), f"iwae-{bundle.name}")
 
 
 def section(bundle: Bundle) -> None:
     """Nothing when the card has an IWAE estimate; else the button, or the running estimate's progress."""
     if "iwae_nll" in bundle.config.get("metrics", {}):
         return
-    run = _runs().get(_key(bundle))
+    run = _runs().get(bundle)
     if run is not None and run.running:
         _progress(bundle, run)
         return
