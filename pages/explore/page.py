@@ -26,13 +26,12 @@ st.title("Explore the latent space")
 explorer.restore_from_url(bundle)
 map_column, side_column = st.columns([3, 2], gap="medium")
 with map_column:
-    # One row for the map's choice, its t-SNE button and the 3-D switch: the map stays high on the page.
-    choice, more, solid = st.columns([3, 3, 2], vertical_alignment="bottom")
+    # The map's choice beside its t-SNE button and the 3-D switch: the map stays high on the page.
+    choice, more = st.columns([3, 2], vertical_alignment="bottom")
     with choice:
         projection = choose_projection(bundle)
     with more:
         tsne_map.offer(bundle)
-    with solid:
         in_3d = view_3d.toggle(bundle, projection)
     explorer.follow_pending_umap(bundle)
     map_key = (view_3d.map_key if in_3d else explorer.map_key)(bundle, projection)
