@@ -4,6 +4,8 @@ its legacy multipage path, which must find no page of its own there)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness.browser import free_port, start_app
@@ -20,8 +22,19 @@ def root_app():
     proc.wait(timeout=20)
 
 
+# Streamlit's client, opened at /<page>, first asks /<page>/_stcore/health and host-config, then the
+# root's (streamlit/streamlit#7074, open): the only 404s a deep link may cause.
+BASE_PATH_PROBE = re.compile(r"/[a-z_]+/_stcore/(health|host-config)$")
+
+
 def test_streamlit_run_app_py_serves_every_page(page, root_app):
+    """Every page by its deep link, with no failed request but Streamlit's probes and no image error."""
+    failed, console = [], []
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    page.on("console", lambda m: console.append(m.text))
     visit_every_page(page, root_app)
+    assert [url for url in failed if not BASE_PATH_PROBE.search(url)] == []
+    assert not [text for text in console if "Image source error" in text]
 
 
 def test_a_deep_link_on_a_fresh_server_goes_through_the_entry_scripts_checks(page):
