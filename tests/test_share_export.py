@@ -19,6 +19,8 @@ from PIL import Image
 
 from vae.bundle import load_bundle
 from vae.cli.main import main
+from vae.diagnostics import cache
+from vae.latent import tsne
 from vae.latent.selection import display_subset
 from vae.models.inference import decode
 from vae.share.components import COMPONENTS_DIR, LIVE_DECODER_JS, MAP_EVENTS_JS
@@ -120,3 +122,17 @@ def test_the_zip_holds_the_same_site(site):
         expected = {f"{Z2.name}-site/{p.relative_to(site)}" for p in site.rglob("*") if p.is_file()}
         assert names == expected
         assert archive.read(f"{Z2.name}-site/site.json") == (site / "site.json").read_bytes()
+
+
+def test_a_tsne_map_computed_in_the_app_is_exported_from_the_user_cache(tiny_bundle, tmp_path, monkeypatch):
+    """The app keeps a t-SNE map in the user cache, not in the bundle: `--projection tsne` finds it there."""
+    monkeypatch.setenv(cache.CACHE_VAR, str(tmp_path / "cache"))
+    n = len(load_bundle(tiny_bundle).mu)
+    xy = np.stack([np.arange(n) * 0.5 - 3, (np.arange(n) % 7) ** 2], axis=1).astype(np.float32)
+    assert tsne.write_map(tiny_bundle, {"xy": xy}) is not None
+    out = tmp_path / "site"
+    assert main(["export", str(tiny_bundle), "--out", str(out), "--projection", "tsne"]) == 0
+    data = json.loads((out / "site.json").read_text())
+    assert data["projection"] == "tsne"
+    np.testing.assert_array_equal(array(data["xy"], "float32"), xy[array(data["indices"], "int32")].ravel())
+    assert not (tiny_bundle / "projection_tsne.npz").exists()  # the bundle itself is untouched

@@ -95,10 +95,7 @@ def _open(path: str, stamp: tuple) -> Bundle | BundleError:
         return exc
     except Exception as exc:  # a check that failed in a way no check foresaw: listed as invalid all the same
         return BundleError.unexpected(path, exc)
-    # A map computed on request lives in the user cache, not in the bundle (vae/latent/tsne.py).
-    if (computed := tsne.read_map(path, len(bundle.mu))) is not None:
-        bundle.projections = {**bundle.projections, tsne.KIND: computed}
-    return bundle
+    return tsne.with_cached_map(bundle)  # a map computed on request lives in the user cache, not in the bundle
 
 
 def open_bundle(path: Path) -> Bundle | BundleError:

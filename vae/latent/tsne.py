@@ -88,6 +88,14 @@ def read_map(bundle_path: str | Path, n: int) -> dict[str, np.ndarray] | None:
     return {"xy": xy}
 
 
+def with_cached_map(bundle):
+    """`bundle` (a vae.bundle.Bundle) with its t-SNE map from the user cache among its maps, where one was
+    computed for it: the app's bundles and the exports see the same maps."""
+    if KIND not in bundle.projections and (computed := read_map(bundle.path, len(bundle.mu))) is not None:
+        bundle.projections = {**bundle.projections, KIND: computed}  # a new dict: others may be reading it
+    return bundle
+
+
 def write_map(bundle_path: str | Path, arrays: dict[str, np.ndarray]) -> Path | None:
     """Keep a t-SNE map in the user cache; the file, or None when the cache is not writable."""
     return cache.write_cached(bundle_path, KIND, {"xy": np.asarray(arrays["xy"], dtype=np.float32)})

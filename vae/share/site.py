@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vae.bundle import Bundle, load_bundle
+from vae.latent import tsne
 from vae.latent.selection import display_subset
 from vae.models.decoder_export import UnsupportedLayer
 from vae.share.atlas import atlas_webp
@@ -137,7 +138,7 @@ def export_site(bundle_path: str | Path, out: str | Path, images: int = DEFAULT_
                 projection: str | None = None) -> SiteReport:
     """Write the static site of the bundle at `bundle_path` into `out` (a sample of `images` images)."""
     _check_ort()
-    bundle = load_bundle(bundle_path)
+    bundle = tsne.with_cached_map(load_bundle(bundle_path))
     parts = site_parts(bundle, images, projection)
     out = Path(out)
     _ready_folder(out)
