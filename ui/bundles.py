@@ -22,6 +22,7 @@ from vae.bundle.catalog import BundleEntry, candidate_dirs, checkpoint_dirs, fin
 from vae.cli import serve
 from vae.latent import tsne
 from vae.latent.placement import ForwardProjector, InverseProjector
+from vae.user_dirs import data_home
 
 # The app runs many tiny forward passes (one image, a few codes) for many sessions at once: one
 # intra-op thread each beats a thread pool whose spin-waits fight the browser and other sessions
@@ -57,8 +58,7 @@ def train_dir(argv: list[str] | None = None) -> Path:
     chosen = _app_args(argv).train_dir or os.environ.get(TRAIN_DIR_VAR)
     if chosen:
         return Path(chosen).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data_home) / "vae-lab" / "checkpoints"
+    return data_home() / "checkpoints"
 
 
 def train_dir_problem(folder: Path) -> str | None:

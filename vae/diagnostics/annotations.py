@@ -28,6 +28,7 @@ from vae.diagnostics.cache import BUNDLE_CHECKSUM, bundle_checksum, distrust
 from vae.diagnostics.metadata import MAX_CELL, NUMERIC, Metadata
 from vae.diagnostics.selection import safe_cell
 from vae.files import open_regular
+from vae.user_dirs import data_home
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def data_dir() -> Path:
     """The user's VAE Lab data folder."""
     if os.environ.get(DATA_VAR):
         return Path(os.environ[DATA_VAR])
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "vae-lab"
+    return data_home()
 
 
 def store_file(bundle_path: str | Path) -> Path:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from vae.files import open_regular
+from vae.user_dirs import cache_home
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,7 @@ def cache_dir() -> Path:
     """Where computed values are kept."""
     if os.environ.get(CACHE_VAR):
         return Path(os.environ[CACHE_VAR])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vae-lab"
+    return cache_home()
 
 
 def bundle_checksum(bundle_path: str | Path) -> str:
