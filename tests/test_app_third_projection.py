@@ -137,6 +137,27 @@ def test_the_3d_toggle_draws_the_pca_map_with_its_third_component(folder):
     assert any("work on the 2-D map only" in c.value for c in at.caption)
 
 
+def test_the_3d_view_marks_the_selected_point_and_the_current_code(folder):
+    """Test image #5 selected and its code in the sliders: both marks sit on that image's point, whose third
+    coordinate is its code along the codes' third principal axis (numpy's SVD here, up to sign)."""
+    bundle = load_bundle(folder / "good")
+    at = AppTest.from_file(page_script("explore"), default_timeout=60)
+    at.query_params["idx"] = "5"  # a link to test image #5: selected, its code in the sliders
+    at.session_state["bundle_choice"] = at.session_state["bundle"] = "good"
+    at.session_state["map_3d"] = True
+    at.run()
+    assert not at.exception and at.session_state["selected"] == 5
+    marks = {t["name"]: t for t in figure(at)["data"] if t["name"] in ("selected", "current code")}
+    centred = bundle.mu.astype(np.float64) - bundle.mu.mean(axis=0)
+    third = np.linalg.svd(centred, full_matrices=False)[2][2]
+    x, y = bundle.projections["pca"]["xy"][5]
+    star = [marks["selected"][axis][0] for axis in "xyz"]
+    assert star[:2] == pytest.approx([x, y], abs=1e-5)
+    assert abs(star[2]) == pytest.approx(abs(centred[5] @ third), abs=1e-4)
+    cross = [marks["current code"][axis][0] for axis in "xyz"]
+    assert cross == pytest.approx(star, abs=0.02)  # the sliders keep the code to two decimals
+
+
 def test_the_3d_toggle_is_not_offered_for_a_tsne_map_and_says_why(folder):
     bundle = load_bundle(folder / "good")
     xy = np.random.default_rng(0).normal(size=(len(bundle.mu), 2)).astype(np.float32)

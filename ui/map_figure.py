@@ -128,9 +128,11 @@ def explore_map(
 
 def explore_map_3d(xyz: np.ndarray, labels: np.ndarray, class_names: list[str], colours: list[str],
                    drawn: np.ndarray, titles: Sequence[str], scale: ColourScale | None = None,
-                   hidden: frozenset[int] = frozenset(), height: int = 620) -> go.Figure:
+                   hidden: frozenset[int] = frozenset(), height: int = 620,
+                   selected: Sequence[float] | None = None, current: Sequence[float] | None = None) -> go.Figure:
     """The map's `drawn` points in 3-D (`xyz` row i: point drawn[i]), a trace per class as `explore_map`
-    draws them (`meta` the class, `customdata` the index: the browser companion hovers and recolours them)."""
+    draws them (`meta` the class, `customdata` the index: the browser companion hovers and recolours them),
+    then the selected point and the current code where given (x, y, z), marked as on the 2-D map."""
     traces = []
     for c, name in enumerate(class_names):
         rows = np.flatnonzero(labels[drawn] == c)
@@ -144,6 +146,12 @@ def explore_map_3d(xyz: np.ndarray, labels: np.ndarray, class_names: list[str], 
             x=xyz[rows, 0], y=xyz[rows, 1], z=xyz[rows, 2], mode="markers", name=plotly(name), customdata=members,
             meta=c, visible="legendonly" if c in hidden else True, hovertemplate=hover_template(scale), marker=marker,
         ))
+    for name, where, marker in (
+            ("selected", selected, {"size": 8, "symbol": "diamond", "color": "#ffd700", "line": {"color": "#000"}}),
+            ("current code", current, {"size": 7, "symbol": "x", "color": "#e00"})):
+        if where is not None:
+            traces.append(go.Scatter3d(x=[where[0]], y=[where[1]], z=[where[2]], mode="markers", name=name,
+                                       hoverinfo="skip", marker=marker))
     fig = go.Figure(traces)
     axes = {name: {"title": {"text": title}, "showticklabels": False}
             for name, title in zip(("xaxis", "yaxis", "zaxis"), titles, strict=True)}

@@ -1,7 +1,7 @@
 """The Explore map in 3-D, where the map has a third component (vae/latent/three_d.py: PCA's third axis,
 a latent map's third dimension); a disabled toggle says why not elsewhere. It draws the points the 2-D
 map would (at most MAX_DRAWN, or a large map's view points), coloured alike; clicking and selecting are
-the 2-D map's.
+the 2-D map's, and the selected point and the current code are marked as there.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import numpy as np
 import streamlit as st
 
 from pages.explore import map_detail, map_events, map_view
-from pages.explore.explorer import MAX_DRAWN
+from pages.explore.explorer import MAX_DRAWN, place_of
 from pages.explore.map_view import MapView
-from ui import bundles
+from ui import bundles, state
 from ui.figures import AXIS_TITLES
 from ui.map_figure import explore_map_3d
 from vae.bundle import Bundle
 from vae.latent.selection import display_subset
-from vae.latent.three_d import has_third_component, points_3d, third_principal_axis
+from vae.latent.three_d import has_third_component, points_3d, third_coordinate, third_principal_axis
 from vae.share.site_data import PROJECTION_LABELS, class_colours
 
 KEY = "map_3d"
@@ -58,11 +58,21 @@ def draw(bundle: Bundle, projection: str, view: MapView) -> None:
              else layers.drawn)
     axis = _pca_axis(str(bundle.path), bundles.stamp(bundle)) if projection == "pca" else None
     xyz = points_3d(projection, xy, bundle.mu, drawn, axis)
+    selected = st.session_state.get("selected")
+    code = state.current_code(bundle.latent_dim)
+    current = None
+    if code.any():  # where the 2-D map marks it, and its own third coordinate
+        third = third_coordinate(projection, code[None], np.array([0]), axis)[0]
+        current = (*place_of(bundle, projection, code), third)
     n_classes = len(bundle.class_names)
     fig = explore_map_3d(xyz, bundle.labels, bundle.class_names, class_colours(n_classes), drawn,
-                         AXIS_TITLES[projection], view.scale, frozenset(map_events.hidden_classes(n_classes)))
+                         AXIS_TITLES[projection], view.scale, frozenset(map_events.hidden_classes(n_classes)),
+                         selected=None if selected is None else
+                         points_3d(projection, xy, bundle.mu, np.array([selected]), axis)[0].tolist(),
+                         current=current)
     if layers is not None:  # the companion's view points: it recolours these and swaps nothing in
         fig.update_layout(meta={"colour": map_detail.colour_key_for(view.scale, layers), "detail": layers.key})
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
     st.caption(f"{len(drawn):,} of {len(xy):,} images in 3-D · {PROJECTION_LABELS[projection]} · drag to turn, "
-               "scroll to zoom. Clicking, selecting and the current code's × work on the 2-D map only.")
+               "scroll to zoom. The selected point and the current code are marked; clicking and selecting work on "
+               "the 2-D map only.")
