@@ -30,10 +30,10 @@ def browser():
         instance.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app_url():
-    """The app as ./run.sh starts it, on the shipped models: one server per test module (a module that
-    needs other bundles overrides this fixture)."""
+    """The app as ./run.sh starts it, on the shipped models: one server for the modules that only read
+    (a module that needs other bundles, or writes, overrides this fixture with a server of its own)."""
     port = free_port()
     proc = start_app(port)
     yield f"http://127.0.0.1:{port}"
