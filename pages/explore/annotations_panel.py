@@ -120,4 +120,7 @@ def panel(bundle: Bundle, selection: np.ndarray | None) -> None:
             if can_write:
                 right.button("Remove the metadata", key="annotations_metadata_remove", on_click=_write,
                              args=(bundle, lambda kept: replace(kept, metadata=None), "Removed the metadata"))
-        st.caption(f"Kept for this model in {md(store.store_file(bundle.path).parent)}, for you alone.")
+        # The file's name, not its folder: the server's disks are not shown to its visitors.
+        st.caption(f"Kept for this model in the data folder of the account running this server "
+                   f"(annotations/{md(store.store_file(bundle.path).name)}), not in the bundle: everyone using "
+                   "this server sees them.")
