@@ -82,3 +82,29 @@ def test_after_a_job_the_name_field_offers_a_new_name_and_the_status_names_no_pr
     status = next(c.value for c in at.caption if "training folder" in c.value)
     assert "pid" not in status and str(2**22 + 7) not in status and str(train_dir) not in status
     assert "into run/ in the training folder" in visible(status)
+
+
+def test_the_quick_look_preset_fills_the_form_and_the_estimate_is_shown_before_start(train_dir):
+    """The defaults train a conv model for 10 epochs (half an hour on a CPU): the page says so before Start,
+    and one click sets a model that trains in about a minute."""
+    at = train_page()
+    before = next(c.value for c in at.caption if c.value.startswith("About "))
+    assert "for 10 epochs of 60,000 images" in before and "conv, 16-D, batch 128" in before
+    at.button(key="train_preset_quick").click().run()
+    assert not at.exception
+    assert (at.selectbox(key="train_arch").value, at.number_input(key="train_latent_dim").value,
+            at.number_input(key="train_epochs").value) == ("mlp", 2, 3)
+    quick = next(c.value for c in at.caption if c.value.startswith("About "))
+    assert "for 3 epochs of 60,000 images" in quick and "mlp, 2-D, batch 128" in quick
+    minutes = {c: _minutes(c) for c in (before, quick)}
+    assert minutes[quick] < minutes[before] / 10  # an MLP for 3 epochs against a conv for 10
+    at.button(key="train_preset_defaults").click().run()
+    assert (at.selectbox(key="train_arch").value, at.number_input(key="train_epochs").value) == ("conv", 10)
+
+
+def _minutes(caption: str) -> float:
+    """The estimate of a caption 'About 12m 03s for …' (or 'About 40s for …') in minutes."""
+    eta = caption.split()[1]
+    if "m" in eta:
+        return int(eta.split("m")[0]) + int(caption.split()[2].rstrip("s")) / 60
+    return int(eta.rstrip("s")) / 60

@@ -11,9 +11,12 @@ from pages.train import own_data
 from ui import access, background, bundles, figures
 from ui.navigation import open_in_explorer
 from ui.text import md
+from ui.threads import on_worker
+from vae.data.datasets import TRAIN_SIZES
 from vae.device import available_devices
 from vae.models import REGISTRY
 from vae.share.site_data import class_colours
+from vae.training.estimate import images_per_second, run_seconds
 from vae.training.events import EVENTS_FILE, read_events
 from vae.training.jobs import Job, JobRefused, JobRegistry, TrainRequest, dataset_choices
 from vae.training.live_map import read_live_map
@@ -23,6 +26,7 @@ from vae.training.progress import RunProgress, summarize_events
 OPEN_REQUEST = "train_open_request"  # session key: the bundle the user asked to open
 FORCE_STOP_AFTER_S = 20
 FIELDS = [option.name for option in FORM_OPTIONS]  # the form is generated from the training options
+QUICK_LOOK = {"arch": "mlp", "latent_dim": 2, "epochs": 3, "batch_size": 128}  # a map in about a minute on a CPU
 
 
 def _own_data_chosen() -> bool:
@@ -79,15 +83,49 @@ def _field(option: Option) -> None:
         st.text_input(option.label, key=key, help=f"the folder created in {md(bundles.train_dir())}")
     elif option.bounds is None:
         choices, show = _choices(option)
-        st.selectbox(option.label, choices, index=choices.index(option.default), key=key,
-                     format_func=show or str)
+        # A value a preset put in the session is the widget's; else the option's default.
+        start = {} if key in st.session_state else {"index": choices.index(option.default)}
+        st.selectbox(option.label, choices, key=key, format_func=show or str, **start)
     else:
         low, high = option.bounds
-        # latent_dim defaults to the architecture's own size; the form shows the default model's.
-        default = option.default if option.default is not None else REGISTRY[OPTIONS["arch"].default][0]().latent_dim
-        st.number_input(option.label, min_value=low, max_value=high, value=default, step=option.step,
-                        format=option.fmt, key=key, help=option.help)
+        start = {} if key in st.session_state else {"value": _default(option)}
+        st.number_input(option.label, min_value=low, max_value=high, step=option.step, format=option.fmt, key=key,
+                        help=option.help, **start)
     _field_error(option.name)
+
+
+def _default(option: Option) -> object:
+    """An option's value in a fresh form (latent_dim: the default architecture's own size)."""
+    return option.default if option.default is not None else REGISTRY[OPTIONS["arch"].default][0]().latent_dim
+
+
+def _use(values: dict[str, object]) -> None:
+    for name, value in values.items():
+        st.session_state[f"train_{name}"] = value
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _rate(arch: str, latent_dim: int, batch_size: int, shape: tuple[int, int, int]) -> float:
+    return images_per_second(arch, latent_dim, batch_size, shape)
+
+
+def presets() -> None:
+    """The quick look and the defaults, then how long the form's settings would train here."""
+    quick, full = st.columns(2)
+    quick.button("Quick look: MLP, 2-D, 3 epochs", key="train_preset_quick", on_click=_use, args=(QUICK_LOOK,),
+                 help="A small model and a map in about a minute on a CPU", width="stretch")
+    full.button("Defaults", key="train_preset_defaults", width="stretch", on_click=_use,
+                args=({name: _default(OPTIONS[name]) for name in QUICK_LOOK},))
+    value = {name: st.session_state.get(f"train_{name}", _default(OPTIONS[name]))
+             for name in ("dataset", "arch", "latent_dim", "batch_size", "epochs")}
+    if value["dataset"] not in TRAIN_SIZES:
+        return
+    n_train, shape = TRAIN_SIZES[value["dataset"]]
+    rate = on_worker(_rate, value["arch"], int(value["latent_dim"]), int(value["batch_size"]), shape)
+    st.caption(f"About {_eta(run_seconds(n_train, int(value['epochs']), rate))} for {value['epochs']} epochs of "
+               f"{n_train:,} images on this machine's CPU ({rate:,.0f} images/s measured for "
+               f"{value['arch']}, {value['latent_dim']}-D, batch {value['batch_size']}: the settings a preset or "
+               "the last Start left in the form), then a few seconds for the map; a running job shows its own ETA.")
 
 
 def form(jobs: JobRegistry, job: Job | None) -> None:
@@ -98,6 +136,7 @@ def form(jobs: JobRegistry, job: Job | None) -> None:
                                                  and st.session_state["train_name"] == job.name):
         st.session_state["train_name"] = time.strftime("my-vae-%Y%m%d-%H%M%S")
     numbers = [o for o in FORM_OPTIONS if o.bounds is not None]
+    presets()
     _field(OPTIONS["dataset"])
     if _own_data_chosen():
         own_data.panel(jobs.root)

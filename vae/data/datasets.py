@@ -155,7 +155,10 @@ def load_cifar10(data_dir: str | Path | None = None, download: bool = True) -> I
     )
 
 
-def make_synthetic(n_train: int = 2000, n_test: int = 500, size: int = 28, seed: int = 0) -> ImageDataset:
+SYNTHETIC_TRAIN = 2000
+
+
+def make_synthetic(n_train: int = SYNTHETIC_TRAIN, n_test: int = 500, size: int = 28, seed: int = 0) -> ImageDataset:
     """Ten classes of noisy bars (5 horizontal rows, 5 vertical columns): small, learnable, offline."""
     rng = np.random.default_rng(seed)
 
@@ -186,6 +189,11 @@ LOADERS: dict[str, Callable[..., ImageDataset]] = {
 }
 
 
+# Each registered dataset's training images and image shape, known before it is loaded (an estimate's inputs).
+TRAIN_SIZES: dict[str, tuple[int, tuple[int, int, int]]] = {
+    "fashion-mnist": (60_000, (1, 28, 28)), "mnist": (60_000, (1, 28, 28)), "kmnist": (60_000, (1, 28, 28)),
+    "cifar10": (50_000, (3, 32, 32)), "synthetic": (SYNTHETIC_TRAIN, (1, 28, 28)),
+}
 OWN_DATA_FORMS = ("folder:<path>", "<path>.npy", "<path>.npz")
 
 
