@@ -17,7 +17,7 @@ from vae.training import events as ev
 from vae.training import read_events
 from vae.training.jobs import Job, JobRegistry, TrainRequest
 
-from .conftest import page_script
+from .conftest import ROOT, page_script
 from .test_jobs import epochs_done, wait_for
 
 
@@ -61,14 +61,17 @@ def events(job: Job) -> list[str]:
 
 
 def page(name: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(page_script(name), default_timeout=60)
+    """A page as the app's entry script runs it (the Train page's link needs the app's navigation)."""
+    at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
-    return at.run()
+    at.run()  # the first page, Explore
+    return at if name == "explore" else at.switch_page(page_script(name)).run()
 
 
 def buttons(at: AppTest) -> list[str]:
-    return [b.label for b in at.button]
+    """The labels of the page's buttons and page links ("Open in the explorer" is a link)."""
+    return [b.label for b in at.button] + [link.proto.label for link in at.get("page_link")]
 
 
 def test_open_is_offered_before_the_umap_map_which_the_bundle_and_explorer_gain_after(jobs):

@@ -152,7 +152,9 @@ def select_bundle() -> Bundle | None:
             if "bundle" in st.query_params and not st.session_state.get("bundle"):
                 st.warning(f"Model “{md(st.query_params['bundle'])}” from the link is not available.")
             wanted = DEFAULT_BUNDLE if DEFAULT_BUNDLE in names else names[0]
-        if st.session_state.get("bundle_choice") not in names:
+        linked = st.query_params.get("bundle")
+        if st.session_state.get("bundle_choice") not in names or (
+                linked == wanted and linked != st.session_state.get("bundle")):  # a link to another model
             st.session_state["bundle_choice"] = wanted
         titles = {e.path.name: e.title for e in valid}
         # The name alone fits the sidebar; what the model is goes on the line below.

@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages.train import own_data
 from ui import access, background, bundles, figures
-from ui.navigation import open_in_explorer
+from ui.navigation import EXPLORE
 from ui.text import md
 from ui.threads import on_worker
 from vae.data.datasets import TRAIN_SIZES
@@ -23,7 +23,6 @@ from vae.training.live_map import read_live_map
 from vae.training.options import FORM_OPTIONS, OPTIONS, Option
 from vae.training.progress import RunProgress, summarize_events
 
-OPEN_REQUEST = "train_open_request"  # session key: the bundle the user asked to open
 FORCE_STOP_AFTER_S = 20
 FIELDS = [option.name for option in FORM_OPTIONS]  # the form is generated from the training options
 QUICK_LOOK = {"arch": "mlp", "latent_dim": 2, "epochs": 3, "batch_size": 128}  # a map in about a minute on a CPU
@@ -204,23 +203,15 @@ def _status_message(job: Job, progress: RunProgress) -> None:
 def _open_bundle(job: Job, progress: RunProgress) -> None:
     """Offered as soon as the bundle is saved, before its UMAP map.
 
-    The click is kept by a callback: a click that lands as the job ends would otherwise be lost
-    to the page's redraw (the panel reruns the whole page then), and the user clicks again.
+    A link, not a button that switches pages from the server: this panel polls while the job runs,
+    and a poll the browser sent just as the server switched pages blanked the explorer. A link is
+    the browser's own page change, which first stops its polls (as the sidebar's links do).
     """
     if job.bundle or progress.bundle:
-        st.button("Open in the explorer", type="primary", key=f"open-{job.id}",
-                  on_click=st.session_state.__setitem__, args=(OPEN_REQUEST, job.name))
-
-
-def _open_requested() -> None:
-    name = st.session_state.pop(OPEN_REQUEST, None)
-    if name:
-        st.session_state["bundle"] = name
-        open_in_explorer(name)
+        st.page_link(EXPLORE.script, label="Open in the explorer", query_params={"bundle": job.name})
 
 
 def _panel(jobs: JobRegistry, was_running: bool) -> None:
-    _open_requested()
     job = jobs.current()
     if job is None:
         st.info("No training job yet. Choose settings and press Start.")

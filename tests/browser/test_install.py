@@ -115,8 +115,8 @@ def test_serve_with_no_bundle_guides_and_its_demo_model_opens(installed, tmp_pat
         page.screenshot(path=str(screenshots / "welcome-no-bundle.png"), full_page=True)
         click_until(page, page.get_by_role("button", name="Make a demo model"),
                     lambda ms: page.get_by_text("Job · demo-").wait_for(timeout=ms))
-        page.get_by_role("button", name="Open in the explorer").wait_for(timeout=300_000)  # a bound, not a timing
-        click_until(page, page.get_by_role("button", name="Open in the explorer"),
+        page.get_by_role("link", name="Open in the explorer").wait_for(timeout=300_000)  # a bound, not a timing
+        click_until(page, page.get_by_role("link", name="Open in the explorer"),
                     lambda ms: page.get_by_text("Explore the latent space").wait_for(timeout=ms))
         page.wait_for_selector(".js-plotly-plot", timeout=60_000)
         wait_ready(page)

@@ -101,7 +101,7 @@ def test_start_watch_and_open_the_new_bundle(context, server, screenshots):
     # Watch until the job ends: the progress bar must take several values on the way, and the
     # live latent map and curves must show up while it runs.
     seen, watched_running = set(), False
-    finished = page.get_by_role("button", name="Open in the explorer")
+    finished = page.get_by_role("link", name="Open in the explorer")
     deadline = time.monotonic() + 600  # a bound for a busy machine, not a timing
     while time.monotonic() < deadline and not finished.count():
         seen.add(progress_value(page))
@@ -119,7 +119,7 @@ def test_start_watch_and_open_the_new_bundle(context, server, screenshots):
     assert len({v for v in seen if 0 < v < 100}) >= 2, f"the progress bar never moved: {sorted(seen)}"
     assert page.get_by_text("completed").count()
     page.screenshot(path=str(screenshots / "train-finished.png"), full_page=True)
-    click_until(page, page.get_by_role("button", name="Open in the explorer"),
+    click_until(page, page.get_by_role("link", name="Open in the explorer"),
                 lambda ms: page.get_by_text("Explore the latent space").wait_for(timeout=ms))
     wait_ready(page)
     assert "bundle=ui-fashion-z2" in page.url
@@ -183,7 +183,7 @@ def test_open_before_the_umap_map_exists_and_watch_it_appear(context, server, sc
     with umap_held_back(job, jobs):  # the worker paused: the moment between bundle and UMAP map held open
         page.get_by_text("Saved (completed); computing the UMAP map").wait_for(timeout=120_000)
         page.screenshot(path=str(screenshots / "train-saved-computing-umap.png"), full_page=True)
-        click_until(page, page.get_by_role("button", name="Open in the explorer"),
+        click_until(page, page.get_by_role("link", name="Open in the explorer"),
                     lambda ms: page.get_by_text("Computing the UMAP map in the background").wait_for(timeout=ms))
         wait_ready(page)
         assert page.get_by_role("radio", name="UMAP").count() == 0  # the PCA map alone, for now

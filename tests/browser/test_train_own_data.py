@@ -54,7 +54,7 @@ def test_train_on_an_uploaded_zip_and_open_it_in_the_explorer(context, server, s
     page.screenshot(path=str(screenshots / "train-own-data-checked.png"), full_page=True)
     start_job(page, "ui-own-shapes", "your own data", "mlp", 2, 1, batch_size=64)
     page.get_by_text("Job · ui-own-shapes").wait_for(timeout=30_000)
-    opened = page.get_by_role("button", name="Open in the explorer")
+    opened = page.get_by_role("link", name="Open in the explorer")
     opened.wait_for(timeout=300_000)
     page.screenshot(path=str(screenshots / "train-own-data-finished.png"), full_page=True)
     opened.click()
