@@ -111,8 +111,8 @@ def _rate(arch: str, latent_dim: int, batch_size: int, shape: tuple[int, int, in
 def presets() -> None:
     """The quick look and the defaults, then how long the form's settings would train here."""
     quick, full = st.columns(2)
-    quick.button("Quick look: MLP, 2-D, 3 epochs", key="train_preset_quick", on_click=_use, args=(QUICK_LOOK,),
-                 help="A small model and a map in about a minute on a CPU", width="stretch")
+    quick.button("Quick look", key="train_preset_quick", on_click=_use, args=(QUICK_LOOK,), width="stretch",
+                 help="An MLP with a 2-D latent for 3 epochs: a model and its map in about a minute on a CPU")
     full.button("Defaults", key="train_preset_defaults", width="stretch", on_click=_use,
                 args=({name: _default(OPTIONS[name]) for name in QUICK_LOOK},))
     value = {name: st.session_state.get(f"train_{name}", _default(OPTIONS[name]))
@@ -122,9 +122,9 @@ def presets() -> None:
     n_train, shape = TRAIN_SIZES[value["dataset"]]
     rate = on_worker(_rate, value["arch"], int(value["latent_dim"]), int(value["batch_size"]), shape)
     st.caption(f"About {_eta(run_seconds(n_train, int(value['epochs']), rate))} for {value['epochs']} epochs of "
-               f"{n_train:,} images on this machine's CPU ({rate:,.0f} images/s measured for "
-               f"{value['arch']}, {value['latent_dim']}-D, batch {value['batch_size']}: the settings a preset or "
-               "the last Start left in the form), then a few seconds for the map; a running job shows its own ETA.")
+               f"{n_train:,} images here ({value['arch']}, {value['latent_dim']}-D, batch {value['batch_size']}: "
+               f"{rate:,.0f} images/s measured on the CPU), then a few seconds for the map. For a preset's settings "
+               "or the last Start's; a running job shows its own ETA.")
 
 
 def form(jobs: JobRegistry, job: Job | None) -> None:
