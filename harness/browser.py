@@ -119,6 +119,15 @@ def upload(page, name: str, mime: str, data: bytes) -> None:
         {"name": name, "mimeType": mime, "buffer": data})
 
 
+def attach(page, key: str, path: Path) -> None:
+    """Put a file into the uploader with widget key `key` and wait until it lists the file and the rerun it
+    started is over: a second uploader set during that rerun can lose its file."""
+    uploader = page.locator(f".st-key-{key}")
+    uploader.locator("input[type=file]").set_input_files(str(path))
+    uploader.get_by_text(path.name).wait_for(timeout=60_000)
+    page.wait_for_selector(READY, timeout=60_000)
+
+
 # The map's point traces (those with each point's index in customdata: a trace per class on the
 # Explore map, one trace elsewhere) that are drawn, i.e. not hidden by a legend click.
 POINT_TRACES = "(gd) => gd._fullData.filter(t => t.customdata && t.visible === true)"

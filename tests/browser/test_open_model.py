@@ -3,6 +3,7 @@ shown before the import, then imported with one convention changed."""
 
 from __future__ import annotations
 
+from harness.browser import attach
 from vae.bundle import load_bundle
 
 from ..published.training import keras_style_pair
@@ -20,8 +21,8 @@ def test_the_check_shows_the_conventions_found_before_the_import(context, server
     page.goto(f"{url}/open_model")
     wait_ready(page)
     page.get_by_text("Open a model trained elsewhere").wait_for()
-    page.locator(".st-key-open_encoder input[type=file]").set_input_files(str(tmp_path / "encoder.onnx"))
-    page.locator(".st-key-open_decoder input[type=file]").set_input_files(str(tmp_path / "decoder.onnx"))
+    attach(page, "open_encoder", tmp_path / "encoder.onnx")
+    attach(page, "open_decoder", tmp_path / "decoder.onnx")
     choose(page, "Images for the map", "synthetic")
     page.get_by_role("button", name="Check the model").click()
     page.get_by_text("What the import found").wait_for(timeout=120_000)
