@@ -32,8 +32,8 @@ def imported(tmp_path_factory):
     out = root / "checkpoints" / "fashion-import"
     result = subprocess.run(
         [sys.executable, "-m", "vae.cli", "import", "torch", "--model", f"{project / 'my_vae.py'}:VAE",
-         "--weights", str(project / "weights.pt"),
-         "--dataset", "fashion-mnist", "--limit", "2000", "--out", str(out), "--no-umap", "--iwae-k", "10", "--iwae-images", "50"],
+         "--weights", str(project / "weights.pt"), "--dataset", "fashion-mnist", "--limit", "2000",
+         "--out", str(out), "--no-umap", "--iwae-k", "10", "--iwae-images", "50"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "encoding" in result.stderr and "2000/2000" in result.stderr  # the progress bar
