@@ -5,6 +5,5 @@ cd "$(dirname "$0")"
 scripts/system-packages.sh
 scripts/setup.sh dev
 .venv/bin/ruff check .
-# Three workers: the two browser groups first, one in each of two workers (collection order: they come
-# first), every other file in any (groups: tests/conftest.py).
-.venv/bin/python -m pytest -q -n 3 --dist loadgroup --no-loadscope-reorder "$@"
+# Two workers: the browser tests in one, every other file in either (groups: tests/conftest.py).
+.venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"

@@ -20,28 +20,18 @@ from vae.training import TrainConfig, Trainer
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# The browser modules whose tests start jobs, installs or servers of their own: the second of the two
-# browser groups, about as long as the first (the modules on the shipped models' pages).
-BROWSER_JOBS = {"test_install.py", "test_notebook_lab.py", "test_open_model.py", "test_root_app.py",
-                "test_share_download.py", "test_train.py", "test_train_own_data.py"}
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items) -> None:
-    """Groups for `pytest -n 3 --dist loadgroup` (test.sh): a file's tests share one worker, so its
-    module fixtures are built once, and the browser tests are two groups, so at most two app
-    servers and two Chromiums run at once. A browser test mostly waits (for a server's rerun, a
-    job's next event), so two of them and the other files' tests share a 2-core machine well.
+    """Groups for `pytest -n 2 --dist loadgroup` (test.sh): a file's tests share one worker, so its
+    module fixtures are built once, and the browser tests all share one, so at most one app server
+    and one Chromium run beside the other worker's tests on a 2-core machine.
 
     First among the hooks: xdist's worker reads the groups in its own hook of this name, and without
     `tryfirst` that ran before this one, so every test went to either worker.
     """
     for item in items:
-        if "browser" not in item.path.relative_to(ROOT).parts:
-            group = item.path.name
-        else:
-            group = "browser-jobs" if item.path.name in BROWSER_JOBS else "browser"
-        item.add_marker(pytest.mark.xdist_group(group))
+        browser = "browser" in item.path.relative_to(ROOT).parts
+        item.add_marker(pytest.mark.xdist_group("browser" if browser else item.path.name))
 
 
 def page_script(folder: str) -> str:
