@@ -4,6 +4,7 @@ that does not answer is one line; the local engine never imports Ray. One head f
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -13,9 +14,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from harness.ray_head import free_port, ray_head
+from ui import bundles
 from ui.text import visible
 from vae.bundle import load_bundle
-from vae.job_engine import RAY_ADDRESS_VAR, choose
+from vae.cli import serve
+from vae.job_engine import RAY_ADDRESS_VAR, JobEngine, choose
 from vae.training import read_events
 from vae.training.backend import registry
 from vae.training.jobs import TrainRequest
@@ -138,3 +141,17 @@ def test_the_local_engine_imports_no_ray(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_engine_is_local_unless_ray_is_chosen_with_an_address(monkeypatch):
+    monkeypatch.delenv(RAY_ADDRESS_VAR, raising=False)
+    assert choose().kind == "local"
+    with pytest.raises(ValueError, match="needs --ray-address"):
+        choose("ray")
+    monkeypatch.setenv(RAY_ADDRESS_VAR, "http://head:8265/")
+    assert (choose().kind, choose().ray_address) == ("ray", "http://head:8265")
+    assert choose("local").kind == "local"  # `vae-lab serve --jobs local` overrides the environment
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    argv = serve.command(parser.parse_args(["--jobs", "ray", "--ray-address", "http://other:8265"]), [])
+    assert bundles.job_engine(argv[argv.index("--") + 1:]) == JobEngine("ray", "http://other:8265")  # as the app sees
