@@ -26,7 +26,7 @@ from vae.training.jobs import TrainRequest
 from .conftest import ROOT, page_script
 
 pytest.importorskip("ray")
-from vae.training.ray_jobs import engine_outcome  # noqa: E402 (after the skip where Ray is missing)
+from vae.training.ray_jobs import RayResources, engine_outcome  # noqa: E402 (after the skip where Ray is missing)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,14 @@ def test_a_lost_worker_fails_with_the_engines_reason_and_keeps_the_saved_bundle(
     assert message == "Ray: Job supervisor actor died: the node was lost; the last completed epoch's bundle was kept"
     status, message, _ = engine_outcome("FAILED", "exit code 2", [], False, "error: the loss became NaN\n")
     assert (status, message) == ("failed", "the loss became NaN")  # the run's own reason, where it said one
+
+
+def test_a_jobs_resources_become_its_command_one_process_per_gpu_on_cuda(tmp_path):
+    request = TrainRequest(name="gpu-run", dataset="synthetic", epochs=1)
+    assert RayResources().entrypoint(request, tmp_path).startswith("python -m vae.cli train ")
+    command = RayResources(workers=1, gpus=2).entrypoint(request, tmp_path)
+    assert command.startswith("python -m torch.distributed.run --standalone --nproc_per_node 2 -m vae.cli train ")
+    assert command.endswith(f"--out {tmp_path} --device cuda")
 
 
 def train_page() -> AppTest:
@@ -125,11 +133,12 @@ def test_a_head_that_does_not_answer_is_one_line_on_the_train_page(tmp_path, mon
 
 NO_RAY = """
 import sys
-from streamlit.testing.v1 import AppTest
+from ui import preload
 from vae.job_engine import choose
 from vae.training.backend import registry
-assert AppTest.from_file(sys.argv[1], default_timeout=60).run().exception == []
-registry(sys.argv[2], choose()).current()
+preload.start()  # every page's modules, as the server imports them
+preload.wait()
+registry(sys.argv[1], choose()).current()
 print(sorted(m for m in sys.modules if m.split(".")[0] == "ray"))
 """
 
@@ -137,7 +146,7 @@ print(sorted(m for m in sys.modules if m.split(".")[0] == "ray"))
 def test_the_local_engine_imports_no_ray(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != RAY_ADDRESS_VAR}
     env["VAE_LAB_TRAIN_DIR"] = str(tmp_path)
-    done = subprocess.run([sys.executable, "-c", NO_RAY, page_script("train"), str(tmp_path)], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-c", NO_RAY, str(tmp_path)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
