@@ -9,6 +9,7 @@ serve` reads it before the server starts): the registries are made by vae/traini
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 
@@ -33,4 +34,6 @@ def choose(kind: str | None = None, ray_address: str | None = None) -> JobEngine
         raise ValueError(f"unknown job engine {kind!r}: choose one of {', '.join(KINDS)}")
     if kind == RAY and not address:
         raise ValueError(f"--jobs ray needs --ray-address http://HEAD:8265 or {RAY_ADDRESS_VAR}")
+    if kind == RAY and importlib.util.find_spec("ray") is None:  # found, not imported
+        raise ValueError('--jobs ray needs Ray installed: pip install "vae-lab[ray]"')
     return JobEngine(kind, address.rstrip("/") if kind == RAY else None)

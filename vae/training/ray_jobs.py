@@ -107,6 +107,9 @@ def engine_outcome(engine_status: str, engine_message: str, events: list[dict[st
     return status, message, bundle
 
 
+_ENDED: dict[str, RayJob] = {}  # an ended job never changes: its logs are read once per server
+
+
 class RayJobRegistry:
     """The training job of one (shared) folder on a Ray cluster: start, follow, cancel, as JobRegistry does."""
 
@@ -116,7 +119,6 @@ class RayJobRegistry:
         self.root = Path(root).resolve()
         self.address = address
         self._client: JobSubmissionClient | None = None
-        self._ended: dict[str, RayJob] = {}  # an ended job never changes: asked once
 
     def _ping(self) -> dict[str, Any]:
         """The cluster's status; EngineUnreachable in one line when the head does not answer."""
@@ -153,8 +155,8 @@ class RayJobRegistry:
 
     def _job(self, details: JobDetails) -> RayJob:
         """The engine's record as a RayJob; an ended one is finalised from its events and log once."""
-        if details.submission_id in self._ended:
-            return self._ended[details.submission_id]
+        if details.submission_id in _ENDED:
+            return _ENDED[details.submission_id]
         meta = details.metadata
         cancel = self._cancel_file(details.submission_id)
         job = RayJob(id=details.submission_id, name=meta["vae_lab_name"], out=meta["vae_lab_out"],
@@ -167,7 +169,7 @@ class RayJobRegistry:
             job.status, job.message, job.bundle = engine_outcome(details.status, details.message or "", events,
                                                                  job.cancel_requested is not None, logs)
             job.ended = (details.end_time or 0) / 1000 or None
-            self._ended[job.id] = job
+            _ENDED[job.id] = job
         return job
 
     def current(self) -> RayJob | None:
