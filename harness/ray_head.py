@@ -54,7 +54,9 @@ def ray_head(num_cpus: int = 2) -> Iterator[str]:
     # A single-node cluster (Ray's own switch for laptops): every address stays 127.0.0.1, where Ray would
     # otherwise turn --node-ip-address 127.0.0.1 into the machine's network address.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+           "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+           # Ray's own advice when its node did not register in time on a loaded 2-core machine (default 10 s).
+           "RAY_raylet_start_wait_time_s": "120"}
     log = (temp / "head.log").open("wb")
     head = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                             start_new_session=True)
