@@ -19,6 +19,7 @@ import requests
 
 RAY = Path(sys.executable).with_name("ray")
 START_TIMEOUT_S = 120
+START_TRIES = 2
 
 
 def free_port() -> int:
@@ -36,9 +37,8 @@ def _ready(address: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def ray_head(num_cpus: int = 2) -> Iterator[str]:
-    """Start a head and yield its Jobs API address (http://127.0.0.1:PORT); its jobs run this interpreter."""
+def _launch(num_cpus: int) -> tuple[subprocess.Popen, str, Path]:
+    """`ray start --head --block` in a temporary folder of its own: (process, Jobs API address, folder)."""
     temp = Path(tempfile.mkdtemp(prefix="vae-ray-", dir="/tmp"))  # short: Ray's socket paths have a length limit
     dashboard = free_port()
     argv = [str(RAY), "start", "--head", "--block", "--num-cpus", str(num_cpus), "--node-ip-address", "127.0.0.1",
@@ -54,26 +54,40 @@ def ray_head(num_cpus: int = 2) -> Iterator[str]:
     # A single-node cluster (Ray's own switch for laptops): every address stays 127.0.0.1, where Ray would
     # otherwise turn --node-ip-address 127.0.0.1 into the machine's network address.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-           # Ray's own advice when its node did not register in time on a loaded 2-core machine (default 10 s).
-           "RAY_raylet_start_wait_time_s": "120"}
-    log = (temp / "head.log").open("wb")
-    head = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                            start_new_session=True)
-    address = f"http://127.0.0.1:{dashboard}"
+           "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    with (temp / "head.log").open("wb") as log:
+        head = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+    return head, f"http://127.0.0.1:{dashboard}", temp
+
+
+def _stop(head: subprocess.Popen, temp: Path) -> None:
+    head.send_signal(signal.SIGTERM)  # Ray drains and ends the processes it started
     try:
+        head.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait(10)
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def ray_head(num_cpus: int = 2) -> Iterator[str]:
+    """Start a head and yield its Jobs API address (http://127.0.0.1:PORT); its jobs run this interpreter.
+
+    Tried twice: on a loaded 2-core machine a head's node once missed Ray's fixed 30 s to register."""
+    for attempt in range(START_TRIES):
+        head, address, temp = _launch(num_cpus)
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not _ready(address):
-            if head.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the Ray head did not start: " + (temp / "head.log").read_text()[-2000:])
+        while not _ready(address) and head.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
+        if _ready(address):
+            break
+        log = (temp / "head.log").read_text()[-2000:]
+        _stop(head, temp)
+        if attempt + 1 == START_TRIES:
+            raise RuntimeError("the Ray head did not start: " + log)
+    try:
         yield address
     finally:
-        head.send_signal(signal.SIGTERM)
-        try:
-            head.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait(10)
-        log.close()
-        shutil.rmtree(temp, ignore_errors=True)
+        _stop(head, temp)
