@@ -13,14 +13,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from ui import access, bundles
 from ui.text import md
 from vae.bundle import Bundle
+from vae.training.backend import EngineUnreachable, registry
 from vae.training.jobs import JobRegistry
+
+if TYPE_CHECKING:
+    from vae.training.ray_jobs import RayJobRegistry
 
 POLL_S = 1.0  # how often a page looks at work in the background: one interval for every kind
 
@@ -91,18 +95,21 @@ class BundleTasks:
         self._tasks[self.key(bundle)] = start(make(), work, name, queued)
 
 
-def training_jobs() -> JobRegistry | None:
-    """The job registry of the training folder (shared by every tab and user); None, said why, when
-    that folder is one the app must not write."""
+def training_jobs() -> JobRegistry | RayJobRegistry | None:
+    """The job registry of the training folder on the chosen engine (shared by every tab and user); None,
+    said why, when that folder is one the app must not write."""
     folder = bundles.train_dir()
     problem = bundles.train_dir_problem(folder)
     if problem:
         st.error(md(problem))
         return None
-    return JobRegistry(folder)
+    return registry(folder, bundles.job_engine())
 
 
 def umap_pending(path: Path) -> bool:
     """Whether the current training job is the one writing `path` and still runs (its UMAP map follows)."""
-    job = training_jobs().current()
+    try:
+        job = training_jobs().current()
+    except EngineUnreachable:
+        return False  # the Train page says so; the map keeps what the bundle has
     return job is not None and job.running and Path(job.out).resolve() == path.resolve()

@@ -20,6 +20,7 @@ from ui.text import md
 from vae.bundle import Bundle, BundleError, load_bundle
 from vae.bundle.catalog import BundleEntry, candidate_dirs, checkpoint_dirs, fingerprint, scan
 from vae.cli import serve
+from vae.job_engine import JobEngine, choose
 from vae.latent import tsne
 from vae.latent.placement import ForwardProjector, InverseProjector
 from vae.user_dirs import data_home
@@ -59,6 +60,12 @@ def train_dir(argv: list[str] | None = None) -> Path:
     if chosen:
         return Path(chosen).expanduser()
     return data_home() / "checkpoints"
+
+
+def job_engine(argv: list[str] | None = None) -> JobEngine:
+    """Where the Train page's jobs run: `--jobs`/`--ray-address`, else $VAE_LAB_RAY_ADDRESS, else locally."""
+    args = _app_args(argv)
+    return choose(args.jobs, args.ray_address)
 
 
 def train_dir_problem(folder: Path) -> str | None:

@@ -7,15 +7,15 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from pages.train import own_data
+from pages.train import cluster, own_data
 from ui import access, background, bundles, figures
 from ui.navigation import EXPLORE
 from ui.text import md
 from ui.threads import on_worker
 from vae.data.datasets import TRAIN_SIZES
-from vae.device import available_devices
 from vae.models import REGISTRY
 from vae.share.site_data import class_colours
+from vae.training.backend import EngineUnreachable
 from vae.training.estimate import images_per_second, run_seconds
 from vae.training.events import EVENTS_FILE, read_events
 from vae.training.jobs import Job, JobRefused, JobRegistry, TrainRequest, dataset_choices
@@ -45,14 +45,15 @@ def _submit(jobs: JobRegistry) -> None:
     if not access.unlocked():
         return
     request = _request_from_state()
-    errors = request.validate(jobs.root, available_devices())
+    devices = jobs.devices()
+    errors = request.validate(jobs.root, devices)
     if _own_data_chosen() and not request.dataset:
         errors["dataset"] = "choose your data and let it pass the check first"
     st.session_state["train_errors"] = errors
     if errors:
         return
     try:
-        jobs.start(request, available_devices())
+        jobs.start(request, devices, **cluster.resources())
     except JobRefused as exc:
         st.session_state["train_refused"] = str(exc)
 
@@ -63,7 +64,7 @@ def _field_error(name: str) -> None:
         st.error(md(message), icon=":material/error:")
 
 
-def _choices(option: Option) -> tuple[list[str], Callable[[str], str] | None]:
+def _choices(option: Option, devices: list[str]) -> tuple[list[str], Callable[[str], str] | None]:
     """A select option's choices and how to show them (datasets say whether they need a download)."""
     if option.name == "dataset":
         offline = dict(dataset_choices())
@@ -71,17 +72,17 @@ def _choices(option: Option) -> tuple[list[str], Callable[[str], str] | None]:
             f"{n} · {'on this machine' if offline[n] else 'needs a download'}" if n in offline
             else f"{n} · a folder, a zip or a .npy")
     if option.name == "device":
-        return available_devices(), None
+        return devices, None
     return list(option.choices or ()), None
 
 
-def _field(option: Option) -> None:
+def _field(option: Option, devices: list[str]) -> None:
     """The widget of one option: text, a select box or a number input within the option's bounds."""
     key = f"train_{option.name}"
     if option.name == "name":
         st.text_input(option.label, key=key, help=f"the folder created in {md(bundles.train_dir())}")
     elif option.bounds is None:
-        choices, show = _choices(option)
+        choices, show = _choices(option, devices)
         # A value a preset put in the session is the widget's; else the option's default.
         start = {} if key in st.session_state else {"index": choices.index(option.default)}
         st.selectbox(option.label, choices, key=key, format_func=show or str, **start)
@@ -136,21 +137,24 @@ def form(jobs: JobRegistry, job: Job | None) -> None:
         st.session_state["train_name"] = time.strftime("my-vae-%Y%m%d-%H%M%S")
     numbers = [o for o in FORM_OPTIONS if o.bounds is not None]
     presets()
-    _field(OPTIONS["dataset"])
+    devices = jobs.devices()
+    _field(OPTIONS["dataset"], devices)
     if _own_data_chosen():
         own_data.panel(jobs.root)
     unchecked = _own_data_chosen() and not st.session_state.get(own_data.SOURCE_KEY)
     with st.form("train-form", border=True):
         for option in FORM_OPTIONS:
             if option.bounds is None and option.name not in ("name", "dataset"):
-                _field(option)
+                _field(option, devices)
         left, right = st.columns(2)
         half = (len(numbers) + 1) // 2
         for column, part in ((left, numbers[:half]), (right, numbers[half:])):
             with column:
                 for option in part:
-                    _field(option)
-        _field(OPTIONS["name"])
+                    _field(option, devices)
+        if cluster.on_ray():
+            cluster.fields(jobs.gpus())
+        _field(OPTIONS["name"], devices)
         st.form_submit_button("Start training", type="primary", on_click=_submit, args=(jobs,),
                               disabled=job is not None and job.running or unchecked, use_container_width=True)
     refused = st.session_state.get("train_refused")
@@ -212,7 +216,11 @@ def _open_bundle(job: Job, progress: RunProgress) -> None:
 
 
 def _panel(jobs: JobRegistry, was_running: bool) -> None:
-    job = jobs.current()
+    try:
+        job = jobs.current()
+    except EngineUnreachable as exc:  # the head went away while this panel polled
+        st.error(md(exc))
+        return
     if job is None:
         st.info("No training job yet. Choose settings and press Start.")
         return
@@ -222,11 +230,11 @@ def _panel(jobs: JobRegistry, was_running: bool) -> None:
     st.subheader(f"Job · {md(job.name)}", anchor=False)
     st.caption(md(f"{job.status} · started {time.strftime('%H:%M:%S', time.localtime(job.started))} · "
                   f"{progress.device or job.request.get('device', '')} · into {job.out_path.name}/ in the "
-                  "training folder"))
+                  f"training folder{cluster.where(job)}"))
     st.progress(_done_fraction(progress, job), text=_progress_line(progress, job))
     _status_message(job, progress)
     if job.running and not progress.bundle and access.unlocked():  # once saved, nothing is left to cancel
-        stuck = job.cancel_requested and time.time() - job.cancel_requested > FORCE_STOP_AFTER_S
+        stuck = jobs.can_force_stop and job.cancel_requested and time.time() - job.cancel_requested > FORCE_STOP_AFTER_S
         if stuck:
             st.button("Force stop (lose the unsaved epoch)", key="force-stop", on_click=jobs.cancel,
                       kwargs={"force": True})

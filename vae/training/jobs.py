@@ -174,6 +174,19 @@ def tail(path: Path, n_bytes: int = 4000) -> str:
         return ""
 
 
+@contextlib.contextmanager
+def folder_lock(root: Path) -> Iterator[None]:
+    """Hold `<root>/.jobs/lock`: one job's start (or state change) at a time per training folder."""
+    make_ignored(root)
+    (root / JOBS_DIR).mkdir(parents=True, exist_ok=True)
+    with (root / JOBS_DIR / "lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class JobRegistry:
     """The training job of one checkpoints folder: start, follow, cancel. Safe across processes."""
 
@@ -182,16 +195,14 @@ class JobRegistry:
         self.dir = self.root / JOBS_DIR
         self.state_path = self.dir / STATE_FILE
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        make_ignored(self.root)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with (self.dir / "lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    can_force_stop = True  # SIGKILL, for a job that does not stop after its step
+
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return folder_lock(self.root)
+
+    def devices(self) -> list[str]:
+        """The devices a job may ask for: this machine's."""
+        return available_devices()
 
     def _read(self) -> Job | None:
         try:

@@ -1,0 +1,166 @@
+"""Training jobs on a real Ray head (issue #25): the Train page submits a Ray job (two DDP processes) whose progress,
+live map and bundle appear; a restarted app finds a running job from the engine and cancels it through Ray; a head
+that does not answer is one line; the local engine never imports Ray. One head for the file, tiny runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from harness.ray_head import free_port, ray_head
+from ui import bundles
+from ui.text import visible
+from vae.bundle import load_bundle
+from vae.cli import serve
+from vae.job_engine import RAY_ADDRESS_VAR, JobEngine, choose
+from vae.training import read_events
+from vae.training.backend import registry
+from vae.training.jobs import TrainRequest
+
+from .conftest import ROOT, page_script
+
+pytest.importorskip("ray")
+from vae.training.ray_jobs import RayResources, engine_outcome  # noqa: E402 (after the skip where Ray is missing)
+
+
+@pytest.fixture(scope="module")
+def head():
+    with ray_head() as address:
+        yield address
+
+
+@pytest.fixture()
+def on_ray(head, tmp_path, monkeypatch):
+    """The app's jobs on the head, into a fresh training folder (shared by the head's node: the same machine)."""
+    monkeypatch.setenv(RAY_ADDRESS_VAR, head)
+    monkeypatch.setenv("VAE_LAB_TRAIN_DIR", str(tmp_path / "runs"))
+    return registry(tmp_path / "runs", choose())
+
+
+def test_a_lost_worker_fails_with_the_engines_reason_and_keeps_the_saved_bundle():
+    """The node or the job's supervisor lost mid-run: Ray reports FAILED; the run had saved on SIGTERM."""
+    saved = [{"event": "train_start"}, {"event": "bundle_saved", "path": "/shared/runs/x", "status": "cancelled"}]
+    status, message, bundle = engine_outcome("FAILED", "Job supervisor actor died: the node was lost\ndetails",
+                                             saved, False, "")
+    assert (status, bundle) == ("failed", "/shared/runs/x")
+    assert message == "Ray: Job supervisor actor died: the node was lost; the last completed epoch's bundle was kept"
+    status, message, _ = engine_outcome("FAILED", "exit code 2", [], False, "error: the loss became NaN\n")
+    assert (status, message) == ("failed", "the loss became NaN")  # the run's own reason, where it said one
+
+
+def test_a_jobs_resources_become_its_command_one_process_per_gpu_on_cuda(tmp_path):
+    request = TrainRequest(name="gpu-run", dataset="synthetic", epochs=1)
+    assert RayResources().entrypoint(request, tmp_path).startswith("python -m vae.cli train ")
+    command = RayResources(workers=1, gpus=2).entrypoint(request, tmp_path)
+    assert command.startswith("python -m torch.distributed.run --standalone --nproc_per_node 2 -m vae.cli train ")
+    assert command.endswith(f"--out {tmp_path} --device cuda")
+
+
+def train_page() -> AppTest:
+    return AppTest.from_file(page_script("train"), default_timeout=60).run()
+
+
+def wait_for(predicate, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    pytest.fail("condition not reached in time")
+
+
+def test_the_train_page_submits_a_two_process_ray_job_whose_progress_map_and_bundle_appear(on_ray):
+    at = train_page()
+    assert not at.exception
+    at.selectbox(key="train_dataset").set_value("synthetic")
+    at.selectbox(key="train_arch").set_value("mlp")
+    at.number_input(key="train_latent_dim").set_value(2)
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_ray_workers").set_value(2)  # DDP, gloo on the CPU, inside the one Ray job
+    at.text_input(key="train_name").set_value("on-ray")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception and not at.error
+    job = on_ray.current()
+    assert job.name == "on-ray" and job.id.startswith("vae-lab-on-ray-") and job.resources["workers"] == 2
+    assert any(f"Ray job {job.id}" in visible(c.value) for c in at.caption)  # followed through the engine
+    ended = on_ray.wait(180)
+    assert (ended.status, ended.engine_status) == ("completed", "SUCCEEDED"), ended.message
+    at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60).run()  # with its navigation: the link
+    at = at.switch_page(page_script("train")).run()
+    assert not at.exception
+    assert "completed · 1/1 epochs completed" in visible(at.get("progress")[0].proto.text)
+    assert any("Live latent map" in c.value for c in at.caption) and len(at.get("plotly_chart")) == 3  # curves, map
+    assert any(link.proto.label == "Open in the explorer" for link in at.get("page_link"))
+    bundle = load_bundle(ended.bundle)
+    assert bundle.config["world_size"] == 2 and bundle.config["status"] == "completed"
+    starts = [e for e in read_events(ended.out_path / "events.jsonl") if e["event"] == "train_start"]
+    assert len(starts) == 1  # rank 0 alone wrote the events: one bundle, as the torchrun path does
+
+
+def test_a_restarted_app_finds_the_running_job_and_cancels_it_through_ray(on_ray):
+    job = on_ray.start(TrainRequest(name="long-one", dataset="synthetic", arch="mlp", latent_dim=2, epochs=1000,
+                                    batch_size=64))
+    wait_for(lambda: any(e["event"] == "epoch_end" for e in read_events(job.out_path / "events.jsonl")))
+    at = train_page()  # a fresh server process knows nothing but the engine's state
+    assert not at.exception
+    assert any("Ray job" in c.value and "(running)" in visible(c.value) for c in at.caption)
+    with pytest.raises(Exception, match="already running on the Ray cluster"):
+        on_ray.start(TrainRequest(name="second-one", dataset="synthetic"))
+    next(b for b in at.button if b.label == "Cancel").click().run()
+    ended = on_ray.wait(120)
+    assert (ended.status, ended.engine_status) == ("cancelled", "STOPPED"), ended.message
+    assert load_bundle(ended.bundle).config["status"] == "cancelled"  # the last completed epoch, kept
+    at = train_page()
+    assert any("long-one” cancelled" in visible(w.value) for w in at.warning)
+
+
+def test_a_head_that_does_not_answer_is_one_line_on_the_train_page(tmp_path, monkeypatch):
+    monkeypatch.setenv(RAY_ADDRESS_VAR, f"http://127.0.0.1:{free_port()}")  # as a stopped head: nothing listens
+    monkeypatch.setenv("VAE_LAB_TRAIN_DIR", str(tmp_path / "runs"))
+    at = train_page()
+    assert not at.exception
+    (error,) = at.error
+    assert "does not answer" in visible(error.value) and "\n" not in error.value
+    assert not [b for b in at.button if b.label == "Start training"]  # never a silent local job
+
+
+NO_RAY = """
+import sys
+from ui import preload
+from vae.job_engine import choose
+from vae.training.backend import registry
+preload.start()  # every page's modules, as the server imports them
+preload.wait()
+registry(sys.argv[1], choose()).current()
+print(sorted(m for m in sys.modules if m.split(".")[0] == "ray"))
+"""
+
+
+def test_the_local_engine_imports_no_ray(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != RAY_ADDRESS_VAR}
+    env["VAE_LAB_TRAIN_DIR"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", NO_RAY, str(tmp_path)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_engine_is_local_unless_ray_is_chosen_with_an_address(monkeypatch):
+    monkeypatch.delenv(RAY_ADDRESS_VAR, raising=False)
+    assert choose().kind == "local"
+    with pytest.raises(ValueError, match="needs --ray-address"):
+        choose("ray")
+    monkeypatch.setenv(RAY_ADDRESS_VAR, "http://head:8265/")
+    assert (choose().kind, choose().ray_address) == ("ray", "http://head:8265")
+    assert choose("local").kind == "local"  # `vae-lab serve --jobs local` overrides the environment
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    argv = serve.command(parser.parse_args(["--jobs", "ray", "--ray-address", "http://other:8265"]), [])
+    assert bundles.job_engine(argv[argv.index("--") + 1:]) == JobEngine("ray", "http://other:8265")  # as the app sees
