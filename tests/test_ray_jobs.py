@@ -8,7 +8,6 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -24,6 +23,7 @@ from vae.training.backend import registry
 from vae.training.jobs import TrainRequest
 
 from .conftest import ROOT, page_script
+from .test_jobs import wait_for
 
 pytest.importorskip("ray")
 from vae.training.ray_jobs import RayResources, engine_outcome  # noqa: E402 (after the skip where Ray is missing)
@@ -64,16 +64,6 @@ def test_a_jobs_resources_become_its_command_one_process_per_gpu_on_cuda(tmp_pat
 
 def train_page() -> AppTest:
     return AppTest.from_file(page_script("train"), default_timeout=60).run()
-
-
-def wait_for(predicate, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail("condition not reached in time")
 
 
 def test_the_train_page_submits_a_two_process_ray_job_whose_progress_map_and_bundle_appear(on_ray):
