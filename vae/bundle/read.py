@@ -43,8 +43,6 @@ from vae.diagnostics.per_image import PER_IMAGE, check_values
 from vae.diagnostics.timelapse import TIMELAPSE, check_timelapse
 from vae.files import NotARegularFile, describe, read_regular
 from vae.models import VAE, build_model, config_from_dict
-from vae.portable.onnx_check import GraphError
-from vae.portable.runtime import load_portable_model
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -132,6 +130,11 @@ def _read_verified(path: Path, config: dict[str, Any], problems: list[str]) -> d
 def _load_model(path: Path, data: dict[str, bytes], config: dict[str, Any], problems: list[str]) -> VAE | None:
     """The model from the verified bytes: ONNX graphs for a portable bundle, safetensors otherwise."""
     if bundle_kind(config) == "portable":
+        # Imported here: onnx and onnxruntime take about a second of every process start (the trainer's, the
+        # CLI's) that opens only native bundles.
+        from vae.portable.onnx_check import GraphError
+        from vae.portable.runtime import load_portable_model
+
         try:
             return load_portable_model(path, config, {name: data[name] for name in KINDS["portable"]})
         except (GraphError, ValueError, TypeError) as exc:

@@ -42,7 +42,7 @@ from vae.latent.projection import pca_2d
 from vae.losses import kl_per_dim
 from vae.models import VAE
 from vae.models.inference import encode
-from vae.portable.runtime import PortableVAE
+from vae.portable.spec import PortableConfig
 
 
 def _fsync(path: Path) -> None:
@@ -153,7 +153,7 @@ def write_bundle(
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "kind": "portable" if isinstance(model, PortableVAE) else "native",
+            "kind": "portable" if _portable(model) else "native",
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "model": model.config.to_dict(),
             **meta,
@@ -165,9 +165,15 @@ def write_bundle(
     return out
 
 
+def _portable(model: VAE) -> bool:
+    """A `PortableVAE` (two ONNX graphs), told by its config: importing onnx and onnxruntime to ask would add
+    about a second to the start of every trainer, which writes only native bundles."""
+    return isinstance(model.config, PortableConfig)
+
+
 def _save_model(model: VAE, staging: Path) -> list[str]:
     """The model's files: two ONNX graphs for a portable model, safetensors weights otherwise."""
-    if isinstance(model, PortableVAE):
+    if _portable(model):
         return model.save_graphs(staging)
     try:
         save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, staging / WEIGHTS)
