@@ -1,11 +1,13 @@
-"""Training jobs on a real Ray head (issue #25): the Train page submits a Ray job (two DDP processes) whose progress,
-live map and bundle appear; a restarted app finds a running job from the engine and cancels it through Ray; a head
-that does not answer is one line; the local engine never imports Ray. One head for the file, tiny runs."""
+"""The app's jobs on a real Ray head (issue #25): the Train page submits a Ray job (two DDP processes) whose progress,
+live map and bundle appear; a restarted app finds a running job from the engine and cancels it through Ray; Open a
+model's check and import and the model card's IWAE estimate are Ray jobs too, one per output folder; a head that
+does not answer is one line; the local engine never imports Ray. One head for the file, tiny runs."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 
@@ -15,18 +17,22 @@ from streamlit.testing.v1 import AppTest
 from harness.ray_head import free_port, ray_head
 from ui import bundles
 from ui.text import visible
-from vae.bundle import load_bundle
+from vae.bundle import load_bundle, read_config
 from vae.cli import serve
 from vae.job_engine import RAY_ADDRESS_VAR, JobEngine, choose
 from vae.training import read_events
 from vae.training.backend import registry
-from vae.training.jobs import TrainRequest
+from vae.training.jobs import JobRefused, TrainRequest
 
 from .conftest import ROOT, page_script
 from .test_jobs import wait_for
+from .test_open_model import click_import, upload_pair
+from .test_portable_import import mlp_pair, write_spec
 
 pytest.importorskip("ray")
-from vae.training.ray_jobs import RayResources, engine_outcome  # noqa: E402 (after the skip where Ray is missing)
+from vae.portable.import_job import new_workspace, start_import  # noqa: E402
+from vae.ray_cluster import KIND, OUT, RayCluster  # noqa: E402 (after the skip where Ray is missing)
+from vae.training.ray_jobs import RayResources, engine_outcome  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +84,7 @@ def test_the_train_page_submits_a_two_process_ray_job_whose_progress_map_and_bun
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception and not at.error
     job = on_ray.current()
-    assert job.name == "on-ray" and job.id.startswith("vae-lab-on-ray-") and job.resources["workers"] == 2
+    assert job.name == "on-ray" and job.id.startswith("vae-lab-train-on-ray-") and job.resources["workers"] == 2
     assert any(f"Ray job {job.id}" in visible(c.value) for c in at.caption)  # followed through the engine
     ended = on_ray.wait(180)
     assert (ended.status, ended.engine_status) == ("completed", "SUCCEEDED"), ended.message
@@ -109,6 +115,48 @@ def test_a_restarted_app_finds_the_running_job_and_cancels_it_through_ray(on_ray
     assert load_bundle(ended.bundle).config["status"] == "cancelled"  # the last completed epoch, kept
     at = train_page()
     assert any("long-one” cancelled" in visible(w.value) for w in at.warning)
+
+
+def test_open_a_models_check_and_import_are_ray_jobs_one_per_output_folder(on_ray, tmp_path):
+    mlp_pair(tmp_path)
+    write_spec(tmp_path)
+    at = upload_pair(AppTest.from_file(page_script("open_model"), default_timeout=120).run(), tmp_path, "imported")
+    at = next(b for b in at.button if b.label == "Check the model").click().run()  # a Ray job, waited for
+    assert not at.exception and not at.error and at.table
+    job = click_import(at).session_state["open_job"]
+    assert job.id.startswith("vae-lab-import-imported-")
+    with pytest.raises(JobRefused, match="a job is already writing 'imported' on the Ray cluster \\(import: "):
+        start_import(["onnx"], job.out, new_workspace(on_ray.root), choose())  # the engine's record decides
+    job.wait(180)
+    at.run()
+    assert not at.exception
+    assert any("bundle written: imported" in s.value for s in at.success), job.outcome()
+    assert load_bundle(job.out).config["import"]["route"] == "onnx"
+    at = click_import(upload_pair(at, tmp_path, "cancelled"))
+    next(b for b in at.button if b.label == "Cancel").click().run()  # Ray's stop
+    at.session_state["open_job"].wait(120)
+    assert any("Cancelled: the import was cancelled" in w.value for w in at.run().warning)
+    assert not (on_ray.root / "cancelled").exists()
+
+
+def test_the_model_cards_iwae_estimate_is_a_ray_job_recorded_in_the_bundle(on_ray, head, tiny_bundle):
+    bundle = shutil.copytree(tiny_bundle, on_ray.root / "tiny-on-ray")
+    at = AppTest.from_file(page_script("model_card"), default_timeout=60)
+    at.session_state["bundle_choice"] = "tiny-on-ray"
+    at.run()
+    assert any("It runs as a Ray job." in c.value for c in at.caption)
+    at.selectbox(key="iwae_k").set_value(100)
+    at.selectbox(key="iwae_images").set_value(100)
+    at.button(key="iwae-start").click().run()
+    assert not at.exception and at.get("progress")  # followed
+    (job,) = wait_for(lambda: RayCluster(head).jobs(**{OUT: str(bundle)}))
+    assert job.metadata[KIND] == "evaluate"
+    wait_for(lambda: RayCluster(head).details(job.submission_id).status == "SUCCEEDED")
+    metrics = read_config(bundle)["metrics"]
+    assert (metrics["iwae_k"], metrics["iwae_images"]) == (100, 100)
+    wait_for(lambda: not at.run().get("progress"))  # the card's follower has seen it end
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric if m.label == "IWAE −log p(x)"] == [f"{metrics['iwae_nll']:.2f}"]
 
 
 def test_a_head_that_does_not_answer_is_one_line_on_the_train_page(tmp_path, monkeypatch):

@@ -2,8 +2,13 @@
 
 The estimate decodes k samples per image (a million decodes for k = 1000 on 1000 images): it runs
 on a thread of its own (ui/background.py), one per bundle for the whole server, and the card polls it.
-The result goes into the bundle's config.json (as `python -m vae.evaluate` records it), except
+The result goes into the bundle's config.json (as `vae-lab evaluate --save` records it), except
 for the shipped bundles, which the app never writes: those show it for this server's lifetime.
+
+When the server's jobs run on Ray, the thread only follows: the estimate of a bundle in the training folder
+(the folder the cluster's nodes share) is `vae-lab evaluate --save` as a Ray job (vae/iwae_on_ray.py). Any
+other bundle (a shipped one, one in an extra folder) is not where a node can read it: it is estimated on this
+server, as the card says.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from ui import access, background, bundles
 from ui.text import md
 from vae.bundle import Bundle, update_config
 from vae.evaluation import iwae_estimate, likelihood_of
+from vae.job_engine import RAY
 
 K_CHOICES = (100, 1000, 5000)
 MAX_IMAGES = 1000
@@ -40,12 +46,23 @@ def writable(bundle: Bundle) -> bool:
     return bundles.train_dir_problem(bundle.path) is None
 
 
-def _compute(run: IwaeRun, bundle: Bundle) -> dict:
-    likelihood, sigma = likelihood_of(bundle.config["training"])
+def on_cluster(bundle: Bundle) -> bool:
+    """Whether the estimate runs on the Ray cluster: the server's jobs go there and the nodes see the bundle."""
+    return bundles.job_engine().kind == RAY and bundles.train_dir().resolve() in bundle.path.resolve().parents
 
+
+def _compute(run: IwaeRun, bundle: Bundle) -> dict:
     def progress(done: int, total: int) -> None:
         run.done = done
 
+    if on_cluster(bundle):
+        from vae.iwae_on_ray import estimate  # Ray is imported only once it is chosen
+
+        result = estimate(bundles.job_engine().ray_address, bundles.train_dir().resolve(), bundle.path.resolve(),
+                          run.k, run.total, progress)
+        run.written = True
+        return result
+    likelihood, sigma = likelihood_of(bundle.config["training"])
     result = iwae_estimate(bundle.model, bundle.images, run.k, run.total, likelihood, sigma, progress=progress)
     if writable(bundle):
         update_config(bundle.path, {"metrics": {**bundle.config.get("metrics", {}), **result}})
@@ -76,8 +93,12 @@ def section(bundle: Bundle) -> None:
         return
     if run is not None and run.error:
         st.error(md(f"The IWAE estimate failed: {run.error}"))
+    where = ""
+    if bundles.job_engine().kind == RAY:
+        where = (" It runs as a Ray job." if on_cluster(bundle) else " It runs on this server: the Ray cluster's "
+                 "nodes see only the training folder, not this bundle's.")
     st.caption("IWAE −log p(x) is not estimated for this model yet: a tighter bound than the −ELBO, from k "
-               "importance samples per image.")
+               f"importance samples per image.{where}")
     if not access.unlocked():
         access.token_form("estimates and records metrics")
         return

@@ -1,9 +1,9 @@
 """Open a model's check step: what the import found by running the uploaded model, changeable before it runs.
 
-"Check the model" runs `vae-lab import ... --detect-only` in its own process (vae/portable/import_job.py)
-on the chosen images and shows each convention found (input range and layout, posterior form, decoder
-output, likelihood, latent shape) with how it was found. Each can be changed; Import then passes the
-changed ones as flags, so the import itself checks them against the same evidence.
+"Check the model" runs `vae-lab import ... --detect-only` in its own process, or as a Ray job
+(vae/portable/import_job.py), on the chosen images and shows each convention found (input range and layout,
+posterior form, decoder output, likelihood, latent shape) with how it was found. Each can be changed; Import
+then passes the changed ones as flags, so the import itself checks them against the same evidence.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from pathlib import Path
 import streamlit as st
 
 from ui.text import md
+from vae.job_engine import JobEngine
 from vae.portable.import_job import CheckFailed, detect_conventions
 from vae.portable.spec import ImportSpec
+from vae.training.jobs import JobRefused
 
 RESULT_KEY = "open_check"
 AS_FOUND = "as found"
@@ -34,11 +36,12 @@ def fingerprint() -> tuple:
     return st.session_state.get("open_route"), st.session_state.get("open_data"), files
 
 
-def run(route_args: Callable[[Path], list[str]], workspace: Path) -> None:
-    """Save the uploads in `workspace`, run the check there, keep its result; the workspace is removed."""
+def run(route_args: Callable[[Path], list[str]], workspace: Path, engine: JobEngine) -> None:
+    """Save the uploads in `workspace`, run the check there (on the chosen engine), keep its result; the
+    workspace is removed."""
     try:
-        result = {"found": detect_conventions(route_args(workspace), workspace)}
-    except (CheckFailed, ValueError) as exc:
+        result = {"found": detect_conventions(route_args(workspace), workspace, engine)}
+    except (CheckFailed, JobRefused, ValueError) as exc:
         result = {"error": str(exc)}
     finally:
         shutil.rmtree(workspace, ignore_errors=True)

@@ -1,7 +1,7 @@
 """The "Open a model" page's parts: the upload form, and the import's progress and outcome.
 
-The import itself is the command line's (`vae-lab import`, vae/cli/import_model.py), run in its own process
-(vae/portable/import_job.py): the page saves the uploads, starts it and follows its progress file. With an
+The import itself is the command line's (`vae-lab import`, vae/cli/import_model.py), run in its own process or
+as a Ray job (vae/portable/import_job.py): the page saves the uploads, starts it and follows its progress file. With an
 access token set (ui/access.py), uploading, importing and cancelling wait for it.
 """
 
@@ -15,7 +15,7 @@ from pages.open_model import import_check
 from ui import access, background, bundles, navigation
 from vae.portable.import_job import ImportJob, new_workspace, start_import
 from vae.portable.uploads import UploadRefused, extract_zip, find_model_folder
-from vae.training.jobs import dataset_choices, run_directory
+from vae.training.jobs import JobRefused, dataset_choices, run_directory
 
 JOB_KEY = "open_job"
 ERROR_KEY = "open_error"
@@ -86,7 +86,7 @@ def _check() -> None:
     st.session_state[ERROR_KEY] = None
     if not access.unlocked():
         return
-    import_check.run(_route_args, new_workspace(bundles.train_dir()))
+    import_check.run(_route_args, new_workspace(bundles.train_dir()), bundles.job_engine())
 
 
 def _start() -> None:
@@ -102,12 +102,10 @@ def _start() -> None:
         return
     workspace = new_workspace(root)
     try:
-        args = _route_args(workspace)
-    except UploadRefused as exc:
+        st.session_state[JOB_KEY] = start_import(_route_args(workspace), out, workspace, bundles.job_engine())
+    except (UploadRefused, JobRefused) as exc:  # JobRefused: on Ray, a job writes there already, or no answer
         shutil.rmtree(workspace, ignore_errors=True)
         st.session_state[ERROR_KEY] = f"Refused: {exc}"
-        return
-    st.session_state[JOB_KEY] = start_import(args, out, workspace)
 
 
 def _panel(was_running: bool) -> None:

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
+from pathlib import Path
 
+from vae import progress_log
 from vae.bundle import CONFIG, BundleError, add_per_image, load_bundle, update_config
 from vae.cli.errors import fail
 from vae.cli.tables import format_table
 from vae.diagnostics.per_image import per_image_values
 from vae.evaluation import evaluate, iwae_estimate, likelihood_of
+
+IWAE_STAGE = "iwae"  # the progress file's stage name
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,6 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iwae-k", type=int, default=1000, help="importance samples per image (0 skips, max 5000)")
     p.add_argument("--iwae-images", type=int, default=1000, help="test images used for the IWAE estimate")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--progress-file", type=Path,
+                   help="append the IWAE estimate's progress as JSON lines (stage, done, total), for a page to follow")
     p.add_argument("--save", action="store_true",
                    help="record the metrics (and per-image values) in the bundle; without it nothing is written")
 
@@ -42,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
     result = {f"test_{k}" if k in ("neg_elbo", "recon", "kl") else k: v for k, v in metrics.items()}
     if args.iwae_k:
         started = time.monotonic()
+        progress = partial(progress_log.append, args.progress_file, IWAE_STAGE) if args.progress_file else None
         result.update(iwae_estimate(bundle.model, bundle.images, args.iwae_k, args.iwae_images,
-                                    likelihood, sigma, seed=args.seed))
+                                    likelihood, sigma, seed=args.seed, progress=progress))
         result["iwae_time_s"] = round(time.monotonic() - started, 1)
     rows = [(k, v) for k, v in result.items() if k != "kl_per_dim"]
     print(format_table(["metric (nats per image)", "value"], rows))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from vae import progress_log
 from vae.bundle import CONFIG
 from vae.data import DataFileError, DatasetNotFoundError
 from vae.losses import LIKELIHOODS
@@ -106,8 +107,7 @@ def tqdm_progress(log: Path | None = None) -> Progress:
 
     def progress(stage: str, done: int, total: int) -> None:
         if log is not None:
-            with log.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"stage": stage, "done": done, "total": total}) + "\n")
+            progress_log.append(log, stage, done, total)
         bar = bars.get(stage)
         if bar is None:
             bar = bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage == "encoding" else "step")

@@ -1,12 +1,12 @@
 """Training jobs on a Ray cluster (its Jobs API): submitted, followed, stopped and found again through the engine.
 
 The job runs the same command a local job runs (`python -m vae.cli train ... --out <root>/<name>`), or torchrun
-around it for data-parallel workers, on whichever node Ray picks. The server's own `vae` package goes with it
-as a runtime_env py_module (its files, zipped by Ray: never a pickle), so the job runs this server's version;
-the node's `python` brings the dependencies (`pip install "vae-lab[ray]"` there). `<root>` must be a folder
-every node sees at the same path (a shared mount): the events log, the live map and the bundle are written
-there and read here. The engine's job metadata names the folder and the output, so one job per folder holds
-across servers, and a restarted server finds its job again by asking the engine.
+around it for data-parallel workers, on whichever node Ray picks, with this server's `vae` package
+(vae/ray_cluster.py); the node's `python` brings the dependencies (`pip install "vae-lab[ray]"` there). `<root>`
+must be a folder every node sees at the same path (a shared mount): the events log, the live map, the bundle
+and its UMAP map (the run's own follow-up, vae/latent/projection_worker.py, a process of the same job) are
+written there and read here. The engine's job metadata names the folder and the output, so one training per
+folder holds across servers, and a restarted server finds its job again by asking the engine.
 """
 
 from __future__ import annotations
@@ -14,26 +14,21 @@ from __future__ import annotations
 import json
 import shlex
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-from ray.job_submission import JobDetails, JobStatus, JobSubmissionClient
+from ray.job_submission import JobDetails, JobStatus
 
-from vae.commands import CLI, PACKAGE_ROOT
+from vae.cli.errors import error_line
+from vae.commands import CLI
+from vae.ray_cluster import ENDED, KIND, ROOT, RayCluster, engine_reason
 from vae.training import events as ev
 from vae.training import options
-from vae.training.backend import EngineUnreachable
 from vae.training.events import read_events
 from vae.training.jobs import JOBS_DIR, JobRefused, TrainRequest, folder_lock, outcome, run_directory
 
-KIND = "train"  # metadata "vae_lab": what the job is (the app's other jobs would add theirs)
-ENDED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED)
-STOP_WAIT_S = 60  # Ray's grace from SIGTERM to SIGKILL: the trainer ends its step and saves the last epoch
-PING_TIMEOUT_S = 3.0  # the Jobs API's own requests have no timeout: a head that does not answer is found first
-LOG_TAIL_CHARS = 4000
+TRAIN = "train"  # metadata KIND of a training job
 
 
 @dataclass(frozen=True)
@@ -53,12 +48,6 @@ class RayResources:
             return shlex.join(["python", "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
                                str(processes), "-m", *train])
         return shlex.join(["python", "-m", *train])
-
-
-def runtime_env() -> dict[str, Any]:
-    """This server's `vae` package as a py_module, unbuffered output, and time for a stop to save the epoch."""
-    return {"py_modules": [str(PACKAGE_ROOT / "vae")], "excludes": ["__pycache__", "*.pyc"],
-            "env_vars": {"PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1", "RAY_JOB_STOP_WAIT_TIME_S": str(STOP_WAIT_S)}}
 
 
 @dataclass
@@ -97,13 +86,11 @@ def engine_outcome(engine_status: str, engine_message: str, events: list[dict[st
     if engine_status == JobStatus.STOPPED:
         return "cancelled", message if status == "cancelled" else f"stopped through Ray: {message}", bundle
     if engine_status == JobStatus.FAILED:
-        said = any(e.get("event") in (ev.RUN_END, ev.TRAIN_END) for e in events) or any(
-            line.startswith("error: ") for line in log_tail.splitlines())
+        said = any(e.get("event") in (ev.RUN_END, ev.TRAIN_END) for e in events) or error_line(log_tail) is not None
         if status == "failed" and said:
             return status, message, bundle  # the run's own one-line reason (a NaN loss, unreadable data)
-        reason = (engine_message or "the job failed").strip().splitlines()[0]
         kept = "; the last completed epoch's bundle was kept" if bundle else "; no bundle was written"
-        return "failed", f"Ray: {reason}{kept}", bundle
+        return "failed", f"Ray: {engine_reason(engine_message)}{kept}", bundle
     return status, message, bundle
 
 
@@ -117,38 +104,14 @@ class RayJobRegistry:
 
     def __init__(self, root: str | Path, address: str) -> None:
         self.root = Path(root).resolve()
-        self.address = address
-        self._client: JobSubmissionClient | None = None
-
-    def _ping(self) -> dict[str, Any]:
-        """The cluster's status; EngineUnreachable in one line when the head does not answer."""
-        try:
-            reply = requests.get(f"{self.address}/api/cluster_status", timeout=PING_TIMEOUT_S)
-            reply.raise_for_status()
-            return reply.json().get("data", {})
-        except (requests.RequestException, ValueError) as exc:
-            raise EngineUnreachable(f"The Ray cluster at {self.address} does not answer "
-                                    f"({type(exc).__name__}): training jobs can neither start nor be followed "
-                                    "until it does.") from None
-
-    def client(self) -> JobSubmissionClient:
-        self._ping()
-        if self._client is None:
-            self._client = JobSubmissionClient(self.address)
-        return self._client
+        self.cluster = RayCluster(address)
 
     def gpus(self) -> int:
-        """The cluster's GPUs (0 where it has none)."""
-        usage = self._ping().get("clusterStatus", {}).get("loadMetricsReport", {}).get("usage", {})
-        return int(usage.get("GPU", [0, 0])[1])
+        return self.cluster.gpus()
 
     def devices(self) -> list[str]:
         """The devices a job may ask for: the cluster's (a node resolves `auto` itself)."""
-        return ["auto", "cpu", *(["cuda"] if self.gpus() else [])]
-
-    def _ours(self, details: JobDetails) -> bool:
-        meta = details.metadata or {}
-        return meta.get("vae_lab") == KIND and meta.get("vae_lab_root") == str(self.root)
+        return ["auto", "cpu", *(["cuda"] if self.cluster.gpus() else [])]
 
     def _cancel_file(self, job_id: str) -> Path:
         return self.root / JOBS_DIR / f"{job_id}.cancel"
@@ -165,7 +128,7 @@ class RayJobRegistry:
                      cancel_requested=cancel.stat().st_mtime if cancel.exists() else None)
         if details.status in ENDED:
             events = read_events(job.out_path / ev.EVENTS_FILE)
-            logs = self.client().get_job_logs(job.id)[-LOG_TAIL_CHARS:]
+            logs = self.cluster.log_tail(job.id)
             job.status, job.message, job.bundle = engine_outcome(details.status, details.message or "", events,
                                                                  job.cancel_requested is not None, logs)
             job.ended = (details.end_time or 0) / 1000 or None
@@ -173,9 +136,9 @@ class RayJobRegistry:
         return job
 
     def current(self) -> RayJob | None:
-        """The folder's latest job as the engine knows it (any server, a restarted one included)."""
-        ours = [d for d in self.client().list_jobs() if self._ours(d)]
-        return self._job(max(ours, key=lambda d: d.start_time or 0)) if ours else None
+        """The folder's latest training as the engine knows it (any server, a restarted one included)."""
+        ours = self.cluster.jobs(**{KIND: TRAIN, ROOT: str(self.root)})
+        return self._job(ours[0]) if ours else None
 
     def start(self, request: TrainRequest, devices: list[str] | None = None,
               resources: RayResources | None = None) -> RayJob:
@@ -192,18 +155,15 @@ class RayJobRegistry:
                 raise JobRefused("; ".join(f"{k}: {v}" for k, v in errors.items()))
             out = run_directory(self.root, request.name)
             out.mkdir(parents=True)
-            metadata = {"vae_lab": KIND, "vae_lab_root": str(self.root), "vae_lab_out": str(out),
-                        "vae_lab_name": request.name, "vae_lab_request": json.dumps(asdict(request)),
+            metadata = {"vae_lab_name": request.name, "vae_lab_request": json.dumps(asdict(request)),
                         "vae_lab_resources": json.dumps(asdict(resources))}
             processes = max(resources.workers, resources.gpus)
             try:
-                job_id = self.client().submit_job(
-                    entrypoint=resources.entrypoint(request, out), runtime_env=runtime_env(), metadata=metadata,
-                    submission_id=f"vae-lab-{out.name}-{uuid.uuid4().hex[:8]}",
-                    entrypoint_num_cpus=0 if resources.gpus else processes, entrypoint_num_gpus=resources.gpus)
-            except (RuntimeError, ValueError) as exc:  # the engine refused it (its message says why)
+                job_id = self.cluster.submit(TRAIN, self.root, out, resources.entrypoint(request, out), metadata,
+                                             num_cpus=0 if resources.gpus else processes, num_gpus=resources.gpus)
+            except JobRefused:
                 out.rmdir()
-                raise JobRefused(f"Ray refused the job: {exc}") from None
+                raise
             return RayJob(id=job_id, name=request.name, out=str(out), request=asdict(request), started=time.time(),
                           engine_status=str(JobStatus.PENDING.value), resources=asdict(resources))
 
@@ -213,7 +173,7 @@ class RayJobRegistry:
         if job is None or not job.running:
             return job
         self._cancel_file(job.id).touch()
-        self.client().stop_job(job.id)
+        self.cluster.stop(job.id)
         job.cancel_requested = time.time()
         return job
 
