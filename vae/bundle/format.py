@@ -35,7 +35,7 @@ MAX_FILE_BYTES = 1 * 2**30  # a file read into memory
 MAX_READ_BYTES = 2 * 2**30  # the files read into memory, all together (all but the mapped images)
 MAX_ARRAYS_BYTES = 2 * 2**30  # the arrays inflated from a bundle's .npz files, all together
 MAX_MAPPED_BYTES = 4 * 2**30  # a memory-mapped image file: 5M images of 28x28
-STATUSES = ("completed", "cancelled")
+STATUSES = ("completed", "cancelled", "failed")  # failed: a distributed run lost a worker; its last epoch kept
 # The model files each kind of bundle must list (besides the latents and the test images).
 KINDS: dict[str, tuple[str, ...]] = {"native": (WEIGHTS,), "portable": (ENCODER_FILE, DECODER_FILE)}
 

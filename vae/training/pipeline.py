@@ -8,9 +8,10 @@ command's progress bar); warnings and failures to the log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,34 +134,44 @@ def _train(config: TrainConfig, settings: RunSettings, dataset: ImageDataset, mo
     torch.manual_seed(config.seed)
     model = build_model(config_from_dict(model_dict))
     trainer = Trainer(model, config, dataset.train_images, dataset.test_images, callbacks, device=device, dist=dist)
+    with _stop_signals_ask(trainer):
+        try:
+            result = trainer.fit()
+        except Exception as exc:  # out of memory, device errors: report them as a failed run
+            message = f"{type(exc).__name__}: {exc}"
+            if events:
+                events.write(ev.TRAIN_END, {"status": "failed", "message": message, "epochs_completed": 0})
+            log.exception("training failed")
+            return RunOutcome("failed", message, main_process=main_process)
+        if events is None:
+            return RunOutcome(result.status, result.message, main_process=False)
+        outcome = RunOutcome(result.status, result.message)
+        if result.state_dict is not None and (result.status != "failed" or result.worker_lost):
+            meta = _bundle_meta(settings, out, config, dataset, result, device, dist.world_size if dist else 1)
+            try:
+                _save(settings, config.seed, out, model, dataset, meta, events, umap_worker, live_map, announce)
+                outcome.bundle = out
+            except OSError as exc:  # disk full, permissions: any previous bundle at `out` is left intact
+                outcome.status = "failed"
+                outcome.message = outcome.save_error = f"could not save the bundle to {out}: {exc.strerror or exc}"
+        events.write(ev.RUN_END, {"status": outcome.status, "message": outcome.message,
+                                  "bundle": str(outcome.bundle) if outcome.bundle else None})
+        events.close()
+        return outcome
+
+
+@contextlib.contextmanager
+def _stop_signals_ask(trainer: Trainer) -> Iterator[None]:
+    """SIGINT and SIGTERM ask the trainer to stop after its step, until the run has ended: one that comes while
+    the bundle is written (a second Cancel, or torchrun stopping the workers left when one was lost) waits for
+    the bundle, as the first stop did."""
     previous = {sig: signal.signal(sig, lambda s, _f: trainer.request_stop(signal.Signals(s).name))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = trainer.fit()
-    except Exception as exc:  # out of memory, device errors: report them as a failed run
-        message = f"{type(exc).__name__}: {exc}"
-        if events:
-            events.write(ev.TRAIN_END, {"status": "failed", "message": message, "epochs_completed": 0})
-        log.exception("training failed")
-        return RunOutcome("failed", message, main_process=main_process)
+        yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if events is None:
-        return RunOutcome(result.status, result.message, main_process=False)
-    outcome = RunOutcome(result.status, result.message)
-    if result.state_dict is not None and result.status != "failed":
-        meta = _bundle_meta(settings, out, config, dataset, result, device, dist.world_size if dist else 1)
-        try:
-            _save(settings, config.seed, out, model, dataset, meta, events, umap_worker, live_map, announce)
-            outcome.bundle = out
-        except OSError as exc:  # disk full, permissions: any previous bundle at `out` is left intact
-            outcome.status = "failed"
-            outcome.message = outcome.save_error = f"could not save the bundle to {out}: {exc.strerror or exc}"
-    events.write(ev.RUN_END, {"status": outcome.status, "message": outcome.message,
-                              "bundle": str(outcome.bundle) if outcome.bundle else None})
-    events.close()
-    return outcome
 
 
 def _bundle_meta(settings: RunSettings, out: Path, config: TrainConfig, dataset: ImageDataset,

@@ -39,7 +39,7 @@ class RunProgress:
     steps: list[dict[str, Any]] = field(default_factory=list)  # step_end records
     history: list[dict[str, Any]] = field(default_factory=list)  # epoch_end records
     bundle: str | None = None  # the saved bundle: openable from here on, before its UMAP map
-    bundle_status: str = ""  # completed | cancelled
+    bundle_status: str = ""  # completed | cancelled | failed
     umap_pending: bool = False  # between projection_start and its saved/failed event
 
     @property

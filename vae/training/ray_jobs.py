@@ -80,17 +80,19 @@ def engine_outcome(engine_status: str, engine_message: str, events: list[dict[st
                    log_tail: str) -> tuple[str, str, str | None]:
     """(status, message, bundle) of an ended job: the run's own end where it wrote one, the engine's otherwise.
 
-    STOPPED is a cancel; FAILED (the entrypoint crashed, or its node or supervisor was lost) is a failure
-    with the engine's reason, keeping whatever bundle the run saved (on SIGTERM it saves the last epoch)."""
+    STOPPED is a cancel; FAILED (the entrypoint crashed, or a worker, its node or the supervisor was lost) is a
+    failure with the engine's reason, and the run's own where it gave one, keeping whatever bundle the run saved
+    (on SIGTERM, or when a distributed run loses a worker, it saves the last completed epoch)."""
     status, message, bundle = outcome(events, cancel_requested or engine_status == JobStatus.STOPPED, log_tail)
     if engine_status == JobStatus.STOPPED:
         return "cancelled", message if status == "cancelled" else f"stopped through Ray: {message}", bundle
     if engine_status == JobStatus.FAILED:
         said = any(e.get("event") in (ev.RUN_END, ev.TRAIN_END) for e in events) or error_line(log_tail) is not None
-        if status == "failed" and said:
+        if status == "failed" and said and not bundle:
             return status, message, bundle  # the run's own one-line reason (a NaN loss, unreadable data)
+        own = f"; {message}" if said else ""  # a distributed run's: which worker it lost
         kept = "; the last completed epoch's bundle was kept" if bundle else "; no bundle was written"
-        return "failed", f"Ray: {engine_reason(engine_message)}{kept}", bundle
+        return "failed", f"Ray: {engine_reason(engine_message)}{own}{kept}", bundle
     return status, message, bundle
 
 

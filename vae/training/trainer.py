@@ -39,6 +39,7 @@ class TrainResult:
     state_dict: dict[str, torch.Tensor] | None = None
     device: str = "cpu"
     elapsed_s: float = 0.0
+    worker_lost: bool = False  # failed, but only because another worker went: the completed epochs are sound
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -77,7 +78,8 @@ class EpochOutcome:
     kl: float = 0.0
     seen: int = 0  # images, all workers together
     stopped: bool = False
-    failed: str = ""  # the message of a NaN loss
+    failed: str = ""  # the message of a NaN loss, or of a lost worker
+    worker_lost: bool = False
 
 
 def lr_at(step: int, total_steps: int, base_lr: float, schedule: str) -> float:
@@ -87,6 +89,12 @@ def lr_at(step: int, total_steps: int, base_lr: float, schedule: str) -> float:
     progress = min(1.0, step / (total_steps - 1))
     floor = 0.02 * base_lr
     return floor + 0.5 * (base_lr - floor) * (1 + math.cos(math.pi * progress))
+
+
+def lost_worker_message(exc: Exception, epochs_completed: int) -> str:
+    """One line for a distributed run that lost a worker (gloo: "... Connection reset by peer. This is ...")."""
+    said = (str(exc).strip().splitlines() or [""])[0].split(". ")[0]
+    return f"a worker was lost ({type(exc).__name__}: {said}); {epochs_text(epochs_completed)} completed"
 
 
 def epochs_text(n: int) -> str:
@@ -151,7 +159,8 @@ class Trainer:
         return loss / n, recon / n, kl / n, int(n), stops > 0
 
     def fit(self) -> TrainResult:
-        """Run all epochs (or until stopped); never raises for NaN or a stop request.
+        """Run all epochs (or until stopped); never raises for NaN, a stop request, or (in a distributed run past
+        its first epoch) a lost worker.
 
         Each epoch is `train_epoch` (optimiser steps) then `end_epoch` (evaluation, history, the
         weights kept); `_finish` says how it ended and restores the last completed epoch.
@@ -178,7 +187,12 @@ class Trainer:
         outcome = EpochOutcome()
         try:
             for epoch in range(1, cfg.epochs + 1):
-                outcome = self.train_epoch(epoch)
+                try:
+                    outcome = self.train_epoch(epoch)
+                except RuntimeError as exc:  # a collective failed: another worker (its process, its node) is gone
+                    if not (self.dist and history):
+                        raise
+                    outcome = EpochOutcome(failed=lost_worker_message(exc, len(history)), worker_lost=True)
                 if outcome.failed or outcome.stopped:
                     break
                 history.append(self.end_epoch(epoch, outcome))
@@ -281,7 +295,8 @@ class Trainer:
             status, message = "cancelled", f"stopped ({self.stop_reason}); {epochs_text(len(history))} completed"
         else:
             status, message = "completed", f"trained {epochs_text(self.config.epochs)}"
-        result = TrainResult(status, message, len(history), history, last_state, str(self.device), elapsed_s)
+        result = TrainResult(status, message, len(history), history, last_state, str(self.device), elapsed_s,
+                             outcome.worker_lost)
         if last_state is not None:
             self.model.load_state_dict(last_state)
         self._emit("on_train_end", result.summary())
