@@ -70,8 +70,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
         local = measure(LOCAL, None, args.rounds, Path(tmp))
-        head = contextlib.nullcontext(args.ray_address) if args.ray_address else ray_head()
-        with head as address:
+        with contextlib.ExitStack() as heads:
+            address = args.ray_address or heads.enter_context(ray_head()).address
             ray = measure(RAY, address, args.rounds, Path(tmp))
     rows = [(r["engine"], round(r["median_first_progress_s"], 2), round(r["median_stopped_s"], 2))
             for r in (local, ray)]

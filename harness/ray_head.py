@@ -1,5 +1,6 @@
 """A real Ray head on this machine for the tests and the jobs benchmark: `ray start --head --block` on free ports
-and a temporary folder of its own, stopped (SIGTERM: Ray drains and ends its processes) when done."""
+and a temporary folder of its own, stopped (SIGTERM: Ray drains and ends its processes) when done, or before
+(a test of a head that went away)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -62,7 +64,8 @@ def _launch(num_cpus: int) -> tuple[subprocess.Popen, str, Path]:
 
 
 def _stop(head: subprocess.Popen, temp: Path) -> None:
-    head.send_signal(signal.SIGTERM)  # Ray drains and ends the processes it started
+    if head.poll() is None:
+        head.send_signal(signal.SIGTERM)  # Ray drains and ends the processes it started
     try:
         head.wait(60)
     except subprocess.TimeoutExpired:
@@ -71,9 +74,21 @@ def _stop(head: subprocess.Popen, temp: Path) -> None:
     shutil.rmtree(temp, ignore_errors=True)
 
 
+@dataclass
+class RayHead:
+    """A started head: its Jobs API address (http://127.0.0.1:PORT), and `stop` (once is enough)."""
+
+    address: str
+    process: subprocess.Popen
+    temp: Path
+
+    def stop(self) -> None:
+        _stop(self.process, self.temp)
+
+
 @contextlib.contextmanager
-def ray_head(num_cpus: int = 2) -> Iterator[str]:
-    """Start a head and yield its Jobs API address (http://127.0.0.1:PORT); its jobs run this interpreter.
+def ray_head(num_cpus: int = 2) -> Iterator[RayHead]:
+    """Start a head and yield it; its jobs run this interpreter.
 
     Tried twice: on a loaded 2-core machine a head's node once missed Ray's fixed 30 s to register."""
     for attempt in range(START_TRIES):
@@ -87,7 +102,8 @@ def ray_head(num_cpus: int = 2) -> Iterator[str]:
         _stop(head, temp)
         if attempt + 1 == START_TRIES:
             raise RuntimeError("the Ray head did not start: " + log)
+    started = RayHead(address, head, temp)
     try:
-        yield address
+        yield started
     finally:
-        _stop(head, temp)
+        started.stop()

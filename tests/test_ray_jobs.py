@@ -1,8 +1,8 @@
 """The app's jobs on a real Ray head (issue #25): the Train page submits a Ray job (two DDP processes) whose progress,
 live map and bundle appear; a restarted app finds a running job from the engine and cancels it through Ray; Open a
 model's check and import and the model card's IWAE estimate are Ray jobs too, one per output folder; a worker lost
-mid-training fails its job and keeps the last epoch; a head that does not answer is one line; the local engine
-never imports Ray. One head for the file, tiny runs."""
+mid-training fails its job and keeps the last epoch; with its head stopped, the Train page says so in one line;
+the local engine never imports Ray. One head for the file, tiny runs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import psutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from harness.ray_head import free_port, ray_head
+from harness.ray_head import ray_head
 from ui import bundles
 from ui.text import visible
 from vae.bundle import load_bundle, read_config
@@ -38,9 +38,14 @@ from vae.training.ray_jobs import RayResources, engine_outcome  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def head():
-    with ray_head() as address:
-        yield address
+def started_head():
+    with ray_head() as started:
+        yield started
+
+
+@pytest.fixture()
+def head(started_head):
+    return started_head.address
 
 
 @pytest.fixture()
@@ -171,16 +176,6 @@ def test_a_worker_lost_mid_training_fails_the_job_with_the_engines_reason_and_ke
     assert "a worker was lost" in bundle.config["status_message"]
 
 
-def test_a_head_that_does_not_answer_is_one_line_on_the_train_page(tmp_path, monkeypatch):
-    monkeypatch.setenv(RAY_ADDRESS_VAR, f"http://127.0.0.1:{free_port()}")  # as a stopped head: nothing listens
-    monkeypatch.setenv("VAE_LAB_TRAIN_DIR", str(tmp_path / "runs"))
-    at = train_page()
-    assert not at.exception
-    (error,) = at.error
-    assert "does not answer" in visible(error.value) and "\n" not in error.value
-    assert not [b for b in at.button if b.label == "Start training"]  # never a silent local job
-
-
 NO_RAY = """
 import sys
 from ui import preload
@@ -214,3 +209,21 @@ def test_the_engine_is_local_unless_ray_is_chosen_with_an_address(monkeypatch):
     serve.add_arguments(parser)
     argv = serve.command(parser.parse_args(["--jobs", "ray", "--ray-address", "http://other:8265"]), [])
     assert bundles.job_engine(argv[argv.index("--") + 1:]) == JobEngine("ray", "http://other:8265")  # as the app sees
+
+
+def test_with_its_head_stopped_the_train_page_says_so_in_one_line_and_nothing_else_breaks(
+        started_head, on_ray, tiny_bundle):
+    """Last in this file: it stops the file's head. A bundle without its UMAP map asks the engine for its job."""
+    shutil.copytree(tiny_bundle, on_ray.root / "tiny")
+    assert [b for b in train_page().button if b.label == "Start training"]
+    started_head.stop()
+    at = train_page()
+    assert not at.exception
+    (error,) = at.error
+    assert "does not answer" in visible(error.value) and "\n" not in error.value
+    assert not [b for b in at.button if b.label == "Start training"]  # never a silent local job
+    for name in ("explore", "model_card", "open_model"):
+        at = AppTest.from_file(page_script(name), default_timeout=60)
+        at.session_state["bundle_choice"] = "tiny"
+        at.run()
+        assert not at.exception and not at.error, name
