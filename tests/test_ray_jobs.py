@@ -16,7 +16,7 @@ import psutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from harness.ray_head import ray_head
+from harness.ray_head import free_port, ray_head
 from ui import bundles
 from ui.text import visible
 from vae.bundle import load_bundle, read_config
@@ -33,6 +33,7 @@ from .test_portable_import import mlp_pair, write_spec
 
 pytest.importorskip("ray")
 from vae.portable.import_job import new_workspace, start_import  # noqa: E402
+from vae.portable.ray_import import RayImportJob  # noqa: E402
 from vae.ray_cluster import KIND, OUT, RayCluster  # noqa: E402 (after the skip where Ray is missing)
 from vae.training.ray_jobs import RayResources, engine_outcome  # noqa: E402
 
@@ -138,6 +139,16 @@ def test_open_a_models_check_and_import_are_ray_jobs_one_per_output_folder(on_ra
     at.session_state["open_job"].wait(120)
     assert any("Cancelled: the import was cancelled" in w.value for w in at.run().warning)
     assert not (on_ray.root / "cancelled").exists()
+
+
+def test_an_import_whose_head_stops_answering_says_so_and_keeps_its_uploads(tmp_path):
+    workspace = new_workspace(tmp_path)
+    job = RayImportJob(workspace, tmp_path / "out", RayCluster(f"http://127.0.0.1:{free_port()}"), "vae-lab-import-x")
+    assert not job.running  # the page stops polling and draws the outcome
+    status, message = job.outcome()
+    assert status == "refused" and "does not answer" in message
+    job.clean_up()
+    assert workspace.is_dir()  # the job may still run on the cluster: its uploads stay
 
 
 def test_the_model_cards_iwae_estimate_is_a_ray_job_recorded_in_the_bundle(on_ray, head, tiny_bundle):

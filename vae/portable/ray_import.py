@@ -31,6 +31,7 @@ from vae.portable.import_job import (
 )
 from vae.progress_log import read
 from vae.ray_cluster import ENDED, RayCluster, engine_reason
+from vae.training.backend import EngineUnreachable
 
 IMPORT, CHECK = "import", "check"  # metadata KIND of these jobs
 
@@ -53,6 +54,7 @@ class RayImportJob:
     cluster: RayCluster
     id: str
     stopped: str | None = None  # CANCELLED or TIMED_OUT once a stop was sent
+    unreachable: str = ""  # the one line of a head that did not answer when last asked
     _ended: JobDetails | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -60,17 +62,24 @@ class RayImportJob:
         timer.daemon = True
         timer.start()
 
-    def _details(self) -> JobDetails:
+    def _details(self) -> JobDetails | None:
+        """The engine's record; None while the head does not answer (the job may still run: nothing is removed)."""
         if self._ended is not None:
             return self._ended
-        details = self.cluster.details(self.id)
+        try:
+            details = self.cluster.details(self.id)
+        except EngineUnreachable as exc:
+            self.unreachable = str(exc)
+            return None
+        self.unreachable = ""
         if details.status in ENDED:
             self._ended = details
         return details
 
     @property
     def running(self) -> bool:
-        return self._details().status not in ENDED
+        details = self._details()
+        return details is not None and details.status not in ENDED
 
     def stop(self, reason: str = CANCELLED) -> None:
         """Ray's stop; `reason` is shown."""
@@ -84,6 +93,8 @@ class RayImportJob:
     def outcome(self) -> tuple[str, str]:
         """As ImportJob's, from the engine: a stop it did not send (a lost node) says Ray's reason."""
         details = self._details()
+        if details is None:
+            return "refused", self.unreachable
         if details.status not in ENDED:
             return "running", ""
         stopped = self.stopped or (CANCELLED if details.status == JobStatus.STOPPED else None)
@@ -95,7 +106,8 @@ class RayImportJob:
 
     def clean_up(self) -> None:
         """Remove the uploads once the outcome has been read (the engine keeps the job's log)."""
-        if not self.running:
+        details = self._details()
+        if details is not None and details.status in ENDED:
             shutil.rmtree(self.workspace, ignore_errors=True)
 
 
