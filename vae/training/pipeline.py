@@ -149,22 +149,24 @@ def _train(config: TrainConfig, settings: RunSettings, dataset: ImageDataset, mo
         if result.state_dict is not None and (result.status != "failed" or result.worker_lost):
             meta = _bundle_meta(settings, out, config, dataset, result, device, dist.world_size if dist else 1)
             try:
-                _save(settings, config.seed, out, model, dataset, meta, events, umap_worker, live_map, announce)
+                _write(settings, out, model, dataset, meta, events, live_map, announce)
                 outcome.bundle = out
             except OSError as exc:  # disk full, permissions: any previous bundle at `out` is left intact
                 outcome.status = "failed"
                 outcome.message = outcome.save_error = f"could not save the bundle to {out}: {exc.strerror or exc}"
-        events.write(ev.RUN_END, {"status": outcome.status, "message": outcome.message,
-                                  "bundle": str(outcome.bundle) if outcome.bundle else None})
-        events.close()
-        return outcome
+    if outcome.bundle is not None and umap_worker is not None:  # a stop from here on ends the process at once
+        _add_umap_map(out, config.seed, umap_worker, events)
+    events.write(ev.RUN_END, {"status": outcome.status, "message": outcome.message,
+                              "bundle": str(outcome.bundle) if outcome.bundle else None})
+    events.close()
+    return outcome
 
 
 @contextlib.contextmanager
 def _stop_signals_ask(trainer: Trainer) -> Iterator[None]:
-    """SIGINT and SIGTERM ask the trainer to stop after its step, until the run has ended: one that comes while
-    the bundle is written (a second Cancel, or torchrun stopping the workers left when one was lost) waits for
-    the bundle, as the first stop did."""
+    """SIGINT and SIGTERM ask the trainer to stop after its step, until the bundle is written: one that comes
+    while it is written (a second Cancel, or torchrun stopping the workers left when one was lost) waits for
+    the bundle, as the first stop did. Not while the UMAP map is computed: the bundle opens without it."""
     previous = {sig: signal.signal(sig, lambda s, _f: trainer.request_stop(signal.Signals(s).name))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -194,13 +196,9 @@ def _bundle_meta(settings: RunSettings, out: Path, config: TrainConfig, dataset:
     }
 
 
-def _save(settings: RunSettings, seed: int, out: Path, model: torch.nn.Module, dataset: ImageDataset,
-          meta: dict[str, Any], events: EventLog, umap_worker: ProjectionWorker | None,
-          live_map: LiveLatentMap | None, announce: Callable[[str], None]) -> None:
-    """Write the bundle (PCA map: openable from here on), then have the worker add the UMAP map.
-
-    OSError (disk full) propagates; a failed UMAP map leaves the PCA-only bundle and says why.
-    """
+def _write(settings: RunSettings, out: Path, model: torch.nn.Module, dataset: ImageDataset, meta: dict[str, Any],
+           events: EventLog, live_map: LiveLatentMap | None, announce: Callable[[str], None]) -> None:
+    """Write the bundle, with its PCA map: openable from here on. OSError (disk full) propagates."""
     images, labels = dataset.test_images, dataset.test_labels
     if settings.map_images == "all":
         images = np.concatenate([dataset.test_images, dataset.train_images])
@@ -210,8 +208,11 @@ def _save(settings: RunSettings, seed: int, out: Path, model: torch.nn.Module, d
                  timelapse=live_map.timelapse() if live_map else None)
     events.write(ev.BUNDLE_SAVED, {"path": str(out), "status": meta["status"]})
     announce(f"bundle written: {out} ({meta['status']})")
-    if umap_worker is None:
-        return
+
+
+def _add_umap_map(out: Path, seed: int, umap_worker: ProjectionWorker, events: EventLog) -> None:
+    """Have the worker add the UMAP map to the written bundle; a failed one leaves the PCA-only bundle and says
+    why."""
     events.write(ev.PROJECTION_START, {"name": "umap"})
     try:
         timings = umap_worker.project(out, seed=seed)
