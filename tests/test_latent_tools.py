@@ -3,9 +3,16 @@
 import numpy as np
 import pytest
 import torch
+from scipy.spatial import Delaunay
 
 from vae.latent.attributes import order_dimensions, slider_rows
-from vae.latent.placement import ForwardProjector, InverseProjector, nearest_neighbours, neighbours_with_distances
+from vae.latent.placement import (
+    ForwardProjector,
+    InverseProjector,
+    barycentric_transforms,
+    nearest_neighbours,
+    neighbours_with_distances,
+)
 from vae.latent.projection import pca_2d
 from vae.latent.selection import display_subset, points_in_box, points_in_polygon
 from vae.media import to_pixels
@@ -35,6 +42,27 @@ def test_inverse_projection_interpolates_inside_a_triangle(codes_and_map):
     centre = pca["xy"][simplex].mean(axis=0)
     code, how = inverse(tuple(centre))
     assert how == "barycentric" and np.allclose(code, codes[simplex].mean(axis=0), atol=1e-4)
+
+
+def test_the_barycentric_transforms_and_the_triangle_found_are_scipys(codes_and_map):
+    codes, pca = codes_and_map
+    triangulation = Delaunay(pca["xy"])
+    ours = barycentric_transforms(pca["xy"], triangulation.simplices)
+    assert np.allclose(ours, triangulation.transform, equal_nan=True)
+    inverse = InverseProjector(pca["xy"], codes)
+    low, high = pca["xy"].min(axis=0), pca["xy"].max(axis=0)
+    for point in np.random.default_rng(2).uniform(low, high, size=(200, 2)):  # some outside the hull
+        simplex, weights = inverse._locate(point)
+        assert simplex == int(triangulation.find_simplex(point))  # random points: none on an edge
+        if simplex >= 0:
+            full = np.append(weights, 1 - weights.sum())
+            assert (full >= 0).all() and np.allclose(full @ pca["xy"][triangulation.simplices[simplex]], point)
+
+
+def test_a_flat_triangle_gets_no_transform():
+    points = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    transforms = barycentric_transforms(points, np.array([[0, 1, 2], [0, 1, 3]]))
+    assert np.isnan(transforms[0, :2]).all() and np.isfinite(transforms[1]).all()
 
 
 def test_inverse_projection_outside_the_hull_uses_neighbours(codes_and_map):
