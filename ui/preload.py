@@ -19,6 +19,7 @@ _started = threading.Event()
 
 def _import() -> None:
     try:
+        import pandas  # noqa: F401 - Streamlit imports it at a page's first component (its data check): ~1 s here
         import torch  # noqa: F401
 
         from ui import bundles, figures  # noqa: F401
