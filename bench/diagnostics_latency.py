@@ -45,15 +45,13 @@ WATCH_HOVER = """() => {
     }
   }).observe(root, {attributes: true, attributeFilter: ['data-index', 'style']});
 }"""
-GRID = ".st-key-selection-panel [data-testid=stImage] img"
+GRID = ".st-key-selection-panel .selection-grid"  # pages/explore/map_selection.py's tiles (selection_grid.js)
+CAPTIONS = f"() => Array.from(document.querySelectorAll('{GRID} figcaption'), e => e.textContent).join()"
+# The grid has drawn the tiles of the latest data it got, and they are not the old selection's.
 GRID_SHOWN = f"""(old) => {{
-  const images = Array.from(document.querySelectorAll('{GRID}'));
-  const captions = Array.from(document.querySelectorAll('.st-key-selection-panel [data-testid=stImageCaption]'),
-                              e => e.textContent).join();
-  return images.length > 0 && captions !== old && images.every(i => i.complete && i.naturalWidth > 0);
+  const grid = document.querySelector('{GRID}');
+  return !!grid && grid.dataset.drawn === grid.dataset.id && ({CAPTIONS})() !== old;
 }}"""
-CAPTIONS = ("() => Array.from(document.querySelectorAll('.st-key-selection-panel [data-testid=stImageCaption]'),"
-            " e => e.textContent).join()")
 
 
 def choose_colour(page, label: str, coloured: bool) -> tuple[float, float]:
@@ -104,7 +102,7 @@ def hovers(page, n: int) -> list[float]:
 
 
 def lasso(page, centre: np.ndarray, radius: float) -> float:
-    """Seconds from releasing a lasso (a 32-gon) until the selection grid shows its images."""
+    """Seconds from releasing a lasso (a 32-gon) until the selection grid has drawn its images."""
     old = page.evaluate(CAPTIONS)
     page.mouse.move(*centre)
     page.locator('.modebar-btn[data-attr="dragmode"][data-val="lasso"]').first.click()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import shutil
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from ui.navigation import page
@@ -177,6 +180,20 @@ def slider_data(at: AppTest) -> dict:
     """What the Explore page sent its slider component: the rows and the code they show."""
     (data,) = [d for d in (json.loads(c.proto.json) for c in at.get("bidi_component")) if "rows" in d]
     return data
+
+
+def selection_grid(at: AppTest) -> dict | None:
+    """What the Explore page sent its selection grid (pages/explore/map_selection.py), None if no grid."""
+    grids = [d for d in (json.loads(c.proto.json) for c in at.get("bidi_component")) if "captions" in d]
+    return grids[0] if grids else None
+
+
+def selection_tiles(grid: dict) -> np.ndarray:
+    """The grid's tiles, (N, H, W[, 3]) uint8, cut from the one picture it sends."""
+    sprite = np.asarray(Image.open(io.BytesIO(base64.b64decode(grid["sprite"].split(",", 1)[1]))))
+    h, w, columns = grid["height"], grid["width"], grid["columns"]
+    return np.stack([sprite[i // columns * h:(i // columns + 1) * h, i % columns * w:(i % columns + 1) * w]
+                     for i in range(len(grid["captions"]))])
 
 
 def slider_values(at: AppTest) -> list[float]:

@@ -19,9 +19,10 @@ from vae.bundle import load_bundle
 from vae.diagnostics import cache
 from vae.diagnostics.per_image import FIELDS
 from vae.diagnostics.selection import browse, worst_fit
+from vae.media import to_pixels
 from vae.share.site_data import class_colours
 
-from .conftest import drop_bundle_file, page_script, slider_data
+from .conftest import drop_bundle_file, page_script, selection_grid, selection_tiles, slider_data
 from .plotly_spec import decode, point_traces
 
 
@@ -132,14 +133,19 @@ def test_a_multi_point_selection_shows_up_to_100_images_classes_mean_elbo_and_do
     at = explore(map_selection=chosen)
     assert not at.exception
     assert any(h.value == "Selection: 120 images" for h in at.subheader)
-    grid = [image for image in at.get("image") if len(image.proto.imgs) == 100]
-    assert len(grid) == 1 and [i.caption for i in grid[0].proto.imgs] == [f"#{i}" for i in chosen[:100]]
+    grid = selection_grid(at)
+    assert grid["captions"] == [f"#{i}" for i in chosen[:100]]
+    assert np.array_equal(selection_tiles(grid), to_pixels(bundle.images[chosen[:100]]))  # each tile its image
     metric = next(m for m in at.metric if m.label == "mean −ELBO (nats)")
     assert float(metric.value) == pytest.approx(bundle.per_image["neg_elbo"][chosen].mean(), abs=0.005)
     assert {b.proto.label for b in at.get("download_button")} == {"Indices and codes (CSV)", "Indices and codes (NPY)"}
     at.toggle(key="selection_recon").set_value(True).run()
     assert not at.exception
-    assert any(len(image.proto.imgs) == 100 for image in at.get("image"))
+    tiles = selection_tiles(selection_grid(at))
+    height, width = to_pixels(bundle.images[:1]).shape[1:3]
+    assert tiles.shape[:3] == (100, height, 2 * width + 1)  # each image, a white column, its reconstruction
+    assert np.array_equal(tiles[:, :, :width], to_pixels(bundle.images[chosen[:100]]))
+    assert (tiles[:, :, width] == 255).all()
 
 
 @pytest.mark.parametrize("points", [7, 1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 
 import numpy as np
@@ -9,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.explore.per_image import per_image
+from ui import figures
 from ui.text import plotly
 from vae.bundle import Bundle
 from vae.diagnostics.selection import (
@@ -20,10 +22,15 @@ from vae.diagnostics.selection import (
 )
 from vae.media import to_pixels
 from vae.models.inference import reconstruct
+from vae.share.components import SELECTION_GRID_JS, component_js
 from vae.share.site_data import class_colours
 
 SELECTION_KEY = "map_selection"
 TILE_PX = 56
+GRID_COLUMNS = 10  # of the one picture the tiles travel in; the page lays them out to its width
+
+# The tiles as one picture in the page's data, cut into captioned tiles in the browser (selection_grid.js).
+_grid = st.components.v2.component("vae_lab.selection_grid", js=component_js(SELECTION_GRID_JS), isolate_styles=False)
 
 
 def remember(indices: np.ndarray | None) -> None:
@@ -49,13 +56,23 @@ def _histogram(bundle: Bundle, counts: np.ndarray) -> go.Figure:
     return fig
 
 
-def _tiles(bundle: Bundle, shown: np.ndarray, with_reconstructions: bool) -> list[np.ndarray]:
+def _tiles(bundle: Bundle, shown: np.ndarray, with_reconstructions: bool) -> np.ndarray:
+    """(N, H, W[, 3]) uint8: each image, or each image, a white column and its reconstruction."""
     originals = to_pixels(bundle.images[shown])
     if not with_reconstructions:
-        return list(originals)
+        return originals
     reconstructions = reconstruct(bundle.model, bundle.images[shown])
-    gap = np.full((originals.shape[1], 1, *originals.shape[3:]), 255, dtype=np.uint8)
-    return [np.concatenate([o, gap, r], axis=1) for o, r in zip(originals, reconstructions, strict=True)]
+    gap = np.full((*originals.shape[:2], 1, *originals.shape[3:]), 255, dtype=np.uint8)
+    return np.concatenate([originals, gap, reconstructions], axis=2)
+
+
+def _show_grid(tiles: np.ndarray, captions: list[str], width: int) -> None:
+    """The tiles, `width` px wide each, captioned, as one component (one picture sent with the page)."""
+    sprite = figures.png_data_uri(figures.image_grid(tiles, columns=GRID_COLUMNS, gap=0))
+    grid_id = hashlib.sha256("\n".join([sprite, *captions]).encode()).hexdigest()[:16]
+    _grid(key="selection-grid", data={"id": grid_id, "sprite": sprite,
+                                      "columns": GRID_COLUMNS, "height": int(tiles.shape[1]),
+                                      "width": int(tiles.shape[2]), "display_width": width, "captions": captions})
 
 
 def panel(bundle: Bundle, matching: np.ndarray | None = None) -> None:
@@ -86,4 +103,4 @@ def panel(bundle: Bundle, matching: np.ndarray | None = None) -> None:
         more = f" (the first {GRID_LIMIT} by test index)" if len(indices) > GRID_LIMIT else ""
         st.caption(f"{len(shown)} of {len(indices):,} selected images{more}")
         width = TILE_PX * (2 if with_reconstructions else 1)
-        st.image(_tiles(bundle, shown, with_reconstructions), width=width, caption=[f"#{i}" for i in shown])
+        _show_grid(_tiles(bundle, shown, with_reconstructions), [f"#{i}" for i in shown], width)

@@ -130,10 +130,14 @@ def test_a_box_selection_shows_its_images_and_the_csv_lists_exactly_them_with_th
     codes = np.array([[float(v) for v in r[3:]] for r in rows[1:]], dtype=np.float32)
     assert np.array_equal(codes, bundle.mu[indices])
     assert [bundle.class_names[bundle.labels[i]] for i in indices] == [r[2] for r in rows[1:]]
-    grid = page.locator(".st-key-selection-panel [data-testid=stImage] img")
-    assert grid.count() == min(count, 100) and count > 1
-    captions = page.locator(".st-key-selection-panel [data-testid=stImageCaption]").all_inner_texts()
-    assert captions == [f"#{i}" for i in indices[:100]]
+    grid = ".st-key-selection-panel .selection-grid"  # pages/explore/map_selection.py (selection_grid.js)
+    page.wait_for_function(f"() => {{ const g = document.querySelector('{grid}'); "
+                           "return !!g && g.dataset.drawn === g.dataset.id; }", timeout=30_000)
+    assert page.locator(f"{grid} canvas").count() == min(count, 100) and count > 1
+    assert page.locator(f"{grid} figcaption").all_inner_texts() == [f"#{i}" for i in indices[:100]]
+    first = page.evaluate(f"""() => {{ const c = document.querySelector('{grid} canvas');
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }}""")
+    assert np.array_equal(np.array(first).reshape(28, 28, 4)[..., 0], to_pixels(bundle.images[indices[:1]])[0])
     page.screenshot(path=str(screenshots / "diagnostics-box-selection.png"), full_page=True)
 
 
