@@ -108,6 +108,9 @@ def test_an_upload_named_with_markup_is_shown_as_its_name(guarded, server):
     picture = io.BytesIO()
     Image.new("L", (60, 40), 0).save(picture, format="PNG")
     upload(page, name, "image/png", picture.getvalue())
+    # Until the upload's rerun has shown the image, the button loads the page's default (test #0) instead.
+    page.get_by_text("with its shape kept").wait_for(timeout=60_000)
+    wait_ready(page)
     # The caption comes with the Explore page's first full run (on a busy machine, a moment after its title).
     click_until(page, page.get_by_role("button", name="Load this code into the sliders"),
                 lambda ms: page.wait_for_function("(s) => document.querySelector('[data-testid=stApp]').innerText"
