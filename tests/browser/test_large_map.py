@@ -17,6 +17,7 @@ SETTLED = """() => {
     const [x0, x1] = gd._fullLayout.xaxis.range, width = x1 - x0;
     return Math.abs(image.x - x0) < 1e-3 * width && Math.abs(image.sizex - width) < 1e-3 * width;
 }"""
+RANGE = "() => { const l = document.querySelector('.js-plotly-plot')._fullLayout; return [...l.xaxis.range, ...l.yaxis.range]; }"
 DETAIL = "() => (document.querySelector('.js-plotly-plot').layout.meta || {}).detail || null"
 DRAWN = f"""() => {{
     const gd = document.querySelector('.js-plotly-plot');
@@ -24,6 +25,11 @@ DRAWN = f"""() => {{
              indices: ({POINT_TRACES})(gd).flatMap(t => Array.from(t.customdata)),
              image: gd.layout.images[0]}};
 }}"""
+
+
+def _inside(xy, view):
+    x0, x1, y0, y1 = view
+    return np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +51,9 @@ def test_a_zoom_swaps_in_the_picture_and_every_point_of_the_view(browser, folder
         whole = page.evaluate(DETAIL)
         box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        for _ in range(40):  # Plotly zooms ~10% a wheel event
+        for _ in range(150):  # Plotly zooms ~10% a notch; a redraw mid-gesture under load can drop some
+            if len(_inside(xy, page.evaluate(RANGE))) <= 4_000:
+                break
             page.mouse.wheel(0, -120)
         page.wait_for_function(f"(old) => ({DETAIL})() !== old", arg=whole, timeout=60_000)
         page.wait_for_function(SETTLED, timeout=60_000)  # the picture and points of the view on screen
@@ -53,9 +61,9 @@ def test_a_zoom_swaps_in_the_picture_and_every_point_of_the_view(browser, folder
         page.screenshot(path=str(screenshots / "large-map-zoomed.png"))
         page.close()
     x0, x1, y0, y1 = shown["range"]
-    inside = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
+    inside = _inside(xy, shown["range"])
     indices = np.sort(np.array(shown["indices"]))
-    assert 0 < len(inside) <= 5_000, "forty notches should leave fewer points in view than the map draws"
+    assert 0 < len(inside) <= 5_000, "the zoom should leave fewer points in view than the map draws"
     assert np.array_equal(indices, inside)  # every point in view, nothing else
     image = shown["image"]
     assert image["source"].startswith("data:image/jpeg") and image["x"] == pytest.approx(x0, rel=1e-3, abs=1e-6)
