@@ -17,7 +17,8 @@ SETTLED = """() => {
     const [x0, x1] = gd._fullLayout.xaxis.range, width = x1 - x0;
     return Math.abs(image.x - x0) < 1e-3 * width && Math.abs(image.sizex - width) < 1e-3 * width;
 }"""
-RANGE = "() => { const l = document.querySelector('.js-plotly-plot')._fullLayout; return [...l.xaxis.range, ...l.yaxis.range]; }"
+RANGE = ("() => { const l = document.querySelector('.js-plotly-plot')._fullLayout;"
+         " return [...l.xaxis.range, ...l.yaxis.range]; }")
 DETAIL = "() => (document.querySelector('.js-plotly-plot').layout.meta || {}).detail || null"
 DRAWN = f"""() => {{
     const gd = document.querySelector('.js-plotly-plot');
