@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from pages.explore import filter_panel, map_detail, map_events, map_selection, map_view
-from pages.explore.live_decoder import live_decoder_panel, local_payload, url_due
+from pages.explore.live_decoder import live_decoder_panel, local_decoder, minimap, url_due
 from pages.explore.map_view import MapView
 from ui import background, bundles, figures, state
 from ui.map_figure import explore_map
@@ -163,7 +161,8 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
                     else (layers.drawn, None))
     fig = explore_map(xy, bundle.labels, bundle.class_names, class_colours(len(bundle.class_names)), drawn,
                       selected, marker, scale, overlays or [],
-                      frozenset(map_events.hidden_classes(len(bundle.class_names))), muted=muted)
+                      frozenset(map_events.hidden_classes(len(bundle.class_names))), map_events.map_height(),
+                      muted=muted)
     figures.name_axes(fig, projection)
     if layers is not None:
         map_detail.show(fig, layers, scale)
@@ -182,24 +181,6 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
         sampled += f", {int(matching.sum()):,} matching the filter (the others grey)"
     st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
                "click empty space or drag a box to decode there (from the codes of the nearby points).")
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _minimap(path: str, projection: str, stamp: tuple) -> tuple[str, tuple]:
-    """The map's density picture as a PNG data URI, and its bounds (made once per bundle and map)."""
-    raster, bounds = figures.density_raster(bundles.get_bundle(Path(path)).projections[projection]["xy"])
-    return figures.png_data_uri(raster), bounds
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _local_decoder(path: str, projection: str, stamp: tuple, bounds: tuple) -> dict | None:
-    """The browser's own decoder and placement for a bundle and map (built once, on request)."""
-    return local_payload(bundles.get_bundle(Path(path)), projection, bounds)
-
-
-def _local_id(*key: object) -> str:
-    """The browser's name for `_local_decoder(*key)`, known without building it."""
-    return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
 
 
 def _reset(bundle: Bundle, how: str) -> None:
@@ -232,13 +213,11 @@ def live_decoder(bundle: Bundle, projection: str) -> None:
     this runs once per settled gesture.
     """
     code = state.current_code(bundle.latent_dim)
-    stamp = bundles.stamp(bundle)
-    picture, bounds = _minimap(str(bundle.path), projection, stamp)
+    picture, bounds = minimap(bundle, projection)
     where = place_of(bundle, projection, code)
     image = figures.png_data_uri(on_worker(decode, bundle.model, code)[0])
-    key = (str(bundle.path), projection, stamp, tuple(bounds))
     live_decoder_panel(slider_rows(bundle.kl_per_dim), bundle.latent_dim, image, picture,
-                       figures.marker_position(bounds, where), _local_id(*key), partial(_local_decoder, *key))
+                       figures.marker_position(bounds, where), *local_decoder(bundle, projection))
     st.caption("One slider per latent dimension, the most used first: beside each, its KL to the prior in "
                "nats, how much information the images put in it (hover a name for more).")
     if url_due():

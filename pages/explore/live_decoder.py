@@ -15,14 +15,16 @@ pushes a history entry.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from ui import state
+from ui import bundles, figures, state
 from vae.bundle import Bundle
 from vae.latent.selection import display_subset
 from vae.models.decoder_export import UnsupportedLayer
@@ -131,6 +133,29 @@ def local_payload(bundle: Bundle, projection: str, bounds: tuple[float, float, f
         place = {"kind": "neighbours", "k": 8, "dim": bundle.latent_dim, "dtype": "float16",
                  "codes": base64_array(bundle.mu[keep], "float16"), "xy": base64_array(arrays["xy"][keep], "float32")}
     return {"decoder": decoder, "projection": place, "bounds": [float(b) for b in bounds]}
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _minimap(path: str, projection: str, stamp: tuple) -> tuple[str, tuple]:
+    raster, bounds = figures.density_raster(bundles.get_bundle(Path(path)).projections[projection]["xy"])
+    return figures.png_data_uri(raster), bounds
+
+
+def minimap(bundle: Bundle, projection: str) -> tuple[str, tuple]:
+    """The map's density picture as a PNG data URI, and its bounds (made once per bundle and map)."""
+    return _minimap(str(bundle.path), projection, bundles.stamp(bundle))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _local_decoder(path: str, projection: str, stamp: tuple, bounds: tuple) -> dict | None:
+    return local_payload(bundles.get_bundle(Path(path)), projection, bounds)
+
+
+def local_decoder(bundle: Bundle, projection: str) -> tuple[str, Callable[[], dict | None]]:
+    """The browser's decoder and placement for a bundle and map: its id, known without building it, and
+    what builds it (once, on request). The sliders and the map's atlas share it (by id, in the browser)."""
+    key = (str(bundle.path), projection, bundles.stamp(bundle), tuple(minimap(bundle, projection)[1]))
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:16], partial(_local_decoder, *key)
 
 
 def _on_move(latent_dim: int) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from pages.explore import map_detail
+from pages.explore import map_atlas, map_detail
 from ui import bundles, figures
 from vae.bundle import Bundle
 from vae.media import to_pixels
@@ -30,6 +30,8 @@ from vae.share.components import MAP_EVENTS_JS, base64_array, component_js
 
 KEY = "map-events"
 WANTED_KEY = "map_atlas_wanted"
+DRAWN_HEIGHT_KEY = "map_drawn_height"
+HEIGHT_CHANGED_KEY = "map_height_changed"
 JPEG_QUALITY = 85
 
 _component = st.components.v2.component(
@@ -78,11 +80,36 @@ def hidden_classes(n_classes: int) -> set[int]:
     return {c for c in hidden if isinstance(c, int) and not isinstance(c, bool) and 0 <= c < n_classes}
 
 
-def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict | None = None) -> None:
+def _reported_height() -> int | None:
+    height = (st.session_state.get(KEY) or {}).get("height")
+    return height if isinstance(height, int) and not isinstance(height, bool) and 200 <= height <= 4000 else None
+
+
+def map_height(default: int = 620) -> int:
+    """The map's height in pixels, as the browser fitted it to the window (map_events.js), `default` before
+    it has; remembered as the height drawn."""
+    st.session_state[DRAWN_HEIGHT_KEY] = _reported_height() or default
+    return st.session_state[DRAWN_HEIGHT_KEY]
+
+
+def _on_height() -> None:
+    st.session_state[HEIGHT_CHANGED_KEY] = True
+
+
+def _follow_height() -> None:
+    """Redraw the page when the browser fitted the map to another height than it was drawn at (the map is
+    outside this fragment): once when the page opens, and after the window is resized."""
+    if st.session_state.pop(HEIGHT_CHANGED_KEY, False) and _reported_height() not in (
+            None, st.session_state.get(DRAWN_HEIGHT_KEY)):
+        st.rerun(scope="app")
+
+
+def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict | None = None,
+           decoded: dict | None = None) -> None:
     """Mount the component for the map with Streamlit key `map_key` (the atlas goes out once asked);
     `colour` is how to colour the map (map_view.py), `detail` a large map's layers for its view
-    (map_detail.py). Call it inside a fragment: a legend click or a new view then reruns that
-    fragment alone, and the next full run draws the same.
+    (map_detail.py), `decoded` the decoded atlas of its view (map_atlas.py). Call it inside a fragment:
+    a legend click or a new view then reruns that fragment alone, and the next full run draws the same.
     """
     path, stamp = str(bundle.path), bundles.stamp(bundle)
     atlas_id = _atlas_id(path, stamp, limit)
@@ -90,6 +117,8 @@ def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict 
     hidden = sorted(hidden_classes(len(bundle.class_names)))
     _component(key=KEY, data={"map_key": map_key, "atlas_id": atlas_id,
                               "atlas": _atlas(path, stamp, limit) if send else None, "hidden": hidden,
-                              "colour": colour, "detail": detail},
+                              "colour": colour, "detail": detail, "decoded": decoded},
                default={"hidden": []}, on_want_atlas_change=partial(_on_want, KEY), on_hidden_change=lambda: None,
-               on_view_change=lambda: None)
+               on_view_change=lambda: None,
+               on_height_change=_on_height, on_want_decoder_change=partial(map_atlas.on_want, KEY))
+    _follow_height()

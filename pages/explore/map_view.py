@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from pages.explore import map_detail, map_events, posterior_cloud, prior_holes, user_annotations
+from pages.explore import map_atlas, map_detail, map_events, posterior_cloud, prior_holes, user_annotations
 from pages.explore.per_image import per_image
 from ui import state
 from ui.map_figure import ColourScale, coloraxis, hover_template
@@ -107,33 +107,37 @@ def large_map_layers(bundle: Bundle, projection: str, map_key: str, limit: int,
 
 
 @st.fragment
-def colour_controls(bundle: Bundle, projection: str, map_key: str, limit: int) -> None:
-    """Colour by and clip (one row), and the map's browser companion, which applies them in place
-    (and, on a large map, swaps in each view's picture and points)."""
+def colour_controls(bundle: Bundle, projection: str, map_key: str, limit: int, flat: bool = True) -> None:
+    """Colour by and clip beside the decoded atlas (one row), and the map's browser companion, which applies
+    them in place (and, on a large map, swaps in each view's picture and points); `flat`: a 2-D map (the
+    atlas is for those)."""
     options = _options(bundle)
     if st.session_state.get(COLOUR_KEY) not in options:
         st.session_state[COLOUR_KEY] = CLASS
-    colour_column, clip_column = st.columns([2, 3], vertical_alignment="bottom")
+    colour_column, clip_column, atlas_column, opacity_column = st.columns([4, 4, 6, 3], vertical_alignment="bottom")
     option = colour_column.selectbox("Colour by", options, format_func=value_label, key=COLOUR_KEY)
     low, high = CLIP_PERCENTILES
     clip_column.checkbox(f"Clip to {low:g}–{high:g}th percentile", value=True, key=CLIP_KEY, disabled=option == CLASS,
                          help=f"Values below the {low:g}th or above the {high:g}th percentile take the end colours, "
                               "so a few outliers do not wash out the scale")
+    mode, opacity = map_atlas.controls(atlas_column, opacity_column, flat)
     chosen = scale(bundle)
     layers = large_map_layers(bundle, projection, map_key, limit, chosen)
     detail = None if layers is None else map_detail.browser_payload(bundle, projection, layers)
-    map_events.listen(bundle, map_key, limit, _browser_colour(chosen, len(bundle.class_names), layers), detail)
+    decoded = map_atlas.payload(bundle, projection, map_key, st.session_state.get(map_events.KEY), mode, opacity)
+    map_events.listen(bundle, map_key, limit, _browser_colour(chosen, len(bundle.class_names), layers), detail,
+                      decoded)
 
 
-def controls(bundle: Bundle) -> MapView:
-    """Find a test index beside the prior samples and posterior cloud toggles, and the colour scale."""
-    find_column, toggles = st.columns(2, vertical_alignment="bottom")
+def controls(bundle: Bundle, find_column, toggles) -> MapView:
+    """Find a test index and the prior samples and posterior cloud toggles (in the two columns given), and
+    the colour scale."""
     find_column.number_input(f"Find test # (0–{len(bundle.mu) - 1})", min_value=0, max_value=len(bundle.mu) - 1,
                              value=None, step=1, key=FIND_KEY, on_change=_find, args=(bundle,))
     show_prior = toggles.toggle("Prior samples", key="show_prior",
-                                     help="Codes drawn from the prior N(0, I), placed on the map like the current code")
+                                help="Codes drawn from the prior N(0, I), placed on the map like the current code")
     show_cloud = toggles.toggle("Posterior cloud", value=True, key="show_cloud",
-                                     help="Samples of q(z|x) for the selected image")
+                                help="Samples of q(z|x) for the selected image")
     return MapView(scale(bundle), show_prior, show_cloud)
 
 

@@ -24,19 +24,21 @@ if bundle is None:
     first_steps.stop_without_bundle()
 st.title("Explore the latent space")
 explorer.restore_from_url(bundle)
-map_column, side_column = st.columns([3, 2], gap="medium")
+# The map is the page's main object: most of the width, as tall as the window leaves it (map_events.js), its
+# controls in two rows above it and the filter below; the decoded image and the sliders beside it.
+map_column, side_column = st.columns([5, 2], gap="medium")
 with map_column:
-    # The map's choice beside its t-SNE button and the 3-D switch: the map stays high on the page.
-    choice, more = st.columns([3, 2], vertical_alignment="bottom")
+    choice, more, find, toggles = st.columns([3, 3, 3, 3], vertical_alignment="bottom")
     with choice:
         projection = choose_projection(bundle)
     with more:
         tsne_map.offer(bundle)
         in_3d = view_3d.toggle(bundle, projection)
+    view = map_view.controls(bundle, find, toggles)
     explorer.follow_pending_umap(bundle)
     map_key = (view_3d.map_key if in_3d else explorer.map_key)(bundle, projection)
-    map_view.colour_controls(bundle, projection, map_key, explorer.MAX_DRAWN)
-    view = map_view.controls(bundle)
+    map_view.colour_controls(bundle, projection, map_key, explorer.MAX_DRAWN, not in_3d)
+    map_area = st.container()
     matching = filter_panel.panel(bundle)
     per_image.status_note(bundle)
 explorer.apply_map_selection(bundle, projection, matching)
@@ -44,7 +46,7 @@ explorer.apply_map_selection(bundle, projection, matching)
 with side_column:
     explorer.code_buttons(bundle)
     explorer.live_decoder(bundle, projection)
-with map_column:
+with map_area:
     if in_3d:
         view_3d.draw(bundle, projection, view)
     else:

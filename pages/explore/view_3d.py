@@ -67,6 +67,7 @@ def draw(bundle: Bundle, projection: str, view: MapView) -> None:
     n_classes = len(bundle.class_names)
     fig = explore_map_3d(xyz, bundle.labels, bundle.class_names, class_colours(n_classes), drawn,
                          AXIS_TITLES[projection], view.scale, frozenset(map_events.hidden_classes(n_classes)),
+                         map_events.map_height(),
                          selected=None if selected is None else
                          points_3d(projection, xy, bundle.mu, np.array([selected]), axis)[0].tolist(),
                          current=current)

@@ -159,6 +159,7 @@ async function decodeWanted(root) {
 function askForLocalDecoder(root) {
   const id = root.localId;
   if (!id || localDecoders.has(id) || building.has(id) || unusable.has(id)) return;
+  if (decoderPayloads.has(id)) return loadLocalDecoder(root, decoderPayloads.get(id), root.ortUrl); // the atlas's
   if (performance.now() - (root.askedAt ?? -Infinity) < ASK_AGAIN_MS) return; // an answer may be on its way
   root.askedAt = performance.now();
   root.setTriggerValue("want_local", id);
@@ -202,6 +203,7 @@ function loadLocalDecoder(root, payload, ortUrl) {
     return;
   }
   if (localDecoders.has(payload.id) || building.has(payload.id)) return;
+  decoderPayloads.set(payload.id, payload);
   building.add(payload.id);
   buildLocalDecoder(payload, ortUrl).then(async (local) => {
     localDecoders.set(payload.id, local);

@@ -16,6 +16,9 @@ const WARM_UP_RUNS = 8;
 // touched, while the server exports the decoder.
 const START_MODEL = "CAg6OwoQCgF4EgF5IghJZGVudGl0eRIFc3RhcnRaDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgQKABAR";
 let ortStarted = null; // onnxruntime-web, imported and started once per page
+// The decoder payloads this page has received, by id: the sliders (live_decoder.js) and the map's atlas
+// (map_atlas.js) are separate components and share one transfer.
+const decoderPayloads = (globalThis.vaeLabDecoderPayloads ??= new Map());
 
 function startOrt(url) {
   // A full URL: this script may run as a blob: module, against which a path does not resolve.

@@ -4,6 +4,8 @@
 // the map's colours, changed in place (Plotly.update) when Python asks for other ones than the
 // figure's `layout.meta.colour`: far quicker than the new chart a changed figure would make.
 //
+// The decoded atlas (map_atlas.js, joined in front of this file) is drawn over the map for its view too.
+//
 // A large map (pages/explore/map_detail.py) draws a picture of every point under a sample of points, both for
 // the view: when a pan or zoom ends, the view goes to Python (state value "view"), and the view's
 // picture, points and click grid come back in `data.detail`, swapped in place (Plotly.restyle and
@@ -110,20 +112,29 @@ function showDetail(root) {
   });
   window.Plotly.restyle(plot, { x: xs, y: ys, customdata: ids }, traces);
   // The colours belong to the points: recolour() repaints them for this view's points.
-  window.Plotly.relayout(plot, { images: [detail.image],
+  const decoded = (plot.layout.images || []).filter((image) => image.name === DECODED_ATLAS); // map_atlas.js
+  window.Plotly.relayout(plot, { images: [detail.image, ...decoded],
                                  meta: { ...(plot.layout.meta || {}), detail: detail.key, colour: null } });
 }
 
-const VIEW_SETTLE_MS = 150; // a wheel zoom is several events: send the view once they stop
+// Plotly reports a wheel zoom once its events stop (50 ms after the last); a moment more lets a next one join.
+const VIEW_SETTLE_MS = 30;
 
-function reportView(root) {
+// Tell Python the map's view, its plot area in pixels and whether the browser decodes the atlas (map_atlas.js),
+// `delay` ms after the last call, and only when that changed since the last report.
+function reportView(root, delay = VIEW_SETTLE_MS) {
   clearTimeout(root.viewTimer);
   root.viewTimer = setTimeout(() => {
     const plot = root.plot;
     if (!plot || !plot._fullLayout) return;
     const range = [...plot._fullLayout.xaxis.range, ...plot._fullLayout.yaxis.range].map(Number);
-    root.setStateValue("view", { map: root.data.map_key, range });
-  }, VIEW_SETTLE_MS);
+    const { w, h } = plot._fullLayout._size;
+    const view = { map: root.data.map_key, range, size: [Math.round(w), Math.round(h)], decoder: browserDecodesAtlas(root) };
+    const text = JSON.stringify(view);
+    if (text === root.reported) return;
+    root.reported = text;
+    root.setStateValue("view", view);
+  }, delay);
 }
 
 function attach(root) {
@@ -146,12 +157,29 @@ function attach(root) {
   });
   plot.on("plotly_relayout", (event) => {
     const moved = Object.keys(event || {}).some((k) => k.startsWith("xaxis.") || k.startsWith("yaxis."));
-    if (moved && root.data.detail) reportView(root);
+    if (moved && (root.data.detail || decodedAtlasOn(root))) reportView(root);
   });
+  plot.on("plotly_afterplot", () => showDecodedAtlas(root)); // a new figure from Python drops the atlas: put it back
   const pressed = () => { root.pressed = performance.now(); };
   plot.addEventListener("pointerdown", pressed);
   plot.addEventListener("pointerup", pressed);
   plot.addEventListener("pointerenter", () => askForAtlas(root));
+}
+
+// The map is the page's main object: as tall as the window leaves below its top (at least MIN_MAP_PX), so
+// map, decoded image and sliders are in view together. The height goes to Python (state value "height"),
+// which draws the figure at it: a height set here would last only until Streamlit next redraws the figure.
+const MIN_MAP_PX = 480;
+const MAP_MARGIN_PX = 24;
+
+function fitHeight(root) {
+  const plot = root.plot;
+  if (!plot || !plot._fullLayout) return;
+  const top = plot.getBoundingClientRect().top + window.scrollY;
+  const height = Math.max(MIN_MAP_PX, Math.round(window.innerHeight - top - MAP_MARGIN_PX));
+  if (Math.abs(plot._fullLayout.height - height) > 2 && root.sentHeight !== height) {
+    root.setStateValue("height", (root.sentHeight = height));
+  }
 }
 
 const GRID_RING = "in the grid under the pointer";
@@ -226,7 +254,9 @@ export default function (component) {
     root.timer = setInterval(() => {
       if (!root.isConnected) return clearInterval(root.timer);
       attach(root);
+      fitHeight(root);
       showDetail(root);
+      showDecodedAtlas(root);
       recolour(root);
     }, 500);
   }
@@ -235,6 +265,8 @@ export default function (component) {
   root.setStateValue = setStateValue;
   if (data.atlas && !atlases.has(data.atlas.id)) loadAtlas(root, data.atlas);
   attach(root);
+  fitHeight(root);
   showDetail(root);
+  showDecodedAtlas(root);
   recolour(root);
 }

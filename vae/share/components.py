@@ -12,7 +12,7 @@ import numpy as np
 
 COMPONENTS_DIR = Path(__file__).resolve().parents[2] / "ui" / "components"
 LIVE_DECODER_JS = ("arrays.js", "local_decoder.js", "live_decoder.js")
-MAP_EVENTS_JS = ("arrays.js", "map_events.js")
+MAP_EVENTS_JS = ("arrays.js", "local_decoder.js", "map_atlas.js", "map_events.js")
 SELECTION_GRID_JS = ("selection_grid.js",)
 
 

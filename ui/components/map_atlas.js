@@ -1,0 +1,213 @@
+// The decoded atlas over the Explore map: Python (pages/explore/map_atlas.py) sends the view's K×K cells in
+// data.atlas.cells (their centres, codes, and which lie far from data); they are decoded here in one batch
+// with onnxruntime-web once the page has the decoder (the sliders' payload, shared by id; or asked for with
+// the trigger "want_decoder"), and until then drawn from the tiles Python decoded (`picture`), the same way:
+// one canvas, each cell's image centred in its cell at a whole multiple of its size, the cells far from data
+// dimmed and outlined. The canvas goes on the map as a Plotly layout image named "atlas" (below the points,
+// or above them: "instead of the points"), so it pans and zooms with the map until the next view's atlas
+// replaces it: a layout image, not a canvas over the plot, because Plotly moves it with the axes during a
+// gesture. An invisible trace, "atlas cells", puts a click target at each cell's centre (the click grid,
+// trace 0, skipped meanwhile): a click on a cell selects its centre, which the server decodes by the same
+// inverse projection, so the sliders get the cell's code.
+const batchDecoders = new Map(); // payload id -> Promise of an async (codes, n) -> floats (n, C, H, W) in [0, 1]
+const readyDecoders = new Set(); // payload ids whose batch decoder is built
+const DECODED_ATLAS = "decoded atlas";
+const CELLS = "atlas cells";
+const FAR_FILL = "rgba(255, 255, 255, 0.6)";
+const FAR_LINE = "#d9480f";
+const ASK_DECODER_AGAIN_MS = 5000;
+
+function decodedAtlasOn(root) {
+  const atlas = root.data.decoded;
+  return Boolean(atlas && atlas.mode !== "off");
+}
+
+function browserDecodesAtlas(root) {
+  const atlas = root.data.decoded;
+  return Boolean(atlas && readyDecoders.has(atlas.local_id));
+}
+
+async function buildBatchDecoder(decoder, ortUrl) {
+  const ort = await startOrt(ortUrl);
+  const session = await ort.InferenceSession.create(readBytes(decoder.onnx), { executionProviders: ["wasm"] });
+  const [name] = session.outputNames;
+  return async (codes, n) => {
+    const output = (await session.run({ z: new ort.Tensor("float32", codes, [n, decoder.latent_dim]) }))[name];
+    const floats = Float32Array.from(output.data);
+    output.dispose();
+    if (decoder.output === "logits") for (let i = 0; i < floats.length; i++) floats[i] = 1 / (1 + Math.exp(-floats[i]));
+    return floats;
+  };
+}
+
+// Start building the batch decoder once its payload is here; ask Python for the payload otherwise.
+function prepareDecoder(root) {
+  const atlas = root.data.decoded, id = atlas.local_id;
+  if (!id) return;
+  if (atlas.decoder && !decoderPayloads.has(id)) decoderPayloads.set(id, atlas.decoder);
+  const payload = decoderPayloads.get(id);
+  if (!payload) { // asked again after a while: a rerun that a report interrupts can lose the answer
+    if (root.askedDecoder !== id || performance.now() - root.askedAt > ASK_DECODER_AGAIN_MS) {
+      [root.askedDecoder, root.askedAt] = [id, performance.now()];
+      root.setTriggerValue("want_decoder", id);
+    }
+    return;
+  }
+  if (payload.unusable || batchDecoders.has(id)) return;
+  batchDecoders.set(id, buildBatchDecoder(payload.decoder, atlas.ort).then((decode) => {
+    readyDecoders.add(id);
+    reportView(root, 0); // the server stops decoding the cells
+    return decode;
+  }).catch((error) => {
+    console.warn("VAE Lab: the atlas decodes on the server, the browser could not load the decoder:", error);
+    return null;
+  }));
+}
+
+// The cells' pixels as one sheet, cell i at row floor(i / K), column i % K (vae.latent.plane.tile's order).
+function sheetOf(floats, cells) {
+  const [channels, height, width] = cells.image_shape, side = cells.side, plane = height * width;
+  const sheet = new ImageData(side * width, side * height), data = sheet.data;
+  for (let i = 0; i < side * side; i++) {
+    const row = Math.floor(i / side), column = i % side, base = i * channels * plane;
+    for (let p = 0; p < plane; p++) {
+      const o = 4 * ((row * height + Math.floor(p / width)) * side * width + column * width + (p % width));
+      for (let c = 0; c < 3; c++) {
+        const v = floats[base + (channels === 1 ? 0 : c) * plane + p];
+        data[o + c] = Math.floor(Math.min(Math.max(v, 0), 1) * 255 + 0.5); // as vae.media.to_pixels
+      }
+      data[o + 3] = 255;
+    }
+  }
+  const canvas = document.createElement("canvas");
+  [canvas.width, canvas.height] = [sheet.width, sheet.height];
+  canvas.getContext("2d").putImageData(sheet, 0, 0);
+  return canvas;
+}
+
+function loadImage(source) {
+  return new Promise((resolve, reject) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = reject;
+    image.src = source;
+  });
+}
+
+// The cells' sheet: decoded here when the batch decoder is ready, else Python's picture.
+async function cellSheet(root, cells) {
+  const decoding = browserDecodesAtlas(root) && batchDecoders.get(root.data.decoded.local_id);
+  const decode = decoding && (await decoding);
+  if (decode) {
+    const n = cells.side * cells.side;
+    return [sheetOf(await decode(readArray(cells.codes, "float32"), n), cells), "browser"];
+  }
+  return cells.picture ? [await loadImage(cells.picture), "server"] : [null, null];
+}
+
+// One canvas the size of the plot area: each cell's image centred in its cell, at a whole multiple of its
+// pixel size (smaller only where the cell is smaller than the image: K keeps cells of 28 px at least), the
+// cells far from data dimmed and outlined.
+function compose(sheet, cells, plotWidth, plotHeight) {
+  const [, height, width] = cells.image_shape, side = cells.side;
+  const cellWidth = Math.max(1, Math.round(plotWidth / side)), cellHeight = Math.max(1, Math.round(plotHeight / side));
+  const room = Math.min(cellWidth, cellHeight), largest = Math.max(height, width);
+  const scale = room >= largest ? Math.floor(room / largest) : room / largest;
+  const [drawWidth, drawHeight] = [Math.round(width * scale), Math.round(height * scale)];
+  const offsetX = Math.floor((cellWidth - drawWidth) / 2), offsetY = Math.floor((cellHeight - drawHeight) / 2);
+  const canvas = document.createElement("canvas");
+  [canvas.width, canvas.height] = [side * cellWidth, side * cellHeight];
+  const context = canvas.getContext("2d");
+  context.imageSmoothingEnabled = scale < 1;
+  context.lineWidth = 2;
+  context.strokeStyle = FAR_LINE;
+  context.fillStyle = FAR_FILL;
+  for (let i = 0; i < side * side; i++) {
+    const row = Math.floor(i / side), column = i % side, left = column * cellWidth, top = row * cellHeight;
+    context.drawImage(sheet, column * width, row * height, width, height, left + offsetX, top + offsetY,
+                      drawWidth, drawHeight);
+    if (cells.far[i]) {
+      context.fillRect(left + offsetX, top + offsetY, drawWidth, drawHeight);
+      context.strokeRect(left + offsetX + 1, top + offsetY + 1, drawWidth - 2, drawHeight - 2);
+    }
+  }
+  return { source: canvas.toDataURL("image/png"),
+           cell: { width: cellWidth, height: cellHeight, offsetX, offsetY, scale, size: drawWidth } };
+}
+
+function withoutAtlas(images) {
+  return (images || []).filter((image) => image.name !== DECODED_ATLAS);
+}
+
+function clearDecodedAtlas(root) {
+  const plot = root.plot;
+  if (!plot || !plot._fullData || !(plot.layout.meta || {}).decoded) return;
+  // The meta first: each Plotly call below redraws, and a redraw calls showDecodedAtlas again.
+  const [xGrid, yGrid] = root.gridShown || [true, true];
+  window.Plotly.relayout(plot, { images: withoutAtlas(plot.layout.images), "xaxis.showgrid": xGrid,
+                                 "yaxis.showgrid": yGrid, meta: { ...(plot.layout.meta || {}), decoded: null } });
+  const cells = plot.data.findIndex((trace) => trace.name === CELLS);
+  if (cells >= 0) window.Plotly.deleteTraces(plot, cells);
+  window.Plotly.restyle(plot, { hoverinfo: "none" }, [0]);
+}
+
+// Put a composed atlas on the map, with its click targets, unless the plot shows it already.
+function applyDecodedAtlas(root, drawn) {
+  const plot = root.plot, atlas = root.data.decoded, cells = drawn.cells;
+  const applied = `${cells.key}|${atlas.mode}|${atlas.opacity}`;
+  if ((plot.layout.meta || {}).decoded === applied) return;
+  const [x0, x1, y0, y1] = cells.view;
+  const image = { name: DECODED_ATLAS, source: drawn.source, xref: "x", yref: "y", x: x0, y: y1, sizex: x1 - x0,
+                  sizey: y1 - y0, sizing: "stretch", xanchor: "left", yanchor: "top", opacity: atlas.opacity,
+                  layer: atlas.mode === "over" ? "above" : "below" };
+  // The meta first: each Plotly call below redraws, and a redraw calls showDecodedAtlas again.
+  // No grid lines while the atlas shows: over its cells they read as white streaks (put back when it goes).
+  if (!(plot.layout.meta || {}).decoded) root.gridShown = [plot._fullLayout.xaxis.showgrid, plot._fullLayout.yaxis.showgrid];
+  window.Plotly.relayout(plot, { images: [...withoutAtlas(plot.layout.images), image], "xaxis.showgrid": false,
+                                 "yaxis.showgrid": false, meta: { ...(plot.layout.meta || {}), decoded: applied } });
+  const targets = plot.data.findIndex((trace) => trace.name === CELLS);
+  const size = Math.min(drawn.cell.width, drawn.cell.height);
+  if (targets >= 0) {
+    window.Plotly.restyle(plot, { x: [cells.x], y: [cells.y], "marker.size": size }, [targets]);
+  } else {
+    const hidden = { marker: { opacity: 0 } };
+    window.Plotly.addTraces(plot, { type: "scattergl", mode: "markers", name: CELLS, x: cells.x, y: cells.y,
+                                    showlegend: false, hoverinfo: "none", selected: hidden, unselected: hidden,
+                                    marker: { size, opacity: 0, color: "#000" } });
+  }
+  window.Plotly.restyle(plot, { hoverinfo: "skip" }, [0]);
+  plot.dataset.decodedAtlas = cells.key;
+  plot.dataset.decodedBy = drawn.decoder;
+  root.atlasShown = { key: cells.key, decoder: drawn.decoder, cell: drawn.cell, at: performance.now() };
+}
+
+// Draw the newest cells Python sent (one composition at a time; a newer view's cells replace an older's).
+async function drawWanted(root) {
+  while (root.atlasWanted) {
+    const cells = root.atlasWanted;
+    root.atlasWanted = null;
+    const [sheet, decoder] = await cellSheet(root, cells);
+    const plot = root.plot;
+    if (!sheet || !plot || !plot._fullLayout) continue;
+    const { w, h } = plot._fullLayout._size;
+    root.atlasDrawn = { ...compose(sheet, cells, w, h), cells, decoder };
+    if (!root.atlasWanted && decodedAtlasOn(root)) applyDecodedAtlas(root, root.atlasDrawn);
+  }
+  root.atlasBusy = null;
+}
+
+function showDecodedAtlas(root) {
+  const plot = root.plot;
+  if (!plot || !plot._fullData || !window.Plotly) return;
+  if (!decodedAtlasOn(root)) return clearDecodedAtlas(root);
+  prepareDecoder(root);
+  reportView(root, 0); // the plot's size and the decoder's state, once they change
+  const cells = root.data.decoded.cells;
+  if (!cells) return;
+  const drawn = root.atlasDrawn;
+  if (drawn && drawn.cells.key === cells.key) return applyDecodedAtlas(root, drawn); // put back: a new figure drops it
+  if (root.atlasWanted?.key === cells.key || (root.atlasBusy && root.atlasDrawing === cells.key)) return;
+  root.atlasWanted = cells;
+  root.atlasDrawing = cells.key;
+  root.atlasBusy ??= drawWanted(root);
+}
