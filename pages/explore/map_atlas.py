@@ -41,9 +41,9 @@ def controls(mode_column, opacity_column, flat: bool) -> tuple[str, float]:
              "the decoder extrapolates there. Under the points, or over them (instead of them at full opacity). "
              "Click a cell to load its code into the sliders.") or "off"
     mode = mode if flat else "off"
-    opacity = opacity_column.slider("Atlas opacity", 0.1, 1.0, 0.8, step=0.05, key=OPACITY_KEY,
-                                    disabled=mode == "off")
-    return mode, opacity
+    if mode == "off":  # no slider then: the page's first slider stays the live decoder's
+        return mode, 0.0
+    return mode, opacity_column.slider("Atlas opacity", 0.1, 1.0, 0.8, step=0.05, key=OPACITY_KEY)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

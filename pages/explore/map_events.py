@@ -30,8 +30,6 @@ from vae.share.components import MAP_EVENTS_JS, base64_array, component_js
 
 KEY = "map-events"
 WANTED_KEY = "map_atlas_wanted"
-DRAWN_HEIGHT_KEY = "map_drawn_height"
-HEIGHT_CHANGED_KEY = "map_height_changed"
 JPEG_QUALITY = 85
 
 _component = st.components.v2.component(
@@ -80,28 +78,10 @@ def hidden_classes(n_classes: int) -> set[int]:
     return {c for c in hidden if isinstance(c, int) and not isinstance(c, bool) and 0 <= c < n_classes}
 
 
-def _reported_height() -> int | None:
-    height = (st.session_state.get(KEY) or {}).get("height")
-    return height if isinstance(height, int) and not isinstance(height, bool) and 200 <= height <= 4000 else None
-
-
 def map_height(default: int = 620) -> int:
-    """The map's height in pixels, as the browser fitted it to the window (map_events.js), `default` before
-    it has; remembered as the height drawn."""
-    st.session_state[DRAWN_HEIGHT_KEY] = _reported_height() or default
-    return st.session_state[DRAWN_HEIGHT_KEY]
-
-
-def _on_height() -> None:
-    st.session_state[HEIGHT_CHANGED_KEY] = True
-
-
-def _follow_height() -> None:
-    """Redraw the page when the browser fitted the map to another height than it was drawn at (the map is
-    outside this fragment): once when the page opens, and after the window is resized."""
-    if st.session_state.pop(HEIGHT_CHANGED_KEY, False) and _reported_height() not in (
-            None, st.session_state.get(DRAWN_HEIGHT_KEY)):
-        st.rerun(scope="app")
+    """The map's height in pixels as the browser last fitted it to the window (map_events.js), `default` before."""
+    height = (st.session_state.get(KEY) or {}).get("height")
+    return height if isinstance(height, int) and not isinstance(height, bool) and 200 <= height <= 4000 else default
 
 
 def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict | None = None,
@@ -120,5 +100,4 @@ def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict 
                               "colour": colour, "detail": detail, "decoded": decoded},
                default={"hidden": []}, on_want_atlas_change=partial(_on_want, KEY), on_hidden_change=lambda: None,
                on_view_change=lambda: None,
-               on_height_change=_on_height, on_want_decoder_change=partial(map_atlas.on_want, KEY))
-    _follow_height()
+               on_height_change=lambda: None, on_want_decoder_change=partial(map_atlas.on_want, KEY))

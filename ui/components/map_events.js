@@ -132,7 +132,7 @@ function reportView(root, delay = VIEW_SETTLE_MS) {
     const view = { map: root.data.map_key, range, size: [Math.round(w), Math.round(h)], decoder: browserDecodesAtlas(root) };
     const text = JSON.stringify(view);
     if (text === root.reported) return;
-    root.reported = text;
+    [root.reported, root.reportedAt] = [text, performance.now()];
     root.setStateValue("view", view);
   }, delay);
 }
@@ -159,7 +159,10 @@ function attach(root) {
     const moved = Object.keys(event || {}).some((k) => k.startsWith("xaxis.") || k.startsWith("yaxis."));
     if (moved && (root.data.detail || decodedAtlasOn(root))) reportView(root);
   });
-  plot.on("plotly_afterplot", () => showDecodedAtlas(root)); // a new figure from Python drops the atlas: put it back
+  plot.on("plotly_afterplot", () => { // a figure redrawn from Python's has its height and no atlas: fix both
+    fitHeight(root);
+    showDecodedAtlas(root);
+  });
   const pressed = () => { root.pressed = performance.now(); };
   plot.addEventListener("pointerdown", pressed);
   plot.addEventListener("pointerup", pressed);
@@ -167,19 +170,18 @@ function attach(root) {
 }
 
 // The map is the page's main object: as tall as the window leaves below its top (at least MIN_MAP_PX), so
-// map, decoded image and sliders are in view together. The height goes to Python (state value "height"),
-// which draws the figure at it: a height set here would last only until Streamlit next redraws the figure.
+// map, decoded image and sliders are in view together. The height is set here (again after Streamlit
+// redraws the figure at its own) and goes to Python (state value "height"), which draws the next figure at it.
 const MIN_MAP_PX = 480;
 const MAP_MARGIN_PX = 24;
 
 function fitHeight(root) {
   const plot = root.plot;
-  if (!plot || !plot._fullLayout) return;
+  if (!plot || !plot._fullLayout || !window.Plotly) return;
   const top = plot.getBoundingClientRect().top + window.scrollY;
   const height = Math.max(MIN_MAP_PX, Math.round(window.innerHeight - top - MAP_MARGIN_PX));
-  if (Math.abs(plot._fullLayout.height - height) > 2 && root.sentHeight !== height) {
-    root.setStateValue("height", (root.sentHeight = height));
-  }
+  if (Math.abs(plot._fullLayout.height - height) > 2) window.Plotly.relayout(plot, { height });
+  if (root.sentHeight !== height) root.setStateValue("height", (root.sentHeight = height));
 }
 
 const GRID_RING = "in the grid under the pointer";
