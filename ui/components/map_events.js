@@ -178,6 +178,10 @@ const MAP_MARGIN_PX = 24;
 function fitHeight(root) {
   const plot = root.plot;
   if (!plot || !plot._fullLayout || !window.Plotly) return;
+  // Measured again only when the window, the plot or its height changed: a measure forces a layout of the page.
+  const seen = `${window.innerHeight}|${plot._fullLayout.height}`;
+  if (root.fitted === seen && root.fittedPlot === plot) return;
+  [root.fitted, root.fittedPlot] = [seen, plot];
   const top = plot.getBoundingClientRect().top + window.scrollY;
   const height = Math.max(MIN_MAP_PX, Math.round(window.innerHeight - top - MAP_MARGIN_PX));
   if (Math.abs(plot._fullLayout.height - height) > 2) window.Plotly.relayout(plot, { height });
