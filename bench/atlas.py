@@ -20,6 +20,8 @@ import json
 import statistics
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
 from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, free_port, start_app
 from vae.cli.tables import format_table
 from vae.latent.atlas import MIN_CELL_PX
@@ -64,8 +66,12 @@ def plot_centre(page) -> tuple[float, float]:
 
 
 def settle(page) -> None:
-    page.wait_for_selector(READY, timeout=60_000)
+    """The atlas on the map, and the page idle (given 10 s: on a busy machine a rerun can still be under way)."""
     page.wait_for_function(SHOWN, timeout=60_000)
+    try:
+        page.wait_for_selector(READY, timeout=10_000)
+    except PlaywrightTimeoutError:
+        pass
 
 
 def size_for(page, side: int) -> int:
@@ -73,7 +79,10 @@ def size_for(page, side: int) -> int:
     width, height = 1000 + 30 * side, 400 + MIN_CELL_PX * side
     for _ in range(8):
         page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(1500)  # the companion reports the new height, the page is redrawn at it
+        try:  # the companion fits the map to the window and reports the new size; Python sends that K's cells
+            page.wait_for_function(f"(side) => ({STATE})().side === side", arg=side, timeout=15_000)
+        except PlaywrightTimeoutError:
+            pass
         settle(page)
         got = page.evaluate(STATE)["side"]
         if got == side:
@@ -109,14 +118,15 @@ def measure(browser, side: int, decoder: str, gestures: int) -> dict:
         if decoder == "browser":
             page.wait_for_function("() => (document.querySelector('.map-hover').reported || '')"
                                    ".includes('\"decoder\":true')", timeout=120_000)
-        height = size_for(page, side)
+        height = size_for(page, side) if side else 1000  # K 0: as the 1400×1000 window gives it
         marks = []
         for number in range(gestures):
             page.evaluate(ARM, page.evaluate(STATE)["key"])
             gesture(page, number)
             marks.append(page.evaluate(REDRAWN))
             settle(page)
-        page.screenshot(path=str(RESULTS / f"atlas_{decoder}_{side}.png"))
+        page_side = page.evaluate(STATE)["side"]
+        page.screenshot(path=str(RESULTS / f"atlas_{decoder}_{page_side}.png"))
     finally:
         context.close()
         server.terminate()
@@ -124,6 +134,7 @@ def measure(browser, side: int, decoder: str, gestures: int) -> dict:
     drawn_by = {m["decoder"] for m in marks}
     if drawn_by != {decoder}:
         raise RuntimeError(f"the {decoder} path's atlas was drawn by {drawn_by}")
+    side = side or page_side
     return {"side": side, "decoder": decoder, "window_height": height, "gestures": marks,
             **{f"{k}_ms": statistics.median(m[k] for m in marks) for k in ("total", "report", "cells", "decode",
                                                                           "compose")}}
@@ -134,12 +145,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gestures", type=int, default=20)
+    parser.add_argument("--paths", nargs="+", default=["browser:16", "browser:32", "server:16", "server:32"],
+                        help="decoder:K pairs to measure (K 0: whatever the 1400×1000 window gives)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        for side, decoder in ((16, "browser"), (32, "browser"), (16, "server"), (32, "server")):
+        for decoder, side in (path.split(":") for path in args.paths):
+            side = int(side)
             results.append(measure(browser, side, decoder, args.gestures))
             print(decoder, side, "done", flush=True)
         browser.close()
@@ -147,9 +161,10 @@ def main() -> None:
              round(r["cells_ms"]), round(r["decode_ms"]), round(r["compose_ms"])) for r in results]
     print(format_table(["path", "gesture end -> atlas p50 ms", "view reported", "cells from Python",
                         "decode / tiles", "compose"], rows))
-    browser16 = next(r for r in results if r["decoder"] == "browser" and r["side"] == 16)
-    print(f"goal: 16x16 in the browser within {GOAL_MS} ms: {browser16['total_ms']:.0f} ms, "
-          f"{'met' if browser16['total_ms'] <= GOAL_MS else 'missed'}")
+    for r in results:
+        if r["decoder"] == "browser" and r["side"] == 16:
+            print(f"goal: 16x16 in the browser within {GOAL_MS} ms: {r['total_ms']:.0f} ms, "
+                  f"{'met' if r['total_ms'] <= GOAL_MS else 'missed'}")
     out = RESULTS / "atlas.json"
     out.write_text(json.dumps({"goal_ms": GOAL_MS, "results": results}, indent=2))
     print(f"wrote {out}")
