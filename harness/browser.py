@@ -15,6 +15,8 @@ from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from pages.explore.map_events import AREA_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -135,8 +137,25 @@ DRAWN_POINTS = f"() => ({POINT_TRACES})(document.querySelector('.js-plotly-plot'
 EVERY_POINT_TRACE = "(gd) => gd._fullData.filter(t => t.customdata)"  # those the legend hides too
 
 
+# Chart `gd` is drawn at its final size. Streamlit draws a chart that fills its container at the figure's height
+# first and then at the container's, so its points move once after they first appear; the container of the
+# Explore map is fitted to the window by the map's companion (map_events.js) before that.
+FINAL_SIZE = f"""(gd) => {{
+    const area = gd.closest('.st-key-{AREA_KEY}'), element = gd.closest('[data-testid=stElementContainer]');
+    if (!gd._fullLayout || (area && !area.parentElement.style.height)) return false;
+    return !element || Math.abs(gd._fullLayout.height - element.getBoundingClientRect().height) < 1;
+}}"""
+
+
+def wait_final_size(page, plot: str = "document.querySelector('.js-plotly-plot')", timeout_ms: int = 30_000) -> None:
+    """Wait until the chart `plot` (a JS expression) is drawn at its final size: before, its points still move."""
+    page.wait_for_function(f"() => {{ const gd = {plot}; return Boolean(gd) && ({FINAL_SIZE})(gd); }}",
+                           timeout=timeout_ms)
+
+
 def screen_points(page, plot: str, traces: str = POINT_TRACES) -> list[list[float]]:
     """[page x, page y, test index] of every point of the chart `plot` (a JS expression) in `traces`."""
+    wait_final_size(page, plot)
     return page.evaluate(f"""() => {{
         const gd = {plot}, xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         const box = gd.querySelector('.nsewdrag').getBoundingClientRect(), out = [];
@@ -163,6 +182,7 @@ def point_on_screen(page, index: int, chart: int = 0) -> tuple[float, float]:
     # Right after a rerun the chart can be missing for a moment (bench/map_scale.py met it once).
     page.wait_for_function("(c) => document.querySelectorAll('.js-plotly-plot')[c]?._fullData?.[1]", arg=chart,
                            timeout=30_000)
+    wait_final_size(page, f"document.querySelectorAll('.js-plotly-plot')[{int(chart)}]")
     return tuple(page.evaluate(f"""([i, c]) => {{
         const gd = document.querySelectorAll('.js-plotly-plot')[c];
         const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
@@ -179,6 +199,7 @@ def isolated_point(page, start: int = 0, min_px: float = 3, chart: int = 0) -> i
     """The first drawn map point from `start` on (counted as `point_on_screen` does) with no other
     marker of any trace within `min_px` on screen: Plotly gives a click to the nearest of overlapping
     points, so only a click on such a point must select it."""
+    wait_final_size(page, f"document.querySelectorAll('.js-plotly-plot')[{int(chart)}]")
     return int(page.evaluate(f"""([start, minPx, c]) => {{
         const gd = document.querySelectorAll('.js-plotly-plot')[c];
         const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;

@@ -147,9 +147,10 @@ def place_of(bundle: Bundle, projection: str, code: np.ndarray) -> tuple[float, 
 
 
 def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overlays: list | None = None,
-             matching: np.ndarray | None = None) -> None:
+             matching: np.ndarray | None = None) -> str:
     """The WebGL map, grey where the filter leaves images out (`matching`: those it keeps, None for all);
-    selecting on it reruns the page, and `apply_map_selection` takes it from there."""
+    selecting on it reruns the page, and `apply_map_selection` takes it from there. Returns its caption
+    (the page shows it below the map's area, which the map fills)."""
     xy = bundle.projections[projection]["xy"]
     key = map_key(bundle, projection)
     selected = st.session_state.get("selected")
@@ -161,26 +162,24 @@ def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overl
                     else (layers.drawn, None))
     fig = explore_map(xy, bundle.labels, bundle.class_names, class_colours(len(bundle.class_names)), drawn,
                       selected, marker, scale, overlays or [],
-                      frozenset(map_events.hidden_classes(len(bundle.class_names))), map_events.map_height(),
-                      muted=muted)
+                      frozenset(map_events.hidden_classes(len(bundle.class_names))), muted=muted)
     figures.name_axes(fig, projection)
     if layers is not None:
         map_detail.show(fig, layers, scale)
-    st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+    st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"), height="stretch",
                     config={"scrollZoom": True, "displaylogo": False})
     if layers is not None:
         how = (f"PCA of all {len(xy):,} codes" if projection == "pca" else PROJECTION_LABELS[projection])
-        st.caption(f"{len(xy):,} images · {how} · the picture shows every point in view, the dots up to "
-                   f"{map_detail.VIEW_POINTS:,} of them (all once few enough are in view: zoom in); selections, "
-                   "neighbours, colours and decoding use every point. Click a point to select it; click empty "
-                   "space or drag a box to decode there (from the codes of the nearby points).")
-        return
+        return (f"{len(xy):,} images · {how} · the picture shows every point in view, the dots up to "
+                f"{map_detail.VIEW_POINTS:,} of them (all once few enough are in view: zoom in); selections, "
+                "neighbours, colours and decoding use every point. Click a point to select it; click empty "
+                "space or drag a box to decode there (from the codes of the nearby points).")
     shown = len(drawn) + (0 if muted is None else len(muted))
     sampled = f" (a fixed sample of {shown:,} drawn; selections use all)" if shown < len(xy) else ""
     if matching is not None:
         sampled += f", {int(matching.sum()):,} matching the filter (the others grey)"
-    st.caption(f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
-               "click empty space or drag a box to decode there (from the codes of the nearby points).")
+    return (f"{len(xy):,} images{sampled} · {PROJECTION_LABELS[projection]} · click a point to select it; "
+            "click empty space or drag a box to decode there (from the codes of the nearby points).")
 
 
 def _reset(bundle: Bundle, how: str) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
 
 from pages.explore import map_atlas, map_detail
 from ui import bundles, figures
@@ -31,6 +32,9 @@ from vae.share.components import MAP_EVENTS_JS, base64_array, component_js
 KEY = "map-events"
 WANTED_KEY = "map_atlas_wanted"
 JPEG_QUALITY = 85
+# The map's container (`map_area`), which map_events.js makes as tall as the window leaves it.
+AREA_KEY = "explore-map-area"
+AREA_PX = 620
 
 _component = st.components.v2.component(
     "vae_lab.map_events", js=component_js(MAP_EVENTS_JS), isolate_styles=False)
@@ -78,10 +82,10 @@ def hidden_classes(n_classes: int) -> set[int]:
     return {c for c in hidden if isinstance(c, int) and not isinstance(c, bool) and 0 <= c < n_classes}
 
 
-def map_height(default: int = 620) -> int:
-    """The map's height in pixels as the browser last fitted it to the window (map_events.js), `default` before."""
-    height = (st.session_state.get(KEY) or {}).get("height")
-    return height if isinstance(height, int) and not isinstance(height, bool) and 200 <= height <= 4000 else default
+def map_area() -> DeltaGenerator:
+    """The container the map is drawn in, which it fills (and nothing else: its caption goes below): AREA_PX
+    tall until the component fits it to the window."""
+    return st.container(height=AREA_PX, border=False, key=AREA_KEY)
 
 
 def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict | None = None,
@@ -95,9 +99,8 @@ def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict 
     atlas_id = _atlas_id(path, stamp, limit)
     send = st.session_state.pop(WANTED_KEY, None) == atlas_id
     hidden = sorted(hidden_classes(len(bundle.class_names)))
-    _component(key=KEY, data={"map_key": map_key, "atlas_id": atlas_id,
+    _component(key=KEY, data={"map_key": map_key, "area": AREA_KEY, "atlas_id": atlas_id,
                               "atlas": _atlas(path, stamp, limit) if send else None, "hidden": hidden,
                               "colour": colour, "detail": detail, "decoded": decoded},
                default={"hidden": []}, on_want_atlas_change=partial(_on_want, KEY), on_hidden_change=lambda: None,
-               on_view_change=lambda: None,
-               on_height_change=lambda: None, on_want_decoder_change=partial(map_atlas.on_want, KEY))
+               on_view_change=lambda: None, on_want_decoder_change=partial(map_atlas.on_want, KEY))

@@ -7,6 +7,7 @@ from pages.explore import (
     explorer,
     filter_panel,
     image_grid,
+    map_events,
     map_selection,
     map_view,
     per_image,
@@ -24,7 +25,7 @@ if bundle is None:
     first_steps.stop_without_bundle()
 st.title("Explore the latent space")
 explorer.restore_from_url(bundle)
-# The map is the page's main object: most of the width, as tall as the window leaves it (map_events.js), its
+# The map is the page's main object: most of the width, as tall as the window leaves it (map_events.map_area), its
 # controls in two rows above it and the filter below; the decoded image and the sliders beside it.
 map_column, side_column = st.columns([5, 2], gap="medium")
 with map_column:
@@ -38,7 +39,8 @@ with map_column:
     explorer.follow_pending_umap(bundle)
     map_key = (view_3d.map_key if in_3d else explorer.map_key)(bundle, projection)
     map_view.colour_controls(bundle, projection, map_key, explorer.MAX_DRAWN, not in_3d)
-    map_area = st.container()
+    map_area = map_events.map_area()
+    map_caption = st.empty()
     matching = filter_panel.panel(bundle)
     per_image.status_note(bundle)
 explorer.apply_map_selection(bundle, projection, matching)
@@ -47,10 +49,9 @@ with side_column:
     explorer.code_buttons(bundle)
     explorer.live_decoder(bundle, projection)
 with map_area:
-    if in_3d:
-        view_3d.draw(bundle, projection, view)
-    else:
-        explorer.draw_map(bundle, projection, view, map_view.overlays(bundle, projection, view), matching)
+    caption = (view_3d.draw(bundle, projection, view) if in_3d else
+               explorer.draw_map(bundle, projection, view, map_view.overlays(bundle, projection, view), matching))
+map_caption.caption(caption)
 explorer.selection_panel(bundle, projection)
 if view.show_cloud and st.session_state.get("selected") is not None:
     posterior_cloud.strip(bundle, st.session_state["selected"])

@@ -49,8 +49,9 @@ def _pca_axis(path: str, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
     return third_principal_axis(bundles.get_bundle(Path(path)).mu)
 
 
-def draw(bundle: Bundle, projection: str, view: MapView) -> None:
-    """The map's points in 3-D, coloured as the 2-D map (the colour controls recolour it in place)."""
+def draw(bundle: Bundle, projection: str, view: MapView) -> str:
+    """The map's points in 3-D, coloured as the 2-D map (the colour controls recolour it in place); returns its
+    caption, as `explorer.draw_map` does."""
     xy = bundle.projections[projection]["xy"]
     key = map_key(bundle, projection)
     layers = map_view.large_map_layers(bundle, projection, key, MAX_DRAWN, view.scale)
@@ -67,13 +68,12 @@ def draw(bundle: Bundle, projection: str, view: MapView) -> None:
     n_classes = len(bundle.class_names)
     fig = explore_map_3d(xyz, bundle.labels, bundle.class_names, class_colours(n_classes), drawn,
                          AXIS_TITLES[projection], view.scale, frozenset(map_events.hidden_classes(n_classes)),
-                         map_events.map_height(),
                          selected=None if selected is None else
                          points_3d(projection, xy, bundle.mu, np.array([selected]), axis)[0].tolist(),
                          current=current)
     if layers is not None:  # the companion's view points: it recolours these and swaps nothing in
         fig.update_layout(meta={"colour": map_detail.colour_key_for(view.scale, layers), "detail": layers.key})
-    st.plotly_chart(fig, key=key, config={"displaylogo": False})
-    st.caption(f"{len(drawn):,} of {len(xy):,} images in 3-D · {PROJECTION_LABELS[projection]} · drag to turn, "
-               "scroll to zoom. The selected point and the current code are marked; clicking and selecting work on "
-               "the 2-D map only.")
+    st.plotly_chart(fig, key=key, height="stretch", config={"displaylogo": False})
+    return (f"{len(drawn):,} of {len(xy):,} images in 3-D · {PROJECTION_LABELS[projection]} · drag to turn, "
+            "scroll to zoom. The selected point and the current code are marked; clicking and selecting work on "
+            "the 2-D map only.")

@@ -8,7 +8,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from harness.browser import ROOT
+from harness.browser import ROOT, wait_final_size
+from pages.explore.map_events import AREA_KEY
 from vae.bundle import load_bundle
 from vae.models.inference import decode
 
@@ -28,13 +29,13 @@ ATLAS = f"""() => {{
 
 
 def layout(page) -> dict:
-    return page.evaluate("""() => {
-        const box = (s) => { const b = document.querySelector(s).getBoundingClientRect();
-                             return {left: b.left, top: b.top, right: b.right, bottom: b.bottom, width: b.width}; };
-        return {row: box('[data-testid=stMainBlockContainer] [data-testid=stHorizontalBlock]'),
-                map: box('.js-plotly-plot'),
-                decoded: box('canvas.decoded'), sliders: box('.ld-sliders'), window: window.innerHeight};
-    }""")
+    return page.evaluate(f"""() => {{
+        const box = (s) => {{ const b = document.querySelector(s).getBoundingClientRect();
+                             return {{left: b.left, top: b.top, right: b.right, bottom: b.bottom, width: b.width}}; }};
+        return {{row: box('[data-testid=stMainBlockContainer] [data-testid=stHorizontalBlock]'),
+                map: box('.js-plotly-plot'), area: box('.st-key-{AREA_KEY}'),
+                decoded: box('canvas.decoded'), sliders: box('.ld-sliders'), window: window.innerHeight}};
+    }}""")
 
 
 def zoom_in(page, before: str | None) -> dict:
@@ -63,25 +64,27 @@ def cell_pixels(atlas: dict, index: int) -> np.ndarray:
     return crop[::cell["scale"], ::cell["scale"]]
 
 
-def test_the_map_takes_most_of_the_width_and_fits_the_window(page, app_url, screenshots):
+def open_explorer(page, app_url) -> None:
     page.goto(app_url)
     page.wait_for_function(f"() => {PLOT}?._fullData?.[1]?._length > 0", timeout=60_000)
     wait_ready(page)
-    page.wait_for_function(f"() => {{ const gap = window.innerHeight - {PLOT}.getBoundingClientRect().bottom;"
-                           " return gap >= 0 && gap < 40; }", timeout=20_000)  # fitted to the window
+    wait_final_size(page)
+
+
+def test_the_map_takes_most_of_the_width_and_fits_the_window(page, app_url, screenshots):
+    open_explorer(page, app_url)
     page.screenshot(path=str(screenshots / "explore-1400x1000.png"))
     box = layout(page)
     assert box["map"]["width"] > 0.65 * box["row"]["width"]  # of the page's content, beside the sidebar
-    assert box["map"]["bottom"] <= box["window"]
+    assert 0 <= box["window"] - box["area"]["bottom"] < 40  # its area fitted to the window
+    assert box["area"]["bottom"] - 80 < box["map"]["bottom"] <= box["area"]["bottom"]  # filled, but for the caption
     for part in ("decoded", "sliders"):  # beside the map, in view with it
         assert box[part]["left"] >= box["map"]["right"] and box[part]["bottom"] <= box["window"], part
 
 
 @needs_onnxruntime_web
 def test_the_atlas_is_redrawn_for_each_zoomed_view_with_the_decoders_images(page, app_url, screenshots):
-    page.goto(app_url)
-    page.wait_for_function(f"() => {PLOT}?._fullData?.[1]?._length > 0", timeout=60_000)
-    wait_ready(page)
+    open_explorer(page, app_url)
     page.locator(".st-key-atlas_mode").get_by_text("under", exact=True).click()
     page.wait_for_function(SHOWN, timeout=60_000)
     first = page.evaluate(ATLAS)  # decoded by the server or, if its decoder came first, by the browser

@@ -11,7 +11,16 @@ import pytest
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from harness.browser import DRAWN_POINTS, POINT_TRACES, ROOT, click_map_point, isolated_point, point_index, serving
+from harness.browser import (
+    DRAWN_POINTS,
+    POINT_TRACES,
+    ROOT,
+    click_map_point,
+    isolated_point,
+    point_index,
+    serving,
+    wait_final_size,
+)
 from pages.explore.live_decoder import STEP
 from ui.state import SLIDER_LIMIT
 from vae.bundle import load_bundle
@@ -131,6 +140,7 @@ def open_explorer(page, app_url):
         " return gd && gd._fullData && gd._fullData[1] && gd._fullData[1]._length > 0; }",
         timeout=60_000)
     wait_ready(page)
+    wait_final_size(page)
 
 
 def test_map_shows_all_test_points(page, app_url, screenshots):

@@ -47,10 +47,11 @@ def test_a_filter_greys_the_map_and_a_tagged_selection_is_listed_and_exported(pa
     points = screen_points(page, PLOT)
     assert sorted(int(i) for _, _, i in points) == list(range(2000))
     assert page.evaluate(f"() => {PLOT}._fullData.find(t => t.name.startsWith('{GREY}'))._length") == 8000
-    page.locator(".st-key-filter-panel").scroll_into_view_if_needed()
+    page.locator(".st-key-filter-panel").scroll_into_view_if_needed()  # below the map, which fills the window
     page.screenshot(path=str(screenshots / "filter-map.png"), full_page=False)
 
-    x, y, _ = points[len(points) // 2]
+    page.locator(".st-key-map-fashion-mnist-conv-z16-umap").scroll_into_view_if_needed()
+    x, y, _ = screen_points(page, PLOT)[len(points) // 2]  # where the point is now the page has scrolled
     drag_box(page, x - 45, y - 35, x + 45, y + 35)
     heading = page.locator(".st-key-selection-panel h3").first
     heading.wait_for(timeout=60_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.browser import DRAWN_POINTS, POINT_TRACES, serving
+from harness.browser import DRAWN_POINTS, POINT_TRACES, serving, wait_final_size
 from tests.conftest import write_large_map
 from vae.bundle import load_bundle
 
@@ -49,6 +49,7 @@ def test_a_zoom_swaps_in_the_picture_and_every_point_of_the_view(browser, folder
                                timeout=120_000)
         wait_ready(page, 120_000)
         assert page.evaluate(DRAWN_POINTS) == 5_000
+        wait_final_size(page)
         whole = page.evaluate(DETAIL)
         box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

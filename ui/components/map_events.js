@@ -159,33 +159,40 @@ function attach(root) {
     const moved = Object.keys(event || {}).some((k) => k.startsWith("xaxis.") || k.startsWith("yaxis."));
     if (moved && (root.data.detail || decodedAtlasOn(root))) reportView(root);
   });
-  plot.on("plotly_afterplot", () => { // a figure redrawn from Python's has its height and no atlas: fix both
-    fitHeight(root);
-    showDecodedAtlas(root);
-  });
+  plot.on("plotly_afterplot", () => showDecodedAtlas(root)); // a figure redrawn from Python's has no atlas
   const pressed = () => { root.pressed = performance.now(); };
   plot.addEventListener("pointerdown", pressed);
   plot.addEventListener("pointerup", pressed);
   plot.addEventListener("pointerenter", () => askForAtlas(root));
 }
 
-// The map is the page's main object: as tall as the window leaves below its top (at least MIN_MAP_PX), so
-// map, decoded image and sliders are in view together. The height is set here (again after Streamlit
-// redraws the figure at its own) and goes to Python (state value "height"), which draws the next figure at it.
+// The map is the page's main object: its area (pages/explore/map_events.py, a container of fixed height whose
+// chart stretches to fill it) is made as tall as the window leaves below its top (at least MIN_MAP_PX), so
+// map, decoded image and sliders are in view together. The area's height, not the figure's, is set here:
+// Streamlit sizes the chart to its area itself, where a height set on the figure would be undone by
+// Streamlit's next drawing of its own figure (and set again, and so on).
 const MIN_MAP_PX = 480;
 const MAP_MARGIN_PX = 24;
 
 function fitHeight(root) {
-  const plot = root.plot;
-  if (!plot || !plot._fullLayout || !window.Plotly) return;
-  // Measured again only when the window, the plot or its height changed: a measure forces a layout of the page.
-  const seen = `${window.innerHeight}|${plot._fullLayout.height}`;
-  if (root.fitted === seen && root.fittedPlot === plot) return;
-  [root.fitted, root.fittedPlot] = [seen, plot];
-  const top = plot.getBoundingClientRect().top + window.scrollY;
-  const height = Math.max(MIN_MAP_PX, Math.round(window.innerHeight - top - MAP_MARGIN_PX));
-  if (Math.abs(plot._fullLayout.height - height) > 2) window.Plotly.relayout(plot, { height });
-  if (root.sentHeight !== height) root.setStateValue("height", (root.sentHeight = height));
+  const area = document.querySelector(`.st-key-${root.data.area}`);
+  const wrapper = area && area.parentElement; // Streamlit's wrapper holds the container's fixed height
+  if (!wrapper) return;
+  const scroller = area.closest("[data-testid=stMain]"); // the page scrolls there, not the window
+  const top = area.getBoundingClientRect().top + (scroller ? scroller.scrollTop : window.scrollY);
+  const height = `${Math.max(MIN_MAP_PX, Math.round(window.innerHeight - top - MAP_MARGIN_PX))}px`;
+  if (wrapper.style.height !== height) Object.assign(wrapper.style, { height, flex: `0 0 ${height}` });
+}
+
+// Fit the area again whenever the page's content or the window changes size (what lies above the map may
+// grow or shrink): in a ResizeObserver's callback the page is laid out already, so the measure costs nothing.
+function watchHeight(root) {
+  const page = document.querySelector("[data-testid=stMainBlockContainer]");
+  if (!page || root.watched === page) return;
+  root.watched = page;
+  root.resizes?.disconnect();
+  root.resizes = new ResizeObserver(() => fitHeight(root));
+  root.resizes.observe(page);
 }
 
 const GRID_RING = "in the grid under the pointer";
@@ -257,10 +264,14 @@ export default function (component) {
       if (index !== root.ringed) ringPoint(root, (root.ringed = index));
     });
     // The map is drawn after this component, and Streamlit may replace it: look for it now and then.
+    window.addEventListener("resize", () => root.isConnected && fitHeight(root));
     root.timer = setInterval(() => {
-      if (!root.isConnected) return clearInterval(root.timer);
+      if (!root.isConnected) {
+        root.resizes?.disconnect();
+        return clearInterval(root.timer);
+      }
       attach(root);
-      fitHeight(root);
+      watchHeight(root);
       showDetail(root);
       showDecodedAtlas(root);
       recolour(root);
@@ -271,7 +282,7 @@ export default function (component) {
   root.setStateValue = setStateValue;
   if (data.atlas && !atlases.has(data.atlas.id)) loadAtlas(root, data.atlas);
   attach(root);
-  fitHeight(root);
+  watchHeight(root);
   showDetail(root);
   showDecodedAtlas(root);
   recolour(root);
