@@ -27,6 +27,14 @@ def test_a_cell_code_is_the_one_a_click_there_decodes():
         assert code == pytest.approx(inverse(tuple(centre))[0], abs=1e-5)
 
 
+def test_the_cells_triangles_are_found_with_the_projectors_own_transforms():
+    """SciPy's find_simplex, which `codes_at` calls, would compute its own in a per-triangle loop: seconds in
+    the app's server, whose other threads take the GIL between triangles (vae/latent/placement.py)."""
+    xy = np.random.default_rng(2).normal(size=(300, 2))
+    inverse = InverseProjector(xy, xy.astype(np.float32))
+    assert inverse.triangulation.transform is inverse.transforms
+
+
 def test_a_cell_in_a_gap_between_classes_is_far_from_data_and_one_inside_a_dense_class_is_not():
     rng = np.random.default_rng(1)
     # Two dense classes on the map, 10 apart: a view over both puts cells inside each and in the gap.

@@ -62,6 +62,8 @@ class InverseProjector:
         # Paid here, not in the first click; SciPy's find_simplex would compute its own, slowly (see below).
         self.transforms = (None if self.triangulation is None
                            else barycentric_transforms(self.xy, self.triangulation.simplices))  # (T, 3, 2)
+        if self.triangulation is not None:  # SciPy's find_simplex (`codes_at`) takes these, not its own loop's
+            self.triangulation._transform = self.transforms
         corners = None if self.triangulation is None else self.xy[self.triangulation.simplices]  # (T, 3, 2)
         self.boxes = None if corners is None else (corners.min(axis=1), corners.max(axis=1))  # each (T, 2)
 
