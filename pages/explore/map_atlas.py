@@ -39,7 +39,8 @@ def controls(mode_column, opacity_column, flat: bool) -> tuple[str, float]:
         help="A grid of images decoded over the map's view, each cell from its centre's code (the map's inverse "
              "projection): zoom in for finer steps. Cells far from every test point are dimmed and outlined: "
              "the decoder extrapolates there. Under the points, or over them (instead of them at full opacity). "
-             "Click a cell to load its code into the sliders.") or "off"
+             "Click a cell to load its code into the sliders (under the points, a click on a point still "
+             "selects its image).") or "off"
     mode = mode if flat else "off"
     if mode == "off":  # no slider then: the page's first slider stays the live decoder's
         return mode, 0.0

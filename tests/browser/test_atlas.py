@@ -1,4 +1,5 @@
-"""The Explore page at 1400×1000: the map takes most of the width, and its decoded atlas follows each zoom."""
+"""The Explore page at 1400×1000: the map takes most of the width, its decoded atlas follows each zoom, and a
+click on a cell loads that cell's code."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import io
 import numpy as np
 from PIL import Image
 
-from harness.browser import ROOT, wait_final_size
+from harness.browser import ROOT, retry, wait_final_size
 from pages.explore.map_events import AREA_KEY
 from vae.bundle import load_bundle
 from vae.models.inference import decode
 
 from .conftest import needs_onnxruntime_web, wait_ready
+from .test_explorer import assert_sliders_hold, decoded_src
 
 VIEWPORT = {"width": 1400, "height": 1000}
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
@@ -50,7 +52,7 @@ def zoom_in(page, before: str | None) -> dict:
 
 def codes_of(atlas: dict) -> np.ndarray:
     cells = atlas["cells"]
-    return np.frombuffer(base64.b64decode(cells["codes"]), dtype="<f4").reshape(-1, cells["dim"])
+    return np.frombuffer(base64.b64decode(cells["codes"]), dtype="<f4").reshape(-1, cells["dim"]).copy()
 
 
 def cell_pixels(atlas: dict, index: int) -> np.ndarray:
@@ -105,3 +107,30 @@ def test_the_atlas_is_redrawn_for_each_zoomed_view_with_the_decoders_images(page
         for index in np.flatnonzero(~far)[[0, -1]]:  # cells near data, not dimmed: the decoder's own pixels
             expected = decode(bundle.model, codes[index])[0].astype(int)
             assert np.abs(cell_pixels(atlas, index) - expected).max() <= 1, (atlas["decoder"], index)  # float16
+
+
+def test_a_click_anywhere_in_a_cell_loads_its_code_and_decodes_it(page, app_url, screenshots):
+    """Over the points ("instead of them"), a click off a cell's centre, as a hand lands, loads that cell's code
+    into the sliders, and the decoded image is that code's decode."""
+    open_explorer(page, app_url)
+    page.locator(".st-key-atlas_mode").get_by_text("over", exact=True).click()
+    page.wait_for_function(SHOWN, timeout=60_000)
+    wait_ready(page)
+    atlas = page.evaluate(ATLAS)
+    cells, cell = atlas["cells"], atlas["shown"]["cell"]
+    index = int(np.flatnonzero(~np.array(cells["far"], dtype=bool))[len(cells["far"]) // 4])  # among the points
+    x, y = page.evaluate(f"""(i) => {{
+        const gd = {PLOT}, box = gd.querySelector('.nsewdrag').getBoundingClientRect(), cells = ({ATLAS})().cells;
+        return [box.left + gd._fullLayout.xaxis.l2p(cells.x[i]), box.top + gd._fullLayout.yaxis.l2p(cells.y[i])];
+    }}""", index)
+    code = codes_of(atlas)[index]
+    caption = page.get_by_text("Code from map position")
+    retry(lambda: page.mouse.click(x + 0.35 * cell["width"], y - 0.35 * cell["height"]),
+          lambda timeout: caption.wait_for(timeout=timeout), 3, 10_000)
+    wait_ready(page)
+    assert_sliders_hold(page, code)
+    page.wait_for_function("() => !document.querySelector('.live-decoder').decoding", timeout=30_000)
+    shown = Image.open(io.BytesIO(base64.b64decode(decoded_src(page).split(",", 1)[1]))).convert("L")
+    expected = decode(load_bundle(SHIPPED).model, code)[0].astype(int)
+    assert np.abs(np.asarray(shown, dtype=int) - expected).max() <= 1
+    page.screenshot(path=str(screenshots / "explore-atlas-cell-clicked.png"))

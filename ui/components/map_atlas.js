@@ -6,9 +6,11 @@
 // dimmed and outlined. The canvas goes on the map as a Plotly layout image named "atlas" (below the points,
 // or above them: "instead of the points"), so it pans and zooms with the map until the next view's atlas
 // replaces it: a layout image, not a canvas over the plot, because Plotly moves it with the axes during a
-// gesture. An invisible trace, "atlas cells", puts a click target at each cell's centre (the click grid,
-// trace 0, skipped meanwhile): a click on a cell selects its centre, which the server decodes by the same
-// inverse projection, so the sliders get the cell's code.
+// gesture. An invisible trace, "atlas cells", puts a click target at each cell's centre, reached from anywhere
+// in the cell (the layout's hoverdistance: half a cell's diagonal): a click on a cell selects its centre,
+// which the server decodes by the same inverse projection, so the sliders get the cell's code. Under the
+// points a click on a point still selects that image (the click grid, trace 0, is skipped: between points a
+// click takes the cell's code); over them ("instead of the points") only the cells take the pointer.
 const batchDecoders = new Map(); // payload id -> Promise of an async (codes, n) -> floats (n, C, H, W) in [0, 1]
 const readyDecoders = new Set(); // payload ids whose batch decoder is built
 const DECODED_ATLAS = "decoded atlas";
@@ -16,6 +18,7 @@ const CELLS = "atlas cells";
 const FAR_FILL = "rgba(255, 255, 255, 0.6)";
 const FAR_LINE = "#d9480f";
 const ASK_DECODER_AGAIN_MS = 5000;
+const HOVER_DISTANCE = 20; // Plotly's default, in pixels
 
 function decodedAtlasOn(root) {
   const atlas = root.data.decoded;
@@ -139,16 +142,39 @@ function withoutAtlas(images) {
   return (images || []).filter((image) => image.name !== DECODED_ATLAS);
 }
 
+// What the figure had before the atlas came on, put back when it goes: grid lines, hover distance, each
+// trace's hover (null: Plotly's default).
+function keepFigure(root, plot) {
+  root.before = { grid: [plot._fullLayout.xaxis.showgrid, plot._fullLayout.yaxis.showgrid],
+                  hoverdistance: plot.layout.hoverdistance ?? null,
+                  hoverinfo: plot.data.map((trace) => trace.hoverinfo ?? null),
+                  hovertemplate: plot.data.map((trace) => trace.hovertemplate ?? null) };
+}
+
 function clearDecodedAtlas(root) {
   const plot = root.plot;
   if (!plot || !plot._fullData || !(plot.layout.meta || {}).decoded) return;
+  const before = root.before || { grid: [true, true], hoverdistance: null, hoverinfo: [], hovertemplate: [] };
   // The meta first: each Plotly call below redraws, and a redraw calls showDecodedAtlas again.
-  const [xGrid, yGrid] = root.gridShown || [true, true];
-  window.Plotly.relayout(plot, { images: withoutAtlas(plot.layout.images), "xaxis.showgrid": xGrid,
-                                 "yaxis.showgrid": yGrid, meta: { ...(plot.layout.meta || {}), decoded: null } });
+  window.Plotly.relayout(plot, { images: withoutAtlas(plot.layout.images), "xaxis.showgrid": before.grid[0],
+                                 "yaxis.showgrid": before.grid[1], hoverdistance: before.hoverdistance,
+                                 meta: { ...(plot.layout.meta || {}), decoded: null } });
   const cells = plot.data.findIndex((trace) => trace.name === CELLS);
   if (cells >= 0) window.Plotly.deleteTraces(plot, cells);
-  window.Plotly.restyle(plot, { hoverinfo: "none" }, [0]);
+  const traces = before.hoverinfo.map((_, i) => i).filter((i) => i < plot.data.length);
+  window.Plotly.restyle(plot, { hoverinfo: traces.map((i) => before.hoverinfo[i]),
+                                hovertemplate: traces.map((i) => before.hovertemplate[i]) }, traces);
+}
+
+// Which traces take the pointer while the atlas shows (see the top of this file). A trace with a hovertemplate
+// ignores hoverinfo "skip": the template goes meanwhile.
+function hoverTargets(root, plot, mode) {
+  const { hoverinfo, hovertemplate } = root.before;
+  const skip = plot.data.map((trace, i) => trace.name !== CELLS && (mode === "over" || i === 0));
+  window.Plotly.restyle(plot, {
+    hoverinfo: plot.data.map((trace, i) => (trace.name === CELLS ? "none" : skip[i] ? "skip" : hoverinfo[i] ?? null)),
+    hovertemplate: plot.data.map((_, i) => (skip[i] ? null : hovertemplate[i] ?? null)),
+  }, plot.data.map((_, i) => i));
 }
 
 // Put a composed atlas on the map, with its click targets, unless the plot shows it already.
@@ -162,9 +188,11 @@ function applyDecodedAtlas(root, drawn) {
                   layer: atlas.mode === "over" ? "above" : "below" };
   // The meta first: each Plotly call below redraws, and a redraw calls showDecodedAtlas again.
   // No grid lines while the atlas shows: over its cells they read as white streaks (put back when it goes).
-  if (!(plot.layout.meta || {}).decoded) root.gridShown = [plot._fullLayout.xaxis.showgrid, plot._fullLayout.yaxis.showgrid];
+  if (!(plot.layout.meta || {}).decoded) keepFigure(root, plot);
+  const reach = Math.ceil(Math.hypot(drawn.cell.width, drawn.cell.height) / 2);
   window.Plotly.relayout(plot, { images: [...withoutAtlas(plot.layout.images), image], "xaxis.showgrid": false,
-                                 "yaxis.showgrid": false, meta: { ...(plot.layout.meta || {}), decoded: applied } });
+                                 "yaxis.showgrid": false, hoverdistance: Math.max(reach, HOVER_DISTANCE),
+                                 meta: { ...(plot.layout.meta || {}), decoded: applied } });
   const targets = plot.data.findIndex((trace) => trace.name === CELLS);
   const size = Math.min(drawn.cell.width, drawn.cell.height);
   if (targets >= 0) {
@@ -175,7 +203,7 @@ function applyDecodedAtlas(root, drawn) {
                                     showlegend: false, hoverinfo: "none", selected: hidden, unselected: hidden,
                                     marker: { size, opacity: 0, color: "#000" } });
   }
-  window.Plotly.restyle(plot, { hoverinfo: "skip" }, [0]);
+  hoverTargets(root, plot, atlas.mode);
   plot.dataset.decodedAtlas = cells.key;
   plot.dataset.decodedBy = drawn.decoder;
   root.atlasShown = { key: cells.key, decoder: drawn.decoder, cell: drawn.cell, at: performance.now() };
