@@ -120,14 +120,22 @@ function showDetail(root) {
 // Plotly reports a wheel zoom once its events stop (50 ms after the last); a moment more lets a next one join.
 const VIEW_SETTLE_MS = 30;
 
+const RANGE_CHANGE = /^[xy]axis\.(range|autorange)/; // a relayout's keys when the view moved
+
+function axisRanges(plot) {
+  return [...plot._fullLayout.xaxis.range, ...plot._fullLayout.yaxis.range].map(Number);
+}
+
 // Tell Python the map's view, its plot area in pixels and whether the browser decodes the atlas (map_atlas.js),
-// `delay` ms after the last call, and only when that changed since the last report.
+// `delay` ms after the last call, and only when that changed since the last report. The view is the one the
+// last gesture ended on (its plotly_relayout): a report for another reason (the size, the decoder) during a
+// pan must not send the view as it is mid-way.
 function reportView(root, delay = VIEW_SETTLE_MS) {
   clearTimeout(root.viewTimer);
   root.viewTimer = setTimeout(() => {
     const plot = root.plot;
     if (!plot || !plot._fullLayout) return;
-    const range = [...plot._fullLayout.xaxis.range, ...plot._fullLayout.yaxis.range].map(Number);
+    const range = root.settled?.plot === plot ? root.settled.range : axisRanges(plot);
     const { w, h } = plot._fullLayout._size;
     const view = { map: root.data.map_key, range, size: [Math.round(w), Math.round(h)], decoder: browserDecodesAtlas(root) };
     const text = JSON.stringify(view);
@@ -156,8 +164,9 @@ function attach(root) {
     if (JSON.stringify(hidden) !== JSON.stringify(root.data.hidden)) root.setStateValue("hidden", hidden);
   });
   plot.on("plotly_relayout", (event) => {
-    const moved = Object.keys(event || {}).some((k) => k.startsWith("xaxis.") || k.startsWith("yaxis."));
-    if (moved && (root.data.detail || decodedAtlasOn(root))) reportView(root);
+    if (!Object.keys(event || {}).some((k) => RANGE_CHANGE.test(k))) return;
+    root.settled = { plot, range: axisRanges(plot) };
+    if (root.data.detail || decodedAtlasOn(root)) reportView(root);
   });
   plot.on("plotly_afterplot", () => showDecodedAtlas(root)); // a figure redrawn from Python's has no atlas
   const pressed = () => { root.pressed = performance.now(); };
