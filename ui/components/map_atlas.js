@@ -166,15 +166,19 @@ function clearDecodedAtlas(root) {
                                 hovertemplate: traces.map((i) => before.hovertemplate[i]) }, traces);
 }
 
-// Which traces take the pointer while the atlas shows (see the top of this file). A trace with a hovertemplate
-// ignores hoverinfo "skip": the template goes meanwhile.
-function hoverTargets(root, plot, mode) {
+// Which traces take the pointer while the atlas shows (see the top of this file), as a restyle of every
+// trace: with the cells' targets moved to `cells` (their marker `size`). A trace with a hovertemplate ignores
+// hoverinfo "skip": the template goes meanwhile.
+function traceUpdate(root, plot, mode, cells, size) {
   const { hoverinfo, hovertemplate } = root.before;
-  const skip = plot.data.map((trace, i) => trace.name !== CELLS && (mode === "over" || i === 0));
-  window.Plotly.restyle(plot, {
-    hoverinfo: plot.data.map((trace, i) => (trace.name === CELLS ? "none" : skip[i] ? "skip" : hoverinfo[i] ?? null)),
+  const isCells = plot.data.map((trace) => trace.name === CELLS);
+  const skip = plot.data.map((_, i) => !isCells[i] && (mode === "over" || i === 0));
+  const only = (value) => isCells.map((yes) => (yes ? value : undefined)); // undefined: left as it is
+  return {
+    hoverinfo: plot.data.map((_, i) => (isCells[i] ? "none" : skip[i] ? "skip" : hoverinfo[i] ?? null)),
     hovertemplate: plot.data.map((_, i) => (skip[i] ? null : hovertemplate[i] ?? null)),
-  }, plot.data.map((_, i) => i));
+    x: only(cells.x), y: only(cells.y), "marker.size": only(size),
+  };
 }
 
 // Put a composed atlas on the map, with its click targets, unless the plot shows it already.
@@ -186,24 +190,23 @@ function applyDecodedAtlas(root, drawn) {
   const image = { name: DECODED_ATLAS, source: drawn.source, xref: "x", yref: "y", x: x0, y: y1, sizex: x1 - x0,
                   sizey: y1 - y0, sizing: "stretch", xanchor: "left", yanchor: "top", opacity: atlas.opacity,
                   layer: atlas.mode === "over" ? "above" : "below" };
-  // The meta first: each Plotly call below redraws, and a redraw calls showDecodedAtlas again.
   // No grid lines while the atlas shows: over its cells they read as white streaks (put back when it goes).
   if (!(plot.layout.meta || {}).decoded) keepFigure(root, plot);
-  const reach = Math.ceil(Math.hypot(drawn.cell.width, drawn.cell.height) / 2);
-  window.Plotly.relayout(plot, { images: [...withoutAtlas(plot.layout.images), image], "xaxis.showgrid": false,
-                                 "yaxis.showgrid": false, hoverdistance: Math.max(reach, HOVER_DISTANCE),
-                                 meta: { ...(plot.layout.meta || {}), decoded: applied } });
-  const targets = plot.data.findIndex((trace) => trace.name === CELLS);
   const size = Math.min(drawn.cell.width, drawn.cell.height);
-  if (targets >= 0) {
-    window.Plotly.restyle(plot, { x: [cells.x], y: [cells.y], "marker.size": size }, [targets]);
-  } else {
+  // One redraw, not one per change (each redraws the map's points). The meta goes with it: a redraw calls
+  // showDecodedAtlas again, which must find this atlas applied.
+  const reach = Math.ceil(Math.hypot(drawn.cell.width, drawn.cell.height) / 2);
+  window.Plotly.update(plot, traceUpdate(root, plot, atlas.mode, cells, size),
+                       { images: [...withoutAtlas(plot.layout.images), image], "xaxis.showgrid": false,
+                         "yaxis.showgrid": false, hoverdistance: Math.max(reach, HOVER_DISTANCE),
+                         meta: { ...(plot.layout.meta || {}), decoded: applied } },
+                       plot.data.map((_, i) => i));
+  if (!plot.data.some((trace) => trace.name === CELLS)) { // once per figure: later views move its points
     const hidden = { marker: { opacity: 0 } };
     window.Plotly.addTraces(plot, { type: "scattergl", mode: "markers", name: CELLS, x: cells.x, y: cells.y,
                                     showlegend: false, hoverinfo: "none", selected: hidden, unselected: hidden,
                                     marker: { size, opacity: 0, color: "#000" } });
   }
-  hoverTargets(root, plot, atlas.mode);
   plot.dataset.decodedAtlas = cells.key;
   plot.dataset.decodedBy = drawn.decoder;
   root.atlasShown = { key: cells.key, decoder: drawn.decoder, cell: drawn.cell, at: performance.now() };
@@ -220,9 +223,12 @@ async function drawWanted(root) {
     if (!sheet || !plot || !plot._fullLayout) continue;
     const decoded = performance.now(), { w, h } = plot._fullLayout._size;
     root.atlasDrawn = { ...compose(sheet, cells, w, h), cells, decoder };
-    // Where a redraw's time goes (bench/atlas.py reads it): decoding (or loading the server's tiles), composing.
-    root.atlasTimes = { arrived: started, decode_ms: decoded - started, compose_ms: performance.now() - decoded };
+    const composed = performance.now();
     if (!root.atlasWanted && decodedAtlasOn(root)) applyDecodedAtlas(root, root.atlasDrawn);
+    // Where a redraw's time goes (bench/atlas.py reads it): decoding (or loading the server's tiles), composing,
+    // putting it on the map (Plotly's redraw).
+    root.atlasTimes = { arrived: started, decode_ms: decoded - started, compose_ms: composed - decoded,
+                        apply_ms: performance.now() - composed };
   }
   root.atlasBusy = null;
 }
