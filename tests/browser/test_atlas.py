@@ -24,7 +24,7 @@ SHOWN = f"() => {PLOT}?.dataset.decodedAtlas || null"
 # What the map shows now: the atlas's cells as Python sent them, how they were drawn, and the layout image.
 ATLAS = f"""() => {{
     const root = document.querySelector('.map-hover'), gd = {PLOT};
-    const image = gd.layout.images.find((i) => i.name === 'decoded atlas');
+    const image = gd.layout.images.find((i) => i.name === `decoded atlas ${{gd.dataset.decodedAtlas}}`);
     return {{cells: root.data.decoded.cells, shown: root.atlasShown, source: image.source,
              decoder: gd.dataset.decodedBy}};
 }}"""
@@ -116,6 +116,7 @@ def test_a_click_anywhere_in_a_cell_loads_its_code_and_decodes_it(page, app_url,
     page.locator(".st-key-atlas_mode").get_by_text("over", exact=True).click()
     page.wait_for_function(SHOWN, timeout=60_000)
     wait_ready(page)
+    page.wait_for_function(f"() => {PLOT}.dataset.atlasTargets === {PLOT}.dataset.decodedAtlas", timeout=30_000)
     atlas = page.evaluate(ATLAS)
     cells, cell = atlas["cells"], atlas["shown"]["cell"]
     index = int(np.flatnonzero(~np.array(cells["far"], dtype=bool))[len(cells["far"]) // 4])  # among the points

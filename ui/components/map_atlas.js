@@ -3,7 +3,7 @@
 // with onnxruntime-web once the page has the decoder (the sliders' payload, shared by id; or asked for with
 // the trigger "want_decoder"), and until then drawn from the tiles Python decoded (`picture`), the same way:
 // one canvas, each cell's image centred in its cell at a whole multiple of its size, the cells far from data
-// dimmed and outlined. The canvas goes on the map as a Plotly layout image named "atlas" (below the points,
+// dimmed and outlined. The canvas goes on the map as a Plotly layout image (named for its cells; below the points,
 // or above them: "instead of the points"), so it pans and zooms with the map until the next view's atlas
 // replaces it: a layout image, not a canvas over the plot, because Plotly moves it with the axes during a
 // gesture. An invisible trace, "atlas cells", puts a click target at each cell's centre, reached from anywhere
@@ -138,8 +138,13 @@ function compose(sheet, cells, plotWidth, plotHeight) {
            cell: { width: cellWidth, height: cellHeight, offsetX, offsetY, scale, size: drawWidth } };
 }
 
+// The atlas's layout image is named DECODED_ATLAS and its cells' key: which view it shows.
+function isAtlasImage(image) {
+  return (image.name || "").startsWith(DECODED_ATLAS);
+}
+
 function withoutAtlas(images) {
-  return (images || []).filter((image) => image.name !== DECODED_ATLAS);
+  return (images || []).filter((image) => !isAtlasImage(image));
 }
 
 // What the figure had before the atlas came on, put back when it goes: grid lines, hover distance, each
@@ -161,52 +166,76 @@ function clearDecodedAtlas(root) {
                                  meta: { ...(plot.layout.meta || {}), decoded: null } });
   const cells = plot.data.findIndex((trace) => trace.name === CELLS);
   if (cells >= 0) window.Plotly.deleteTraces(plot, cells);
+  delete plot.dataset.atlasTargets;
   const traces = before.hoverinfo.map((_, i) => i).filter((i) => i < plot.data.length);
   window.Plotly.restyle(plot, { hoverinfo: traces.map((i) => before.hoverinfo[i]),
                                 hovertemplate: traces.map((i) => before.hovertemplate[i]) }, traces);
 }
 
-// Which traces take the pointer while the atlas shows (see the top of this file), as a restyle of every
-// trace: with the cells' targets moved to `cells` (their marker `size`). A trace with a hovertemplate ignores
-// hoverinfo "skip": the template goes meanwhile.
-function traceUpdate(root, plot, mode, cells, size) {
+// Which traces take the pointer while the atlas shows (see the top of this file), as a restyle of every trace
+// (hover settings only: no redraw of the points). A trace with a hovertemplate ignores hoverinfo "skip": the
+// template goes meanwhile.
+function hoverUpdate(root, plot, mode) {
   const { hoverinfo, hovertemplate } = root.before;
   const isCells = plot.data.map((trace) => trace.name === CELLS);
   const skip = plot.data.map((_, i) => !isCells[i] && (mode === "over" || i === 0));
-  const only = (value) => isCells.map((yes) => (yes ? value : undefined)); // undefined: left as it is
   return {
     hoverinfo: plot.data.map((_, i) => (isCells[i] ? "none" : skip[i] ? "skip" : hoverinfo[i] ?? null)),
     hovertemplate: plot.data.map((_, i) => (skip[i] ? null : hovertemplate[i] ?? null)),
-    x: only(cells.x), y: only(cells.y), "marker.size": only(size),
   };
 }
 
-// Put a composed atlas on the map, with its click targets, unless the plot shows it already.
+// Move the cells' click targets to `cells` (added once per figure); the plot's data-atlas-targets then names
+// the cells they are at. New data for a trace makes Plotly compute and draw every trace again (~50 ms of script
+// and a slow frame in software WebGL), so this comes after the frame that shows the picture; a newer atlas (or
+// none) by then makes it moot.
+function moveTargets(root, plot, applied, cells, size) {
+  cancelAnimationFrame(root.targetsFrame);
+  clearTimeout(root.targetsTimer);
+  root.targetsFrame = requestAnimationFrame(() => { root.targetsTimer = setTimeout(() => {
+    if (plot !== root.plot || !(plot.layout.images || []).some((image) => image.name === applied)) return;
+    const targets = plot.data.findIndex((trace) => trace.name === CELLS);
+    if (targets >= 0 && plot.dataset.atlasTargets !== cells.key) {
+      window.Plotly.restyle(plot, { x: [cells.x], y: [cells.y], "marker.size": size }, [targets]);
+    } else if (targets < 0) {
+      const hidden = { marker: { opacity: 0 } };
+      window.Plotly.addTraces(plot, { type: "scattergl", mode: "markers", name: CELLS, x: cells.x, y: cells.y,
+                                      showlegend: false, hoverinfo: "none", selected: hidden, unselected: hidden,
+                                      marker: { size, opacity: 0, color: "#000" } });
+    }
+    plot.dataset.atlasTargets = cells.key;
+  }); });
+}
+
+// Put a composed atlas on the map, then its click targets, unless the plot shows it already. The layout's
+// meta.decoded says how it lies on this figure (mode and opacity: a new figure from Python has none); it
+// changes only with them, because a change of the meta redraws the map's points (~100 ms here).
 function applyDecodedAtlas(root, drawn) {
   const plot = root.plot, atlas = root.data.decoded, cells = drawn.cells;
-  const applied = `${cells.key}|${atlas.mode}|${atlas.opacity}`;
-  if ((plot.layout.meta || {}).decoded === applied) return;
+  const style = `${atlas.mode}|${atlas.opacity}`, applied = `${DECODED_ATLAS} ${cells.key}`;
+  const shown = (plot.layout.meta || {}).decoded;
+  if (shown === style && (plot.layout.images || []).some((image) => image.name === applied)) return;
   const [x0, x1, y0, y1] = cells.view;
-  const image = { name: DECODED_ATLAS, source: drawn.source, xref: "x", yref: "y", x: x0, y: y1, sizex: x1 - x0,
+  const image = { name: applied, source: drawn.source, xref: "x", yref: "y", x: x0, y: y1, sizex: x1 - x0,
                   sizey: y1 - y0, sizing: "stretch", xanchor: "left", yanchor: "top", opacity: atlas.opacity,
                   layer: atlas.mode === "over" ? "above" : "below" };
-  // No grid lines while the atlas shows: over its cells they read as white streaks (put back when it goes).
-  if (!(plot.layout.meta || {}).decoded) keepFigure(root, plot);
-  const size = Math.min(drawn.cell.width, drawn.cell.height);
-  // One redraw, not one per change (each redraws the map's points). The meta goes with it: a redraw calls
-  // showDecodedAtlas again, which must find this atlas applied.
   const reach = Math.ceil(Math.hypot(drawn.cell.width, drawn.cell.height) / 2);
-  window.Plotly.update(plot, traceUpdate(root, plot, atlas.mode, cells, size),
-                       { images: [...withoutAtlas(plot.layout.images), image], "xaxis.showgrid": false,
-                         "yaxis.showgrid": false, hoverdistance: Math.max(reach, HOVER_DISTANCE),
-                         meta: { ...(plot.layout.meta || {}), decoded: applied } },
-                       plot.data.map((_, i) => i));
-  if (!plot.data.some((trace) => trace.name === CELLS)) { // once per figure: later views move its points
-    const hidden = { marker: { opacity: 0 } };
-    window.Plotly.addTraces(plot, { type: "scattergl", mode: "markers", name: CELLS, x: cells.x, y: cells.y,
-                                    showlegend: false, hoverinfo: "none", selected: hidden, unselected: hidden,
-                                    marker: { size, opacity: 0, color: "#000" } });
+  const layout = { images: [...withoutAtlas(plot.layout.images), image], hoverdistance: Math.max(reach, HOVER_DISTANCE) };
+  // The picture in one quick redraw (a call per change would redraw each time), with the meta where it changes:
+  // a redraw calls showDecodedAtlas again, which must find this atlas applied. When the atlas comes on (or
+  // changes its mode), the hover settings too, and no grid lines: over its cells they read as white streaks
+  // (put back when it goes).
+  if (shown === style) {
+    window.Plotly.relayout(plot, layout);
+  } else if (shown && shown.split("|")[0] === atlas.mode) {
+    window.Plotly.relayout(plot, { ...layout, meta: { ...plot.layout.meta, decoded: style } });
+  } else {
+    if (!shown) keepFigure(root, plot);
+    window.Plotly.update(plot, hoverUpdate(root, plot, atlas.mode),
+                         { ...layout, "xaxis.showgrid": false, "yaxis.showgrid": false,
+                           meta: { ...(plot.layout.meta || {}), decoded: style } }, plot.data.map((_, i) => i));
   }
+  moveTargets(root, plot, applied, cells, Math.min(drawn.cell.width, drawn.cell.height));
   plot.dataset.decodedAtlas = cells.key;
   plot.dataset.decodedBy = drawn.decoder;
   root.atlasShown = { key: cells.key, decoder: drawn.decoder, cell: drawn.cell, at: performance.now() };

@@ -112,7 +112,7 @@ function showDetail(root) {
   });
   window.Plotly.restyle(plot, { x: xs, y: ys, customdata: ids }, traces);
   // The colours belong to the points: recolour() repaints them for this view's points.
-  const decoded = (plot.layout.images || []).filter((image) => image.name === DECODED_ATLAS); // map_atlas.js
+  const decoded = (plot.layout.images || []).filter(isAtlasImage); // map_atlas.js
   window.Plotly.relayout(plot, { images: [detail.image, ...decoded],
                                  meta: { ...(plot.layout.meta || {}), detail: detail.key, colour: null } });
 }
