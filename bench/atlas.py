@@ -1,13 +1,21 @@
-"""The Explore map's decoded atlas in headless Chromium: gesture end -> atlas redrawn for the new view.
+"""The Explore map's decoded atlas in headless Chromium: gesture end -> atlas redrawn for the new view; and the
+Latent plane page's grid redrawn after an axis change.
 
-Shipped z16. For each path (the browser decoding the cells with onnxruntime-web, K = 16 and K = 32 cells
+Shipped z16. For each atlas path (the browser decoding the cells with onnxruntime-web, K = 16 and K = 32 cells
 a side; the server decoding them, a server started without static serving so the page never gets the
-browser's decoder), a fresh server and page: the atlas on, the window sized until the map's plot area
-gives that K (a cell is at least 28 px), then GESTURES gestures, alternately a one-notch wheel zoom (in,
-then out) and a 60 px drag (right, then left), each once the last redraw settled: ms from the gesture's
-last input event (as the page received it) until the new view's atlas is on the map and a frame has been
-painted, and where that time went (the companion's report of the view, Python's cells, the decode or the
-server's tiles, composing the picture). Medians; prints a table and writes bench/results/atlas.json.
+browser's decoder: the anchor, at the same K), a fresh server and page: the atlas on, the window sized until
+the map's plot area gives that K (a cell is at least 28 px), then GESTURES gestures, alternately a one-notch
+wheel zoom (in, then out) and a 60 px drag (right, then left), each once the last redraw settled: ms from the
+gesture's last input event (as the page received it) until the new view's atlas is on the map and the frame
+that paints it begins, and where that time went (the companion's report of the view, Python's cells, the
+decode or the server's tiles, composing the picture, Plotly putting it on the map, waiting for the frame).
+The cells' click targets move after that frame (map_atlas.js): they are not in these figures.
+
+The plane: GESTURES changes of its "Up (rows)" axis, each to a direction not shown before (its picture is not
+cached), against the anchor of changes back to one shown before (cached: Streamlit's rerun and the picture's
+transfer alone): ms from the Enter that picks it until the new picture is loaded and a frame painted.
+
+Medians; prints a table and the load average (the machine may be shared) and writes bench/results/atlas.json.
 Goal (issue 23): a 16×16 atlas redrawn within 150 ms of the gesture's end in the browser.
 
     .venv/bin/python -m bench.atlas [--gestures 20]
@@ -17,47 +25,69 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, free_port, start_app
+from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, free_port, start_app, wait_final_size
+from ui.navigation import PAGES
 from vae.cli.tables import format_table
 from vae.latent.atlas import MIN_CELL_PX
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 GOAL_MS = 150
+STAGES = ("report", "cells", "decode", "compose", "apply")  # where an atlas redraw's time goes, in order
 MAP_DRAWN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[1]?._length > 0"
 SHOWN = "() => document.querySelector('.js-plotly-plot')?.dataset.decodedAtlas || null"
 STATE = """() => { const root = document.querySelector('.map-hover'), gd = document.querySelector('.js-plotly-plot');
     const cells = root.data.decoded && root.data.decoded.cells;
     return {side: cells && cells.side, key: gd.dataset.decodedAtlas || null, decoder: gd.dataset.decodedBy || null,
             reported: root.reported || ''}; }"""
-# Arm `window.atlasRedrawn` for the next gesture: the last wheel or pointer-up event's time, then the
-# time the next atlas is on the map and a frame has been painted, and the companion's marks between.
+# Arm `window.redrawn` for the next gesture: the last wheel or pointer-up event's time, then the time the next
+# atlas is on the map and the frame that paints it begins, and the companion's marks between.
 ARM = """(old) => {
   const root = document.querySelector('.map-hover'), gd = document.querySelector('.js-plotly-plot');
   let end = null;
   const mark = (event) => { end = event.timeStamp; };
   ['wheel', 'pointerup'].forEach((type) => document.addEventListener(type, mark, true));
-  window.atlasRedrawn = new Promise((resolve) => {
+  window.redrawn = new Promise((resolve) => {
     const check = () => {
       if (gd.dataset.decodedAtlas === old) return;
       observer.disconnect();
       ['wheel', 'pointerup'].forEach((type) => document.removeEventListener(type, mark, true));
       const times = root.atlasTimes;
-      requestAnimationFrame(() => setTimeout(() => resolve({
+      requestAnimationFrame(() => resolve({ // the frame that paints it (the click targets move after it)
         total: performance.now() - end, report: root.reportedAt - end, cells: times.arrived - root.reportedAt,
-        decode: times.decode_ms, compose: times.compose_ms, decoder: gd.dataset.decodedBy})));
+        decode: times.decode_ms, compose: times.compose_ms, apply: times.apply_ms, decoder: gd.dataset.decodedBy,
+        gesture_ended: end !== null}));
     };
     const observer = new MutationObserver(check);
     observer.observe(gd, {attributes: true, attributeFilter: ['data-decoded-atlas']});
   });
 }"""
-REDRAWN = """() => Promise.race([window.atlasRedrawn, new Promise((_, reject) =>
-  setTimeout(() => reject(new Error('no atlas within 60 s')), 60000))])"""
+# Arm `window.redrawn` for the plane: from the Enter that picks an axis until its new picture is drawn.
+ARM_PLANE = """() => {
+  const image = () => document.querySelector('[data-testid=stImage] img');
+  const old = image().src;
+  let end = null;
+  const mark = (event) => { if (event.key === 'Enter') end = event.timeStamp; };
+  document.addEventListener('keydown', mark, true);
+  window.redrawn = new Promise((resolve) => {
+    const check = async () => {
+      const now = image();
+      if (!now || now.src === old || end === null) return requestAnimationFrame(check);
+      await now.decode();
+      document.removeEventListener('keydown', mark, true);
+      requestAnimationFrame(() => setTimeout(() => resolve({total: performance.now() - end})));
+    };
+    requestAnimationFrame(check);
+  });
+}"""
+REDRAWN = """() => Promise.race([window.redrawn, new Promise((_, reject) =>
+  setTimeout(() => reject(new Error('not redrawn within 60 s')), 60000))])"""
 
 
 def plot_centre(page) -> tuple[float, float]:
@@ -66,8 +96,11 @@ def plot_centre(page) -> tuple[float, float]:
 
 
 def settle(page) -> None:
-    """The atlas on the map, and the page idle (given 10 s: on a busy machine a rerun can still be under way)."""
+    """The atlas on the map with its click targets, and the page idle (given 10 s: on a busy machine a rerun
+    can still be under way)."""
     page.wait_for_function(SHOWN, timeout=60_000)
+    page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
+                           " return gd.dataset.atlasTargets === gd.dataset.decodedAtlas; }", timeout=60_000)
     try:
         page.wait_for_selector(READY, timeout=10_000)
     except PlaywrightTimeoutError:
@@ -103,7 +136,11 @@ def gesture(page, number: int) -> None:
     page.mouse.up()
 
 
-def measure(browser, side: int, decoder: str, gestures: int) -> dict:
+def medians(marks: list[dict], keys: tuple[str, ...]) -> dict:
+    return {f"{k}_ms": statistics.median(m[k] for m in marks) for k in keys}
+
+
+def measure_atlas(browser, side: int, decoder: str, gestures: int) -> dict:
     port = free_port()
     args = ["--server.enableStaticServing", "false"] if decoder == "server" else []
     server = start_app(port, args=args)
@@ -113,6 +150,7 @@ def measure(browser, side: int, decoder: str, gestures: int) -> dict:
         page.goto(f"http://127.0.0.1:{port}/")
         page.wait_for_function(MAP_DRAWN, timeout=300_000)
         page.wait_for_selector(READY, timeout=60_000)
+        wait_final_size(page)
         page.locator(".st-key-atlas_mode").get_by_text("under", exact=True).click()
         settle(page)
         if decoder == "browser":
@@ -131,13 +169,54 @@ def measure(browser, side: int, decoder: str, gestures: int) -> dict:
         context.close()
         server.terminate()
         server.wait(timeout=60)
+    if not all(m["gesture_ended"] for m in marks):
+        raise RuntimeError(f"the {decoder} path's atlas was redrawn before a gesture ended")
     drawn_by = {m["decoder"] for m in marks}
     if drawn_by != {decoder}:
         raise RuntimeError(f"the {decoder} path's atlas was drawn by {drawn_by}")
-    side = side or page_side
-    return {"side": side, "decoder": decoder, "window_height": height, "gestures": marks,
-            **{f"{k}_ms": statistics.median(m[k] for m in marks) for k in ("total", "report", "cells", "decode",
-                                                                          "compose")}}
+    for m in marks:  # what is left: the frame after Plotly's redraw
+        m["frame"] = m["total"] - sum(m[k] for k in STAGES)
+    return {"side": side or page_side, "decoder": decoder, "window_height": height, "gestures": marks,
+            **medians(marks, ("total", *STAGES, "frame"))}
+
+
+def choose_up(page, label: str) -> None:
+    """Pick `label` in the plane's "Up (rows)" box, typed as a person narrows a long list; Enter picks it."""
+    page.locator(".st-key-plane_axis_up input").fill(label)
+    page.get_by_role("option", name=label, exact=True).wait_for(timeout=10_000)
+
+
+def measure_plane(browser, changes: int) -> dict:
+    """The plane's picture redrawn after `changes` axis changes to new directions, and as many back to shown ones."""
+    port = free_port()
+    server = start_app(port)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    url_path = next(p.url_path for p in PAGES if p.folder == "latent_plane")
+    directions = [f"latent dimension z{d}" for d in range(16)] + [f"principal direction {i}" for i in range(1, 5)]
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/{url_path}")
+        page.wait_for_selector("[data-testid=stImage] img", timeout=300_000)
+        page.wait_for_selector(READY, timeout=60_000)
+        across, up = (page.locator(f".st-key-plane_axis_{name} input").input_value() for name in ("across", "up"))
+        new = [d for d in directions if d not in (across, up)][:changes]
+        if len(new) < changes:
+            raise RuntimeError(f"only {len(new)} directions not shown yet, for {changes} changes")
+        marks = {"new direction": [], "shown before (cached)": []}
+        for number in range(2 * changes):
+            kind = "new direction" if number % 2 == 0 else "shown before (cached)"
+            label = new[number // 2] if number % 2 == 0 else up  # back to the first plane, cached since
+            choose_up(page, label)
+            page.evaluate(ARM_PLANE)
+            page.keyboard.press("Enter")
+            marks[kind].append(page.evaluate(REDRAWN))
+            page.wait_for_selector(READY, timeout=60_000)
+        page.screenshot(path=str(RESULTS / "atlas_plane.png"))
+    finally:
+        context.close()
+        server.terminate()
+        server.wait(timeout=60)
+    return {kind: {"changes": m, **medians(m, ("total",))} for kind, m in marks.items()}
 
 
 def main() -> None:
@@ -145,28 +224,41 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gestures", type=int, default=20)
-    parser.add_argument("--paths", nargs="+", default=["browser:16", "browser:32", "server:16", "server:32"],
+    parser.add_argument("--paths", nargs="+", default=["browser:16", "server:16", "browser:32", "server:32"],
                         help="decoder:K pairs to measure (K 0: whatever the 1400×1000 window gives)")
+    parser.add_argument("--no-plane", action="store_true", help="measure the atlas only")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results = []
+    load_before = os.getloadavg()
+    results, plane = [], None
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         for decoder, side in (path.split(":") for path in args.paths):
-            side = int(side)
-            results.append(measure(browser, side, decoder, args.gestures))
+            results.append(measure_atlas(browser, int(side), decoder, args.gestures))
             print(decoder, side, "done", flush=True)
+        if not args.no_plane:
+            plane = measure_plane(browser, args.gestures)
+            print("plane done", flush=True)
         browser.close()
-    rows = [(f"{r['decoder']} decode, K = {r['side']}", round(r["total_ms"]), round(r["report_ms"]),
-             round(r["cells_ms"]), round(r["decode_ms"]), round(r["compose_ms"])) for r in results]
-    print(format_table(["path", "gesture end -> atlas p50 ms", "view reported", "cells from Python",
-                        "decode / tiles", "compose"], rows))
+    load_after = os.getloadavg()
+    anchors = {r["side"]: r["total_ms"] for r in results if r["decoder"] == "server"}
+    rows = [(f"atlas, {r['decoder']} decode, K = {r['side']}", round(r["total_ms"]),
+             f"{r['total_ms'] / anchors[r['side']]:.2f}x" if r["side"] in anchors else "",
+             *(round(r[f"{k}_ms"]) for k in (*STAGES, "frame"))) for r in results]
+    if plane:
+        anchor = plane["shown before (cached)"]["total_ms"]
+        rows += [(f"plane, axis changed to one {kind}", round(m["total_ms"]), f"{m['total_ms'] / anchor:.2f}x",
+                  *[""] * (len(STAGES) + 1)) for kind, m in plane.items()]
+    print(format_table(["path", "gesture end -> redrawn p50 ms", "vs anchor", "view reported", "cells from Python",
+                        "decode / tiles", "compose", "on the map", "frame"], rows))
+    print(f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores")
     for r in results:
         if r["decoder"] == "browser" and r["side"] == 16:
             print(f"goal: 16x16 in the browser within {GOAL_MS} ms: {r['total_ms']:.0f} ms, "
                   f"{'met' if r['total_ms'] <= GOAL_MS else 'missed'}")
     out = RESULTS / "atlas.json"
-    out.write_text(json.dumps({"goal_ms": GOAL_MS, "results": results}, indent=2))
+    out.write_text(json.dumps({"goal_ms": GOAL_MS, "load_average": {"before": load_before, "after": load_after},
+                               "cores": os.cpu_count(), "results": results, "plane": plane}, indent=2))
     print(f"wrote {out}")
 
 
