@@ -132,17 +132,32 @@ function axisRanges(plot) {
 // pan must not send the view as it is mid-way.
 function reportView(root, delay = VIEW_SETTLE_MS) {
   clearTimeout(root.viewTimer);
-  root.viewTimer = setTimeout(() => {
-    const plot = root.plot;
-    if (!plot || !plot._fullLayout) return;
-    const range = root.settled?.plot === plot ? root.settled.range : axisRanges(plot);
-    const { w, h } = plot._fullLayout._size;
-    const view = { map: root.data.map_key, range, size: [Math.round(w), Math.round(h)], decoder: browserDecodesAtlas(root) };
-    const text = JSON.stringify(view);
-    if (text === root.reported) return;
-    [root.reported, root.reportedAt] = [text, performance.now()];
-    root.setStateValue("view", view);
-  }, delay);
+  root.viewTimer = setTimeout(() => sendView(root), delay);
+}
+
+function sendView(root) {
+  clearTimeout(root.viewTimer);
+  const plot = root.plot;
+  if (!plot || !plot._fullLayout) return;
+  const range = root.settled?.plot === plot ? root.settled.range : axisRanges(plot);
+  const { w, h } = plot._fullLayout._size;
+  const view = { map: root.data.map_key, range, size: [Math.round(w), Math.round(h)], decoder: browserDecodesAtlas(root) };
+  const text = JSON.stringify(view);
+  if (text === root.reported) return;
+  [root.reported, root.reportedAt] = [text, performance.now()];
+  root.setStateValue("view", view);
+}
+
+// A gesture's end goes to Python before Plotly's own redraw for it (~100-150 ms of the map's points here), after
+// which its relayout event would report it: the axes hold the new view already as the pointer comes up after a
+// pan (reported there and then: Plotly redraws in the mouseup that follows), and once a wheel's notches stop
+// (WHEEL_SETTLE_MS, just before Plotly's own 50 ms wait ends).
+const WHEEL_SETTLE_MS = 40;
+
+function gestureEnded(root, plot) {
+  if (!(root.data.detail || decodedAtlasOn(root)) || plot !== root.plot || !plot._fullLayout) return;
+  root.settled = { plot, range: axisRanges(plot) };
+  sendView(root);
 }
 
 function attach(root) {
@@ -172,6 +187,11 @@ function attach(root) {
   const pressed = () => { root.pressed = performance.now(); };
   plot.addEventListener("pointerdown", pressed);
   plot.addEventListener("pointerup", pressed);
+  plot.addEventListener("pointerdown", () => { root.panning = plot; }); // its pointerup: on the document
+  plot.addEventListener("wheel", () => {
+    clearTimeout(root.wheelTimer);
+    root.wheelTimer = setTimeout(() => gestureEnded(root, plot), WHEEL_SETTLE_MS);
+  }, { passive: true });
   plot.addEventListener("pointerenter", () => askForAtlas(root));
 }
 
@@ -268,6 +288,10 @@ export default function (component) {
     parentElement.append(root);
     // The thumbnail is fixed to the window: once the page scrolls it would float over other parts.
     document.addEventListener("scroll", () => hide(root), { capture: true, passive: true });
+    document.addEventListener("pointerup", () => { // a pan may end off the map
+      if (root.panning) gestureEnded(root, root.panning);
+      root.panning = null;
+    }, true);
     document.addEventListener("pointerover", (event) => {
       const index = gridIndex(event.target);
       if (index !== root.ringed) ringPoint(root, (root.ringed = index));
