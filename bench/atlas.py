@@ -32,12 +32,15 @@ from pathlib import Path
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, free_port, start_app, wait_final_size
+from pages.latent_plane.latent_plane import axis_choices
 from ui.navigation import PAGES
+from vae.bundle import load_bundle
 from vae.cli.tables import format_table
 from vae.latent.atlas import MIN_CELL_PX
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
 GOAL_MS = 150
 STAGES = ("report", "cells", "decode", "compose", "apply")  # where an atlas redraw's time goes, in order
 MAP_DRAWN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[1]?._length > 0"
@@ -192,7 +195,7 @@ def measure_plane(browser, changes: int) -> dict:
     server = start_app(port)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     url_path = next(p.url_path for p in PAGES if p.folder == "latent_plane")
-    directions = [f"latent dimension z{d}" for d in range(16)] + [f"principal direction {i}" for i in range(1, 5)]
+    directions = list(axis_choices(load_bundle(SHIPPED)))
     try:
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{port}/{url_path}")
@@ -231,14 +234,16 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     results, plane = [], None
+    out = RESULTS / "atlas.json"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        for decoder, side in (path.split(":") for path in args.paths):
-            results.append(measure_atlas(browser, int(side), decoder, args.gestures))
-            print(decoder, side, "done", flush=True)
         if not args.no_plane:
             plane = measure_plane(browser, args.gestures)
             print("plane done", flush=True)
+        for decoder, side in (path.split(":") for path in args.paths):
+            results.append(measure_atlas(browser, int(side), decoder, args.gestures))
+            print(decoder, side, "done", flush=True)
+            out.write_text(json.dumps({"partial": True, "results": results, "plane": plane}, indent=2))
         browser.close()
     load_after = os.getloadavg()
     anchors = {r["side"]: r["total_ms"] for r in results if r["decoder"] == "server"}
@@ -256,7 +261,6 @@ def main() -> None:
         if r["decoder"] == "browser" and r["side"] == 16:
             print(f"goal: 16x16 in the browser within {GOAL_MS} ms: {r['total_ms']:.0f} ms, "
                   f"{'met' if r['total_ms'] <= GOAL_MS else 'missed'}")
-    out = RESULTS / "atlas.json"
     out.write_text(json.dumps({"goal_ms": GOAL_MS, "load_average": {"before": load_before, "after": load_after},
                                "cores": os.cpu_count(), "results": results, "plane": plane}, indent=2))
     print(f"wrote {out}")
