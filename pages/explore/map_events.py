@@ -7,7 +7,9 @@ A small Streamlit v2 component (plain DOM, no iframe; components/map_events.js) 
 - legend clicks: which classes are hidden. Streamlit draws a changed figure as a new chart, which
   would show every class again, so the figure carries this state (and selections skip those classes);
 - colours: told how to colour the map (map_view.py), it recolours the chart in place when the
-  figure's `layout.meta.colour` says otherwise.
+  figure's `layout.meta.colour` says otherwise;
+- the map's height: it makes the map's container (`map_area`) as tall as the window leaves it, and
+  Streamlit draws the chart, which fills its container, at that height.
 """
 
 from __future__ import annotations
