@@ -31,10 +31,10 @@ WANTED_KEY = "atlas_decoder_wanted"
 MODES = ("off", "under", "over")
 
 
-def controls(mode_column, opacity_column, flat: bool) -> tuple[str, float]:
-    """The atlas's mode and opacity in the two columns given (beside colour by, in the colour fragment: a
-    change reruns it alone); off on a 3-D view (not `flat`)."""
-    mode = mode_column.segmented_control(
+def controls(column, flat: bool) -> tuple[str, float]:
+    """The atlas's mode and, below it while the atlas is on, its opacity, in `column` (beside colour by, in the
+    colour fragment: a change reruns it alone); off on a 3-D view (not `flat`)."""
+    mode = column.segmented_control(
         "Decoded atlas", MODES, default="off", key=MODE_KEY, disabled=not flat,
         help="A grid of images decoded over the map's view, each cell from its centre's code (the map's inverse "
              "projection): zoom in for finer steps. Cells far from every test point are dimmed and outlined: "
@@ -44,7 +44,7 @@ def controls(mode_column, opacity_column, flat: bool) -> tuple[str, float]:
     mode = mode if flat else "off"
     if mode == "off":  # no slider then: the page's first slider stays the live decoder's
         return mode, 0.0
-    return mode, opacity_column.slider("Atlas opacity", 0.1, 1.0, 0.8, step=0.05, key=OPACITY_KEY)
+    return mode, column.slider("Atlas opacity", 0.1, 1.0, 0.8, step=0.05, key=OPACITY_KEY)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

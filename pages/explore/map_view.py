@@ -114,13 +114,15 @@ def colour_controls(bundle: Bundle, projection: str, map_key: str, limit: int, f
     options = _options(bundle)
     if st.session_state.get(COLOUR_KEY) not in options:
         st.session_state[COLOUR_KEY] = CLASS
-    colour_column, clip_column, atlas_column, opacity_column = st.columns([4, 4, 6, 3], vertical_alignment="bottom")
+    # Wide enough at 1280 px for every label whole (tests/browser/test_hardening.py): the atlas's opacity goes
+    # below its mode, not beside it.
+    colour_column, clip_column, atlas_column = st.columns([3, 5, 5], vertical_alignment="bottom")
     option = colour_column.selectbox("Colour by", options, format_func=value_label, key=COLOUR_KEY)
     low, high = CLIP_PERCENTILES
     clip_column.checkbox(f"Clip to {low:g}–{high:g}th percentile", value=True, key=CLIP_KEY, disabled=option == CLASS,
                          help=f"Values below the {low:g}th or above the {high:g}th percentile take the end colours, "
                               "so a few outliers do not wash out the scale")
-    mode, opacity = map_atlas.controls(atlas_column, opacity_column, flat)
+    mode, opacity = map_atlas.controls(atlas_column, flat)
     chosen = scale(bundle)
     layers = large_map_layers(bundle, projection, map_key, limit, chosen)
     detail = None if layers is None else map_detail.browser_payload(bundle, projection, layers)

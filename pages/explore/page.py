@@ -29,13 +29,14 @@ explorer.restore_from_url(bundle)
 # controls in two rows above it and the filter below; the decoded image and the sliders beside it.
 map_column, side_column = st.columns([5, 2], gap="medium")
 with map_column:
-    choice, more, find, toggles = st.columns([3, 3, 3, 3], vertical_alignment="bottom")
+    # Three columns, each two controls high, so that every label shows whole at 1280 px (four were too narrow).
+    choice, more, toggles = st.columns(3, vertical_alignment="bottom")
     with choice:
         projection = choose_projection(bundle)
     with more:
         tsne_map.offer(bundle)
         in_3d = view_3d.toggle(bundle, projection)
-    view = map_view.controls(bundle, find, toggles)
+    view = map_view.controls(bundle, choice, toggles)
     explorer.follow_pending_umap(bundle)
     map_key = (view_3d.map_key if in_3d else explorer.map_key)(bundle, projection)
     map_view.colour_controls(bundle, projection, map_key, explorer.MAX_DRAWN, not in_3d)
