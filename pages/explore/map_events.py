@@ -37,6 +37,8 @@ JPEG_QUALITY = 85
 # The map's container (`map_area`), which map_events.js makes as tall as the window leaves it.
 AREA_KEY = "explore-map-area"
 AREA_PX = 620
+# The page's side margins on Explore (Streamlit's wide layout leaves 5rem a side): each rem is the map's.
+PAGE_MARGIN = "2rem"
 
 _component = st.components.v2.component(
     "vae_lab.map_events", js=component_js(MAP_EVENTS_JS), isolate_styles=False)
@@ -88,6 +90,12 @@ def map_area() -> DeltaGenerator:
     """The container the map is drawn in, which it fills (and nothing else: its caption goes below): AREA_PX
     tall until the component fits it to the window."""
     return st.container(height=AREA_PX, border=False, key=AREA_KEY)
+
+
+def widen_page() -> None:
+    """Narrow the page's side margins to PAGE_MARGIN while Explore shows, so the map gets the width."""
+    st.html(f"<style>[data-testid=stMainBlockContainer] {{ padding-left: {PAGE_MARGIN}; "
+            f"padding-right: {PAGE_MARGIN}; }}</style>")
 
 
 def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict | None = None,

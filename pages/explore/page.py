@@ -26,8 +26,10 @@ if bundle is None:
 st.title("Explore the latent space")
 explorer.restore_from_url(bundle)
 # The map is the page's main object: most of the width, as tall as the window leaves it (map_events.map_area), its
-# controls in two rows above it and the filter below; the decoded image and the sliders beside it.
-map_column, side_column = st.columns([5, 2], gap="medium")
+# controls in two rows above it and the filter below; the decoded image and the sliders beside it, in a quarter
+# of the width (at 1400 px as wide as the sliders need, with the page's side margins narrowed for the map).
+map_events.widen_page()
+map_column, side_column = st.columns([3, 1], gap="medium")
 with map_column:
     # Three columns, each two controls high, so that every label shows whole at 1280 px (four were too narrow).
     choice, more, toggles = st.columns(3, vertical_alignment="bottom")

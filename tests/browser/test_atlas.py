@@ -77,7 +77,8 @@ def test_the_map_takes_most_of_the_width_and_fits_the_window(page, app_url, scre
     open_explorer(page, app_url)
     page.screenshot(path=str(screenshots / "explore-1400x1000.png"))
     box = layout(page)
-    assert box["map"]["width"] > 0.65 * box["row"]["width"]  # of the page's content, beside the sidebar
+    assert box["map"]["width"] > 0.7 * box["row"]["width"]  # of the page's content, beside the sidebar
+    assert box["map"]["width"] > 0.5 * VIEWPORT["width"]  # and more than half the window, its sidebar included
     assert 0 <= box["window"] - box["area"]["bottom"] < 40  # its area fitted to the window
     assert box["area"]["bottom"] - 80 < box["map"]["bottom"] <= box["area"]["bottom"]  # filled, but for the caption
     for part in ("decoded", "sliders"):  # beside the map, in view with it
