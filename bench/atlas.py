@@ -1,10 +1,10 @@
 """The Explore map's decoded atlas in headless Chromium: gesture end -> atlas redrawn for the new view; and the
 Latent plane page's grid redrawn after an axis change.
 
-Shipped z16. For each atlas path (the browser decoding the cells with onnxruntime-web, K = 16 and K = 32 cells
-a side; the server decoding them, a server started without static serving so the page never gets the
+Shipped z16. For each atlas path (the browser decoding the cells with onnxruntime-web, K×K = 16×16 and 32×32
+cells; the server decoding them, a server started without static serving so the page never gets the
 browser's decoder: the anchor, at the same K), a fresh server and page: the atlas on, the window sized until
-the map's plot area gives that K (a cell is at least 28 px), then GESTURES gestures, alternately a one-notch
+the map's plot area gives K×K square cells (a cell is at least 28 px), then GESTURES gestures, alternately a one-notch
 wheel zoom (in, then out) and a 60 px drag (right, then left), each once the last redraw settled: ms from the
 gesture's last input event (as the page received it) until the new view's atlas is on the map and the frame
 that paints it begins, and where that time went (the companion's report of the view, Python's cells, the
@@ -47,8 +47,8 @@ MAP_DRAWN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[1]?._l
 SHOWN = "() => document.querySelector('.js-plotly-plot')?.dataset.decodedAtlas || null"
 STATE = """() => { const root = document.querySelector('.map-hover'), gd = document.querySelector('.js-plotly-plot');
     const cells = root.data.decoded && root.data.decoded.cells;
-    return {side: cells && cells.side, key: gd.dataset.decodedAtlas || null, decoder: gd.dataset.decodedBy || null,
-            reported: root.reported || ''}; }"""
+    return {grid: cells && [cells.columns, cells.rows], key: gd.dataset.decodedAtlas || null,
+            decoder: gd.dataset.decodedBy || null, reported: root.reported || ''}; }"""
 # Arm `window.redrawn` for the next gesture: the last wheel or pointer-up event's time, then the time the next
 # atlas is on the map and the frame that paints it begins, and the companion's marks between.
 ARM = """(old) => {
@@ -110,21 +110,24 @@ def settle(page) -> None:
         pass
 
 
-def size_for(page, side: int) -> int:
-    """Resize the window until the atlas has `side` cells a side (the map's height follows the window's)."""
-    width, height = 1000 + 30 * side, 400 + MIN_CELL_PX * side
-    for _ in range(8):
+def size_for(page, side: int) -> tuple[int, int]:
+    """Resize the window until the atlas has `side` × `side` cells (the map's width is 3/4 of the page's beside
+    the sidebar, its height follows the window's)."""
+    width, height, got = 1400, 1000, None
+    for _ in range(12):
         page.set_viewport_size({"width": width, "height": height})
-        try:  # the companion fits the map to the window and reports the new size; Python sends that K's cells
-            page.wait_for_function(f"(side) => ({STATE})().side === side", arg=side, timeout=15_000)
+        try:  # the companion fits the map to the window and reports the new size; Python sends that grid's cells
+            page.wait_for_function(f"(side) => String(({STATE})().grid) === String([side, side])", arg=side,
+                                   timeout=15_000)
         except PlaywrightTimeoutError:
             pass
         settle(page)
-        got = page.evaluate(STATE)["side"]
-        if got == side:
-            return height
-        height += (side - got) * MIN_CELL_PX // 2 or 10
-    raise RuntimeError(f"no window size gave {side} cells a side (last {got})")
+        got = page.evaluate(STATE)["grid"]
+        if got == [side, side]:
+            return width, height
+        width += (side - got[0]) * MIN_CELL_PX * 4 // 3 or 0
+        height += (side - got[1]) * MIN_CELL_PX or 0
+    raise RuntimeError(f"no window size gave {side}×{side} cells (last {got})")
 
 
 def gesture(page, number: int) -> None:
@@ -159,15 +162,15 @@ def measure_atlas(browser, side: int, decoder: str, gestures: int) -> dict:
         if decoder == "browser":
             page.wait_for_function("() => (document.querySelector('.map-hover').reported || '')"
                                    ".includes('\"decoder\":true')", timeout=120_000)
-        height = size_for(page, side) if side else 1000  # K 0: as the 1400×1000 window gives it
+        window = size_for(page, side) if side else (1400, 1000)  # K 0: as the 1400×1000 window gives it
         marks = []
         for number in range(gestures):
             page.evaluate(ARM, page.evaluate(STATE)["key"])
             gesture(page, number)
             marks.append(page.evaluate(REDRAWN))
             settle(page)
-        page_side = page.evaluate(STATE)["side"]
-        page.screenshot(path=str(RESULTS / f"atlas_{decoder}_{page_side}.png"))
+        columns, rows = page.evaluate(STATE)["grid"]
+        page.screenshot(path=str(RESULTS / f"atlas_{decoder}_{columns}x{rows}.png"))
     finally:
         context.close()
         server.terminate()
@@ -179,7 +182,7 @@ def measure_atlas(browser, side: int, decoder: str, gestures: int) -> dict:
         raise RuntimeError(f"the {decoder} path's atlas was drawn by {drawn_by}")
     for m in marks:  # what is left: the frame after Plotly's redraw
         m["frame"] = m["total"] - sum(m[k] for k in STAGES)
-    return {"side": side or page_side, "decoder": decoder, "window_height": height, "gestures": marks,
+    return {"grid": f"{columns}x{rows}", "decoder": decoder, "window": list(window), "gestures": marks,
             **medians(marks, ("total", *STAGES, "frame"))}
 
 
@@ -228,7 +231,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gestures", type=int, default=20)
     parser.add_argument("--paths", nargs="+", default=["browser:16", "server:16", "browser:32", "server:32"],
-                        help="decoder:K pairs to measure (K 0: whatever the 1400×1000 window gives)")
+                        help="decoder:K pairs to measure, K×K cells (K 0: whatever the 1400×1000 window gives)")
     parser.add_argument("--no-plane", action="store_true", help="measure the atlas only")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -246,9 +249,9 @@ def main() -> None:
             out.write_text(json.dumps({"partial": True, "results": results, "plane": plane}, indent=2))
         browser.close()
     load_after = os.getloadavg()
-    anchors = {r["side"]: r["total_ms"] for r in results if r["decoder"] == "server"}
-    rows = [(f"atlas, {r['decoder']} decode, K = {r['side']}", round(r["total_ms"]),
-             f"{r['total_ms'] / anchors[r['side']]:.2f}x" if r["side"] in anchors else "",
+    anchors = {r["grid"]: r["total_ms"] for r in results if r["decoder"] == "server"}
+    rows = [(f"atlas, {r['decoder']} decode, {r['grid']}", round(r["total_ms"]),
+             f"{r['total_ms'] / anchors[r['grid']]:.2f}x" if r["grid"] in anchors else "",
              *(round(r[f"{k}_ms"]) for k in (*STAGES, "frame"))) for r in results]
     if plane:
         anchor = plane["shown before (cached)"]["total_ms"]
@@ -258,7 +261,7 @@ def main() -> None:
                         "decode / tiles", "compose", "on the map", "frame"], rows))
     print(f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores")
     for r in results:
-        if r["decoder"] == "browser" and r["side"] == 16:
+        if r["decoder"] == "browser" and r["grid"] == "16x16":
             print(f"goal: 16x16 in the browser within {GOAL_MS} ms: {r['total_ms']:.0f} ms, "
                   f"{'met' if r['total_ms'] <= GOAL_MS else 'missed'}")
     out.write_text(json.dumps({"goal_ms": GOAL_MS, "load_average": {"before": load_before, "after": load_after},

@@ -95,6 +95,8 @@ def test_tiling_puts_each_cell_in_its_place_without_gaps():
     assert (grid[2:, :3] == 20).all() and (grid[2:, 3:] == 30).all()
     colour = tile(np.arange(4 * 2 * 2 * 3, dtype=np.uint8).reshape(4, 2, 2, 3), 2)
     assert colour.shape == (4, 4, 3) and (colour[2:, 2:] == np.arange(36, 48).reshape(2, 2, 3)).all()
+    wide = tile(np.stack([np.full((2, 3), i, np.uint8) for i in range(6)]), 2, 3)  # the atlas's: 2 rows, 3 columns
+    assert wide.shape == (4, 9) and (wide[:2, 6:] == 2).all() and (wide[2:, :3] == 3).all()
 
 
 def test_the_picture_has_the_expected_size_and_each_cell_is_its_codes_decode():

@@ -1,6 +1,6 @@
 """The Explore map's decoded atlas: its controls, and each view's cells for the browser (components/map_atlas.js).
 
-The view's K×K cells and their codes are made here, because the map's inverse projection (Delaunay
+The view's cells (square on screen) and their codes are made here, because the map's inverse projection (Delaunay
 triangles of the test codes) lives in Python; the browser decodes them in one batch with
 onnxruntime-web once it has the decoder (the sliders' payload, shared by id), and until then draws
 the same cells decoded here (`picture`). When a pan or zoom ends the companion reports the view
@@ -19,7 +19,7 @@ from pages.explore import live_decoder, map_detail
 from ui import bundles, figures
 from ui.threads import on_worker
 from vae.bundle import Bundle
-from vae.latent.atlas import AtlasGrid, atlas_grid, data_spacing, side_for
+from vae.latent.atlas import AtlasGrid, atlas_grid, data_spacing, grid_for
 from vae.latent.plane import tile
 from vae.models.inference import decode
 from vae.share.components import base64_array
@@ -53,16 +53,17 @@ def _spacing(path: str, projection: str, stamp: tuple) -> float:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _grid(path: str, projection: str, stamp: tuple, view: tuple, side: int) -> AtlasGrid:
+def _grid(path: str, projection: str, stamp: tuple, view: tuple, shape: tuple[int, int]) -> AtlasGrid:
     inverse = bundles.inverse_projector(path, projection, stamp)
-    return atlas_grid(inverse, view, side, _spacing(path, projection, stamp))
+    return atlas_grid(inverse, view, *shape, _spacing(path, projection, stamp))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _picture(path: str, projection: str, stamp: tuple, view: tuple, side: int) -> str:
+def _picture(path: str, projection: str, stamp: tuple, view: tuple, shape: tuple[int, int]) -> str:
     """The cells decoded here, tiled row by row with no gaps (vae.latent.plane.tile), as a PNG data URI."""
-    codes = _grid(path, projection, stamp, view, side).codes
-    return figures.png_data_uri(tile(on_worker(decode, bundles.get_bundle(Path(path)).model, codes), side))
+    grid = _grid(path, projection, stamp, view, shape)
+    pixels = on_worker(decode, bundles.get_bundle(Path(path)).model, grid.codes)
+    return figures.png_data_uri(tile(pixels, grid.rows, grid.columns))
 
 
 def reported(companion: dict | None, map_key: str) -> tuple[tuple[float, float], bool] | None:
@@ -94,16 +95,16 @@ def payload(bundle: Bundle, projection: str, map_key: str, companion: dict | Non
     if local is not None and st.session_state.pop(WANTED_KEY, None) == local_id:
         out["decoder"] = {"id": local_id, **(local() or {"unusable": True})}
     seen = reported(companion, map_key)
-    if seen is None:  # the browser reports the map's size first: a cell's size on screen sets K
+    if seen is None:  # the browser reports the map's size first: a cell's size on screen sets the grid
         return out
     (width, height), browser_decodes = seen
     view = map_detail.current_view(bundle, projection, map_key, companion)
-    side = side_for(width, height)
-    key = (str(bundle.path), projection, bundles.stamp(bundle), view, side)
+    key = (str(bundle.path), projection, bundles.stamp(bundle), view, grid_for(width, height))
     grid = _grid(*key)
     channels, rows, columns = bundle.model.config.input_shape
     out["cells"] = {
-        "key": hashlib.sha256(repr(key).encode()).hexdigest()[:16], "view": list(grid.view), "side": side,
+        "key": hashlib.sha256(repr(key).encode()).hexdigest()[:16], "view": list(grid.view),
+        "columns": grid.columns, "rows": grid.rows,
         "dim": bundle.latent_dim,
         "x": grid.centres[:, 0].tolist(), "y": grid.centres[:, 1].tolist(),
         "codes": base64_array(grid.codes, "float32"), "far": grid.far.astype(np.int32).tolist(),

@@ -58,8 +58,8 @@ def codes_of(atlas: dict) -> np.ndarray:
 def cell_pixels(atlas: dict, index: int) -> np.ndarray:
     """Cell `index`'s image as drawn on the map, at the model's pixel size (grey)."""
     picture = Image.open(io.BytesIO(base64.b64decode(atlas["source"].split(",", 1)[1]))).convert("L")
-    cell, side = atlas["shown"]["cell"], atlas["cells"]["side"]
-    row, column = divmod(index, side)
+    cell = atlas["shown"]["cell"]
+    row, column = divmod(index, atlas["cells"]["columns"])
     top, left = row * cell["height"] + cell["offsetY"], column * cell["width"] + cell["offsetX"]
     crop = np.asarray(picture, dtype=int)[top:top + cell["size"], left:left + cell["size"]]
     assert cell["scale"] == int(cell["scale"]) >= 1  # a whole multiple of the model's pixels
@@ -102,6 +102,10 @@ def test_the_atlas_is_redrawn_for_each_zoomed_view_with_the_decoders_images(page
         middle = len(codes_of(after)) // 2
         assert not np.allclose(codes_of(before)[[0, middle]], codes_of(after)[[0, middle]])
     assert third["decoder"] == "browser"
+    for atlas in (first, second, third):  # square cells (but for whole pixels), each image as large as it fits
+        cell = atlas["shown"]["cell"]
+        assert max(cell["width"], cell["height"]) / min(cell["width"], cell["height"]) < 1.1, cell
+        assert cell["size"] > min(cell["width"], cell["height"]) - 28, cell  # a whole multiple of 28 px
     bundle = load_bundle(SHIPPED)
     for atlas in (first, third):  # either decoder draws the same picture
         codes, far = codes_of(atlas), np.array(atlas["cells"]["far"], dtype=bool)

@@ -1,5 +1,5 @@
-// The decoded atlas over the Explore map: Python (pages/explore/map_atlas.py) sends the view's K×K cells in
-// data.atlas.cells (their centres, codes, and which lie far from data); they are decoded here in one batch
+// The decoded atlas over the Explore map: Python (pages/explore/map_atlas.py) sends the view's cells in
+// data.atlas.cells (their centres, codes, and which lie far from data; square on screen); they are decoded here in one batch
 // with onnxruntime-web once the page has the decoder (the sliders' payload, shared by id; or asked for with
 // the trigger "want_decoder"), and until then drawn from the tiles Python decoded (`picture`), the same way:
 // one canvas, each cell's image centred in its cell at a whole multiple of its size, the cells far from data
@@ -67,14 +67,15 @@ function prepareDecoder(root) {
   }));
 }
 
-// The cells' pixels as one sheet, cell i at row floor(i / K), column i % K (vae.latent.plane.tile's order).
+// The cells' pixels as one sheet, cell i at row floor(i / columns), column i % columns (vae.latent.plane.tile's
+// order).
 function sheetOf(floats, cells) {
-  const [channels, height, width] = cells.image_shape, side = cells.side, plane = height * width;
-  const sheet = new ImageData(side * width, side * height), data = sheet.data;
-  for (let i = 0; i < side * side; i++) {
-    const row = Math.floor(i / side), column = i % side, base = i * channels * plane;
+  const [channels, height, width] = cells.image_shape, { columns, rows } = cells, plane = height * width;
+  const sheet = new ImageData(columns * width, rows * height), data = sheet.data;
+  for (let i = 0; i < rows * columns; i++) {
+    const row = Math.floor(i / columns), column = i % columns, base = i * channels * plane;
     for (let p = 0; p < plane; p++) {
-      const o = 4 * ((row * height + Math.floor(p / width)) * side * width + column * width + (p % width));
+      const o = 4 * ((row * height + Math.floor(p / width)) * columns * width + column * width + (p % width));
       for (let c = 0; c < 3; c++) {
         const v = floats[base + (channels === 1 ? 0 : c) * plane + p];
         data[o + c] = Math.floor(Math.min(Math.max(v, 0), 1) * 255 + 0.5); // as vae.media.to_pixels
@@ -102,31 +103,31 @@ async function cellSheet(root, cells) {
   const decoding = browserDecodesAtlas(root) && batchDecoders.get(root.data.decoded.local_id);
   const decode = decoding && (await decoding);
   if (decode) {
-    const n = cells.side * cells.side;
+    const n = cells.rows * cells.columns;
     return [sheetOf(await decode(readArray(cells.codes, "float32"), n), cells), "browser"];
   }
   return cells.picture ? [await loadImage(cells.picture), "server"] : [null, null];
 }
 
-// One canvas the size of the plot area: each cell's image centred in its cell, at a whole multiple of its
-// pixel size (smaller only where the cell is smaller than the image: K keeps cells of 28 px at least), the
-// cells far from data dimmed and outlined.
+// One canvas the size of the plot area: each cell's image centred in its cell (square but for rounding), at a
+// whole multiple of its pixel size (smaller only where the cell is smaller than the image: the grid keeps cells
+// of 28 px at least), the cells far from data dimmed and outlined.
 function compose(sheet, cells, plotWidth, plotHeight) {
-  const [, height, width] = cells.image_shape, side = cells.side;
-  const cellWidth = Math.max(1, Math.round(plotWidth / side)), cellHeight = Math.max(1, Math.round(plotHeight / side));
+  const [, height, width] = cells.image_shape, { columns, rows } = cells;
+  const cellWidth = Math.max(1, Math.round(plotWidth / columns)), cellHeight = Math.max(1, Math.round(plotHeight / rows));
   const room = Math.min(cellWidth, cellHeight), largest = Math.max(height, width);
   const scale = room >= largest ? Math.floor(room / largest) : room / largest;
   const [drawWidth, drawHeight] = [Math.round(width * scale), Math.round(height * scale)];
   const offsetX = Math.floor((cellWidth - drawWidth) / 2), offsetY = Math.floor((cellHeight - drawHeight) / 2);
   const canvas = document.createElement("canvas");
-  [canvas.width, canvas.height] = [side * cellWidth, side * cellHeight];
+  [canvas.width, canvas.height] = [columns * cellWidth, rows * cellHeight];
   const context = canvas.getContext("2d");
   context.imageSmoothingEnabled = scale < 1;
   context.lineWidth = 2;
   context.strokeStyle = FAR_LINE;
   context.fillStyle = FAR_FILL;
-  for (let i = 0; i < side * side; i++) {
-    const row = Math.floor(i / side), column = i % side, left = column * cellWidth, top = row * cellHeight;
+  for (let i = 0; i < rows * columns; i++) {
+    const row = Math.floor(i / columns), column = i % columns, left = column * cellWidth, top = row * cellHeight;
     context.drawImage(sheet, column * width, row * height, width, height, left + offsetX, top + offsetY,
                       drawWidth, drawHeight);
     if (cells.far[i]) {

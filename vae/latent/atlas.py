@@ -1,4 +1,7 @@
-"""A decoded atlas over a map's view: a K×K grid of cells, each centre's code, and which cells lie far from data.
+"""A decoded atlas over a map's view: a grid of cells, each centre's code, and which cells lie far from data.
+
+The grid has as many columns and rows as keep its cells square on screen (the model's images are), at
+least MIN_CELL_PX a side and at most MAX_SIDE cells along either axis (32×32 at most, as the issue's K×K).
 
 The map's own inverse projection (`InverseProjector.codes_at`) turns each cell's centre into a code,
 so a click on a cell and the empty-space click of the map decode the same code there. A cell is far
@@ -18,23 +21,27 @@ from scipy.spatial import cKDTree
 
 from vae.latent.placement import InverseProjector
 
-MIN_CELL_PX = 28  # a cell is at least this many screen pixels on its shorter side
-MIN_SIDE, MAX_SIDE = 2, 32  # cells per side
+MIN_CELL_PX = 28  # a cell is at least this many screen pixels a side
+MIN_SIDE, MAX_SIDE = 2, 32  # cells along either axis
 FAR_QUANTILE = 0.95
 FAR_SPACINGS = 3.0
 SPACING_SAMPLE = 10_000  # points whose nearest-neighbour distance sets the spacing (all of a small map)
 
 
-def side_for(width_px: float, height_px: float, min_cell_px: int = MIN_CELL_PX) -> int:
-    """K: as many cells per side as keep each at least `min_cell_px` on screen, MIN_SIDE to MAX_SIDE."""
-    return int(np.clip(min(width_px, height_px) // min_cell_px, MIN_SIDE, MAX_SIDE))
+def grid_for(width_px: float, height_px: float, min_cell_px: int = MIN_CELL_PX) -> tuple[int, int]:
+    """(columns, rows) of cells as near square on screen as whole numbers allow: cells of one size, at least
+    `min_cell_px` and large enough that neither axis holds more than MAX_SIDE; MIN_SIDE to MAX_SIDE each."""
+    cell = max(min_cell_px, max(width_px, height_px) / MAX_SIDE)
+    columns, rows = (int(np.clip(length // cell, MIN_SIDE, MAX_SIDE)) for length in (width_px, height_px))
+    return columns, rows
 
 
-def cell_centres(view: tuple[float, float, float, float], side: int) -> np.ndarray:
-    """(K*K, 2) the cells' centres row by row, the top row (highest y) first, as vae.latent.plane.tile reads."""
+def cell_centres(view: tuple[float, float, float, float], columns: int, rows: int) -> np.ndarray:
+    """(rows*columns, 2) the cells' centres row by row, the top row (highest y) first, as vae.latent.plane.tile
+    reads."""
     x0, x1, y0, y1 = view
-    xs = x0 + (np.arange(side) + 0.5) * (x1 - x0) / side
-    ys = y1 - (np.arange(side) + 0.5) * (y1 - y0) / side
+    xs = x0 + (np.arange(columns) + 0.5) * (x1 - x0) / columns
+    ys = y1 - (np.arange(rows) + 0.5) * (y1 - y0) / rows
     gx, gy = np.meshgrid(xs, ys)
     return np.column_stack([gx.ravel(), gy.ravel()])
 
@@ -57,20 +64,23 @@ def far_from_data(tree: cKDTree, points: np.ndarray, spacing: float) -> np.ndarr
 
 @dataclass(frozen=True)
 class AtlasGrid:
-    """One view's atlas: K×K cells, their centres on the map, their codes and which lie far from data."""
+    """One view's atlas: rows × columns cells, their centres on the map, their codes and which lie far from data."""
 
     view: tuple[float, float, float, float]
-    side: int
-    centres: np.ndarray  # (K*K, 2), row by row from the top
-    codes: np.ndarray  # (K*K, D) float32
-    far: np.ndarray  # (K*K,) bool
+    columns: int
+    rows: int
+    centres: np.ndarray  # (rows*columns, 2), row by row from the top
+    codes: np.ndarray  # (rows*columns, D) float32
+    far: np.ndarray  # (rows*columns,) bool
 
 
-def atlas_grid(inverse: InverseProjector, view: tuple[float, float, float, float], side: int,
+def atlas_grid(inverse: InverseProjector, view: tuple[float, float, float, float], columns: int, rows: int,
                spacing: float) -> AtlasGrid:
-    """The atlas of `view` with `side` cells per side, for the map `inverse` inverts; `spacing` from `data_spacing`."""
-    if not MIN_SIDE <= side <= MAX_SIDE:
-        raise ValueError(f"an atlas has {MIN_SIDE} to {MAX_SIDE} cells per side, not {side}")
-    centres = cell_centres(view, side)
-    return AtlasGrid(tuple(float(v) for v in view), side, centres, inverse.codes_at(centres),
+    """The atlas of `view` in `columns` × `rows` cells, for the map `inverse` inverts; `spacing` from
+    `data_spacing`."""
+    for count in (columns, rows):
+        if not MIN_SIDE <= count <= MAX_SIDE:
+            raise ValueError(f"an atlas has {MIN_SIDE} to {MAX_SIDE} cells along each axis, not {count}")
+    centres = cell_centres(view, columns, rows)
+    return AtlasGrid(tuple(float(v) for v in view), columns, rows, centres, inverse.codes_at(centres),
                      far_from_data(inverse.tree, centres, spacing))

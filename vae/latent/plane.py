@@ -138,18 +138,19 @@ def max_side(cell: int) -> int:
     return int(np.clip(MAX_PICTURE_SIDE // cell, MIN_SIDE, MAX_SIDE))
 
 
-def tile(pixels: np.ndarray, side: int) -> np.ndarray:
-    """(K*K, h, w[, 3]) uint8 cells, row by row, as one (K*h, K*w[, 3]) picture with no gaps.
+def tile(pixels: np.ndarray, rows: int, columns: int | None = None) -> np.ndarray:
+    """(R*C, h, w[, 3]) uint8 cells, row by row, as one (R*h, C*w[, 3]) picture with no gaps (C = R unless given).
 
     No gaps, as the classic figure: cell (r, c) is exactly picture[r*h:(r+1)*h, c*w:(c+1)*w].
     """
+    columns = rows if columns is None else columns
     pixels = np.asarray(pixels, dtype=np.uint8)
-    if len(pixels) != side * side:
-        raise ValueError(f"{len(pixels)} cells do not fill a {side}×{side} grid")
+    if len(pixels) != rows * columns:
+        raise ValueError(f"{len(pixels)} cells do not fill a {rows}×{columns} grid")
     h, w = pixels.shape[1:3]
-    grid = pixels.reshape(side, side, h, w, *pixels.shape[3:])  # (K, K, h, w[, 3])
+    grid = pixels.reshape(rows, columns, h, w, *pixels.shape[3:])  # (R, C, h, w[, 3])
     order = (0, 2, 1, 3, *range(4, grid.ndim))
-    return np.ascontiguousarray(grid.transpose(order)).reshape(side * h, side * w, *pixels.shape[3:])
+    return np.ascontiguousarray(grid.transpose(order)).reshape(rows * h, columns * w, *pixels.shape[3:])
 
 
 def picture(model: VAE, codes: np.ndarray, scale: int = 1) -> np.ndarray:
