@@ -47,7 +47,8 @@ MAP_DRAWN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[1]?._l
 SHOWN = "() => document.querySelector('.js-plotly-plot')?.dataset.decodedAtlas || null"
 STATE = """() => { const root = document.querySelector('.map-hover'), gd = document.querySelector('.js-plotly-plot');
     const cells = root.data.decoded && root.data.decoded.cells;
-    return {grid: cells && [cells.columns, cells.rows], key: gd.dataset.decodedAtlas || null,
+    const { w, h } = gd._fullLayout._size;
+    return {grid: cells && [cells.columns, cells.rows], size: [w, h], key: gd.dataset.decodedAtlas || null,
             decoder: gd.dataset.decodedBy || null, reported: root.reported || ''}; }"""
 # Arm `window.redrawn` for the next gesture: the last wheel or pointer-up event's time, then the time the next
 # atlas is on the map and the frame that paints it begins, and the companion's marks between.
@@ -111,10 +112,11 @@ def settle(page) -> None:
 
 
 def size_for(page, side: int) -> tuple[int, int]:
-    """Resize the window until the atlas has `side` × `side` cells (the map's width is 3/4 of the page's beside
-    the sidebar, its height follows the window's)."""
+    """Resize the window until the atlas has `side` × `side` cells: the plot area square, `side` cells and half
+    of one a side (the map's width is 3/4 of the page's beside the sidebar, its height follows the window's)."""
     width, height, got = 1400, 1000, None
-    for _ in range(12):
+    target = MIN_CELL_PX * side + MIN_CELL_PX // 2
+    for _ in range(8):
         page.set_viewport_size({"width": width, "height": height})
         try:  # the companion fits the map to the window and reports the new size; Python sends that grid's cells
             page.wait_for_function(f"(side) => String(({STATE})().grid) === String([side, side])", arg=side,
@@ -122,11 +124,13 @@ def size_for(page, side: int) -> tuple[int, int]:
         except PlaywrightTimeoutError:
             pass
         settle(page)
-        got = page.evaluate(STATE)["grid"]
+        state = page.evaluate(STATE)
+        got = state["grid"]
         if got == [side, side]:
             return width, height
-        width += (side - got[0]) * MIN_CELL_PX * 4 // 3 or 0
-        height += (side - got[1]) * MIN_CELL_PX or 0
+        plot_width, plot_height = state["size"]
+        width += round((target - plot_width) * 4 / 3)
+        height += round(target - plot_height)
     raise RuntimeError(f"no window size gave {side}×{side} cells (last {got})")
 
 
