@@ -20,11 +20,15 @@ MAX_SURFACE_VALUES = 8_000_000
 SURFACE_SLACK = 0.05
 
 
-def inverse_distance_weighted(tree: cKDTree, point: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
-    """The mean of `values` at the k points of `tree` nearest `point`, weighted by 1 / distance."""
-    distances, index = tree.query(point, k=k)
-    weights = 1 / np.maximum(np.atleast_1d(distances), 1e-12)
-    return (weights / weights.sum()) @ values[np.atleast_1d(index)]
+def inverse_distance_weighted(tree: cKDTree, points: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """The mean of `values` at the k points of `tree` nearest each of `points` ((dims,) or (M, dims)), weighted
+    by 1 / distance: (D,) or (M, D)."""
+    points = np.asarray(points, dtype=np.float64)
+    distances, index = tree.query(points, k=k)
+    shape = (*points.shape[:-1], k)
+    weights = 1 / np.maximum(np.reshape(distances, shape), 1e-12)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return np.einsum("...k,...kd->...d", weights, values[np.reshape(index, shape)])
 
 
 def barycentric_transforms(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
@@ -112,11 +116,7 @@ class InverseProjector:
             corners = self.codes[self.triangulation.simplices[simplices[inside]]].astype(np.float64)  # (m, 3, D)
             out[inside] = np.einsum("mk,mkd->md", weights, corners)
         if (~inside).any():
-            distances, index = self.tree.query(points[~inside], k=self.k)
-            distances, index = distances.reshape(-1, self.k), index.reshape(-1, self.k)
-            weights = 1 / np.maximum(distances, 1e-12)
-            weights /= weights.sum(axis=1, keepdims=True)
-            out[~inside] = np.einsum("mk,mkd->md", weights, self.codes[index].astype(np.float64))
+            out[~inside] = inverse_distance_weighted(self.tree, points[~inside], self.codes, self.k)
         return out
 
 
@@ -190,11 +190,8 @@ class ForwardProjector:
             return (codes - self.mean) @ np.asarray(self.components, dtype=np.float64).T
         if self.tree is None:
             return codes[:, :2].copy()
-        k = min(self.k, len(self.codes))
-        distances, index = self.tree.query(codes, k=k)
-        weights = 1 / np.maximum(distances.reshape(len(codes), k), 1e-12)  # (M, k)
-        weights /= weights.sum(axis=1, keepdims=True)
-        return np.einsum("mk,mkj->mj", weights, np.asarray(self.xy, dtype=np.float64)[index.reshape(len(codes), k)])
+        return inverse_distance_weighted(self.tree, codes, np.asarray(self.xy, dtype=np.float64),
+                                         min(self.k, len(self.codes)))
 
 
 DISTANCES = ("euclidean", "cosine")
