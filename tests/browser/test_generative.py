@@ -15,13 +15,6 @@ VIEWPORT = {"width": 1500, "height": 1600}
 STRIP = ".st-key-interp-strip [data-testid=stImage]"
 
 
-@pytest.fixture(autouse=True)
-def explorer(page, app_url):
-    """Each test starts from the app's first page, loaded."""
-    page.goto(app_url)
-    wait_ready(page)
-
-
 def open_page(page, app_url: str, path: str) -> None:
     page.goto(f"{app_url}/{path}")
     wait_ready(page)
