@@ -61,9 +61,10 @@ def wait_ready(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_selector(READY, timeout=timeout_ms)
 
 
-def visit_every_page(page, url: str) -> None:
-    """Open each page by its URL: it renders its title, raises nothing, and is the one the navigation marks."""
-    for info in PAGES:
+def visit_every_page(page, url: str, pages=PAGES) -> None:
+    """Open each page (of `pages`) by its URL: it renders its title, raises nothing, and is the one the
+    navigation marks."""
+    for info in pages:
         page.goto(f"{url}/{'' if info is EXPLORE else info.url_path}")
         wait_ready(page, 90_000)
         page.wait_for_selector("h1", timeout=30_000)

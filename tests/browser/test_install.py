@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.browser import READY, ROOT, click_until, free_port, start_app
-from ui.navigation import PAGES
+from ui.navigation import EXPLORE, PAGES
 
 from .conftest import visit_every_page, wait_ready
 
@@ -93,7 +93,8 @@ def test_vae_lab_serve_from_another_folder_serves_every_page(installed, tmp_path
         page.wait_for_selector("canvas.decoded", timeout=30_000)
         assert page.locator("[data-testid=stException]").count() == 0
         assert "bundle=fashion-mnist-conv-z16" in page.url  # the shipped model, from the folder given
-        visit_every_page(page, f"http://127.0.0.1:{port}")
+        assert EXPLORE.title in page.locator("[data-testid=stSidebarNav] a[aria-current=page]").inner_text()
+        visit_every_page(page, f"http://127.0.0.1:{port}", [info for info in PAGES if info is not EXPLORE])
         page.close()
     finally:
         proc.terminate()
