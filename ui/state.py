@@ -57,11 +57,17 @@ def parse_index(text: str | None, n: int) -> int | None:
     return index if index is not None and 0 <= index < n else None
 
 
+def kept_code(code: np.ndarray) -> np.ndarray:
+    """`code` (or codes, one a row) as the app keeps a current code: rounded to CODE_DECIMALS, clipped to
+    what the sliders can show. The browser gets the map's codes kept so (map_events.py), and decodes a
+    clicked point's code as the rerun will set it."""
+    return np.clip(np.round(np.asarray(code, dtype=np.float64), CODE_DECIMALS), -SLIDER_LIMIT, SLIDER_LIMIT)
+
+
 def set_code(code: np.ndarray, source: str | None = None, place: tuple[str, float, float] | None = None) -> None:
-    """Make `code` the current code, rounded and clipped to what the sliders can show; `place`
+    """Make `code` the current code, rounded and clipped to what the sliders can show (`kept_code`); `place`
     (projection, x, y): the map position it was decoded from, where the map marks it while it is current."""
-    values = [float(np.clip(round(float(v), CODE_DECIMALS), -SLIDER_LIMIT, SLIDER_LIMIT))
-              for v in np.asarray(code).ravel()]
+    values = [float(v) for v in kept_code(code).ravel()]
     st.session_state[CODE_KEY] = values
     st.session_state[PLACE_KEY] = None if place is None else (*place, values)
     if source is not None:
