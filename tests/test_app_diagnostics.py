@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from pages.explore import per_image as per_image_ui
 from ui.bundles import stamp
+from ui.state import kept_code
 from vae.bundle import load_bundle
 from vae.diagnostics import cache
 from vae.diagnostics.per_image import FIELDS
@@ -235,6 +236,22 @@ def test_the_hover_component_is_told_the_map_and_gets_its_atlas_once_asked(folde
     at.run()
     (data,) = [json.loads(c.proto.json) for c in at.get("bidi_component") if "map_key" in c.proto.json]
     assert data["atlas"]["jpeg"].startswith("data:image/jpeg;base64,") and data["atlas"]["width"] == 28
+    # With the images, their codes: a click on a drawn point decodes it in the browser at once.
+    indices = np.frombuffer(base64.b64decode(data["atlas"]["indices"]), "<i4")
+    codes = np.frombuffer(base64.b64decode(data["atlas"]["codes"]), "<f4").reshape(len(indices), data["atlas"]["dim"])
+    np.testing.assert_array_equal(codes, kept_code(load_bundle(folder / "good").mu[indices]).astype(np.float32))
+
+
+def test_the_map_companion_gets_the_sliders_decoder_once_asked(folder):
+    at = explore()
+    (data,) = [json.loads(c.proto.json) for c in at.get("bidi_component") if "map_key" in c.proto.json]
+    if data["decoder_id"] is None:
+        pytest.skip("onnxruntime-web is not served here (scripts/web-assets.sh)")
+    assert data["decoder_id"] == slider_data(at)["local_id"] and data["decoder"] is None  # one decoder, by id
+    at.session_state["map_decoder_wanted"] = data["decoder_id"]
+    at.run()
+    (data,) = [json.loads(c.proto.json) for c in at.get("bidi_component") if "map_key" in c.proto.json]
+    assert data["decoder"]["id"] == data["decoder_id"] and data["decoder"]["decoder"]["latent_dim"] == 4
 
 
 def test_a_bundle_without_per_image_values_opens_at_once_and_gets_them_in_the_background(folder, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ui import figures
+from ui.state import kept_code
 from vae.bundle import load_bundle
 
 from .conftest import page_script, write_large_map
@@ -73,6 +74,13 @@ def test_the_large_map_draws_a_picture_of_every_point_and_every_point_of_a_close
     indices, layout = drawn(at)
     inside = np.flatnonzero((xy[:, 0] >= 0) & (xy[:, 0] <= 0.3) & (xy[:, 1] >= 0) & (xy[:, 1] <= 0.3))
     assert 0 < len(inside) < 5_000 and np.array_equal(indices, inside)
+    # The companion gets the view's points with their codes (a click decodes in the browser at once).
+    (companion,) = [json.loads(c.proto.json) for c in at.get("bidi_component") if "map_key" in c.proto.json]
+    detail = companion["detail"]
+    points = np.frombuffer(base64.b64decode(detail["index"]), "<i4")
+    codes = np.frombuffer(base64.b64decode(detail["codes"]), "<f4").reshape(len(points), -1)
+    assert np.array_equal(np.sort(points), inside)
+    np.testing.assert_array_equal(codes, kept_code(load_bundle(f"{folder}/{NAME}").mu[points]).astype(np.float32))
     assert layout["xaxis"]["range"] == view[:2] and layout["yaxis"]["range"] == view[2:]
     image = layout["images"][0]
     assert (image["x"], image["sizex"]) == pytest.approx((0.0, 0.3)) and image["y"] == pytest.approx(0.3)

@@ -26,7 +26,6 @@ from vae.share.components import base64_array
 
 MODE_KEY = "atlas_mode"
 OPACITY_KEY = "atlas_opacity"
-WANTED_KEY = "atlas_decoder_wanted"
 # How the atlas lies on the map: off, under the points, or over them (instead of them at full opacity).
 MODES = ("off", "under", "over")
 
@@ -78,22 +77,13 @@ def reported(companion: dict | None, map_key: str) -> tuple[tuple[float, float],
     return (float(size[0]), float(size[1])), view.get("decoder") is True
 
 
-def on_want(key: str) -> None:
-    """The companion asked for the browser's decoder (its trigger `want_decoder`, the decoder's id)."""
-    st.session_state[WANTED_KEY] = (st.session_state.get(key) or {}).get("want_decoder")
-
-
 def payload(bundle: Bundle, projection: str, map_key: str, companion: dict | None, mode: str,
             opacity: float) -> dict | None:
-    """What map_atlas.js draws: the view's cells (centres, codes, far from data), the server's decodes
-    while the browser has no decoder, and the browser's decoder once it asks (where it can have one)."""
+    """What map_atlas.js draws: the view's cells (centres, codes, far from data), and the server's decodes
+    while the browser has no decoder (the companion's: map_events.decoder)."""
     if mode == "off":
         return None
-    url = live_decoder.ort_url()
-    local_id, local = live_decoder.local_decoder(bundle, projection) if url else (None, None)
-    out = {"mode": mode, "opacity": opacity, "local_id": local_id, "ort": url, "cells": None}
-    if local is not None and st.session_state.pop(WANTED_KEY, None) == local_id:
-        out["decoder"] = {"id": local_id, **(local() or {"unusable": True})}
+    out = {"mode": mode, "opacity": opacity, "cells": None}
     seen = reported(companion, map_key)
     if seen is None:  # the browser reports the map's size first: a cell's size on screen sets the grid
         return out
@@ -109,5 +99,5 @@ def payload(bundle: Bundle, projection: str, map_key: str, companion: dict | Non
         "x": grid.centres[:, 0].tolist(), "y": grid.centres[:, 1].tolist(),
         "codes": base64_array(grid.codes, "float32"), "far": grid.far.astype(np.int32).tolist(),
         "image_shape": [channels, rows, columns],
-        "picture": None if browser_decodes and local_id is not None else _picture(*key)}
+        "picture": None if browser_decodes and live_decoder.ort_url() else _picture(*key)}
     return out

@@ -25,7 +25,7 @@ import streamlit as st
 from PIL import Image
 from plotly.colors import hex_to_rgb, sample_colorscale, unlabel_rgb
 
-from ui import bundles, figures
+from ui import bundles, figures, state
 from ui.map_figure import COLOUR_SCALE, ColourScale, colour_key
 from vae.bundle import Bundle
 from vae.latent.density import class_density, value_density
@@ -135,13 +135,15 @@ def picture_image(layers: Layers) -> dict:
 
 
 def browser_payload(bundle: Bundle, projection: str, layers: Layers) -> dict:
-    """What the companion needs to swap a view's layers in place: points by class, picture, click grid."""
+    """What the companion needs to swap a view's layers in place: points by class (with their codes as a click
+    makes them current, float32: the browser decodes a clicked one at once), picture, click grid."""
     xy = bundle.projections[projection]["xy"]
     x0, x1, y0, y1 = layers.view
     grid = figures.click_grid(np.array([[x0, y0], [x1, y1]]))
     return {"key": layers.key, "image": picture_image(layers),
             "x": base64_array(xy[layers.drawn, 0], "float32"), "y": base64_array(xy[layers.drawn, 1], "float32"),
             "index": base64_array(layers.drawn, "int32"), "label": base64_array(bundle.labels[layers.drawn], "int32"),
+            "codes": base64_array(state.kept_code(bundle.mu[layers.drawn]), "float32"),
             "grid_x": list(map(float, grid.x)), "grid_y": list(map(float, grid.y))}
 
 

@@ -9,7 +9,11 @@ A small Streamlit v2 component (plain DOM, no iframe; components/map_events.js) 
 - colours: told how to colour the map (map_view.py), it recolours the chart in place when the
   figure's `layout.meta.colour` says otherwise;
 - the map's height: it makes the map's container (`map_area`) as tall as the window leaves it, and
-  Streamlit draws the chart, which fills its container, at that height.
+  Streamlit draws the chart, which fills its container, at that height;
+- clicks: with the browser's decoder (sent once the pointer first enters the map, as the sliders'
+  is) and the drawn points' codes (with the hover atlas; a large map's view's with its points), a
+  click on a point paints the point's decoded image at once, while Streamlit's rerun for the
+  selection updates the rest of the page.
 """
 
 from __future__ import annotations
@@ -25,14 +29,15 @@ import streamlit as st
 from PIL import Image
 from streamlit.delta_generator import DeltaGenerator
 
-from pages.explore import map_atlas, map_detail
-from ui import bundles, figures
+from pages.explore import live_decoder, map_detail
+from ui import bundles, figures, state
 from vae.bundle import Bundle
 from vae.media import to_pixels
 from vae.share.components import MAP_EVENTS_JS, base64_array, component_js
 
 KEY = "map-events"
 WANTED_KEY = "map_atlas_wanted"
+DECODER_WANTED_KEY = "map_decoder_wanted"
 JPEG_QUALITY = 85
 # The map's container (`map_area`), which map_events.js makes as tall as the window leaves it.
 AREA_KEY = "explore-map-area"
@@ -63,7 +68,9 @@ def _atlas_id(path: str, stamp: tuple, limit: int) -> str:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _atlas(path: str, stamp: tuple, limit: int) -> dict:
-    """Built when a browser first asks for it, not on the first page load (~0.3 s for 10,000 images).
+    """Built when a browser first asks for it, not on the first page load (~0.3 s for 10,000 images),
+    with the codes of its images (float32, in its order, as a click makes them current: `state.kept_code`):
+    a click on a drawn point decodes it at once.
 
     A large map's atlas holds the points its whole view draws: every view draws those it shows.
     """
@@ -71,11 +78,30 @@ def _atlas(path: str, stamp: tuple, limit: int) -> dict:
     n = len(bundle.images)
     large = map_detail.is_large(n, limit)
     indices = map_detail.base_sample(path, stamp, map_detail.VIEW_POINTS) if large else np.arange(n)
-    return atlas(bundle.images, indices, _atlas_id(path, stamp, limit))
+    return {**atlas(bundle.images, indices, _atlas_id(path, stamp, limit)),
+            "codes": base64_array(state.kept_code(bundle.mu[indices]), "float32"), "dim": int(bundle.latent_dim)}
 
 
 def _on_want(key: str) -> None:
     st.session_state[WANTED_KEY] = (st.session_state.get(key) or {}).get("want_atlas")
+
+
+def _on_want_decoder(key: str) -> None:
+    st.session_state[DECODER_WANTED_KEY] = (st.session_state.get(key) or {}).get("want_decoder")
+
+
+def decoder(bundle: Bundle, projection: str) -> dict:
+    """The browser's decoder for the companion (the decoded atlas's batches, a clicked point's image): its
+    id (the sliders' decoder's: the browser builds it once) and onnxruntime-web's URL, None where that is
+    not served; the decoder itself (`decoder`) once the companion has asked for it (trigger want_decoder)."""
+    url = live_decoder.ort_url()
+    if url is None:
+        return {"decoder_id": None, "ort": None, "decoder": None}
+    local_id, local = live_decoder.local_decoder(bundle, projection)
+    payload = None
+    if st.session_state.pop(DECODER_WANTED_KEY, None) == local_id:
+        payload = {"id": local_id, **(local() or {"unusable": True})}
+    return {"decoder_id": local_id, "ort": url, "decoder": payload}
 
 
 def hidden_classes(n_classes: int) -> set[int]:
@@ -98,10 +124,10 @@ def widen_page() -> None:
             f"padding-right: {PAGE_MARGIN}; }}</style>")
 
 
-def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict | None = None,
+def listen(bundle: Bundle, projection: str, map_key: str, limit: int, colour: dict, detail: dict | None = None,
            decoded: dict | None = None) -> None:
-    """Mount the component for the map with Streamlit key `map_key` (the atlas goes out once asked);
-    `colour` is how to colour the map (map_view.py), `detail` a large map's layers for its view
+    """Mount the component for the map with Streamlit key `map_key` (the atlas and the decoder go out once
+    asked); `colour` is how to colour the map (map_view.py), `detail` a large map's layers for its view
     (map_detail.py), `decoded` the decoded atlas of its view (map_atlas.py). Call it inside a fragment:
     a legend click or a new view then reruns that fragment alone, and the next full run draws the same.
     """
@@ -111,6 +137,6 @@ def listen(bundle: Bundle, map_key: str, limit: int, colour: dict, detail: dict 
     hidden = sorted(hidden_classes(len(bundle.class_names)))
     _component(key=KEY, data={"map_key": map_key, "area": AREA_KEY, "atlas_id": atlas_id,
                               "atlas": _atlas(path, stamp, limit) if send else None, "hidden": hidden,
-                              "colour": colour, "detail": detail, "decoded": decoded},
+                              "colour": colour, "detail": detail, "decoded": decoded, **decoder(bundle, projection)},
                default={"hidden": []}, on_want_atlas_change=partial(_on_want, KEY), on_hidden_change=lambda: None,
-               on_view_change=lambda: None, on_want_decoder_change=partial(map_atlas.on_want, KEY))
+               on_view_change=lambda: None, on_want_decoder_change=partial(_on_want_decoder, KEY))

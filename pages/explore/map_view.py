@@ -127,8 +127,8 @@ def colour_controls(bundle: Bundle, projection: str, map_key: str, limit: int, f
     layers = large_map_layers(bundle, projection, map_key, limit, chosen)
     detail = None if layers is None else map_detail.browser_payload(bundle, projection, layers)
     decoded = map_atlas.payload(bundle, projection, map_key, st.session_state.get(map_events.KEY), mode, opacity)
-    map_events.listen(bundle, map_key, limit, _browser_colour(chosen, len(bundle.class_names), layers), detail,
-                      decoded)
+    colour = _browser_colour(chosen, len(bundle.class_names), layers)
+    map_events.listen(bundle, projection, map_key, limit, colour, detail, decoded)
 
 
 def controls(bundle: Bundle, find_column, toggles) -> MapView:

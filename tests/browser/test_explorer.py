@@ -18,11 +18,12 @@ from harness.browser import (
     click_map_point,
     isolated_point,
     point_index,
+    point_on_screen,
     serving,
     wait_final_size,
 )
 from pages.explore.live_decoder import STEP
-from ui.state import SLIDER_LIMIT
+from ui.state import SLIDER_LIMIT, kept_code
 from vae.bundle import load_bundle
 from vae.latent.placement import InverseProjector
 from vae.models.inference import decode
@@ -228,6 +229,60 @@ def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(p
     page.get_by_text("reconstruction", exact=True).wait_for(timeout=10_000)
     assert f"idx={clicked}" in page.url
     page.screenshot(path=str(screenshots / "explore-selected.png"), full_page=True)
+
+
+# Holds back what the page sends its server while window.holdSends is set (window.releaseSends() sends it, in
+# order): what the page shows meanwhile, it made without any rerun.
+HOLD_SENDS = """(() => {
+  const send = WebSocket.prototype.send, held = [];
+  WebSocket.prototype.send = function (data) {
+    if (window.holdSends) return void held.push([this, data]);
+    return send.call(this, data);
+  };
+  window.heldSends = () => held.length;
+  window.releaseSends = () => {
+    window.holdSends = false;
+    held.splice(0).forEach(([ws, data]) => send.call(ws, data));
+  };
+})()"""
+
+
+def canvas_grey(page) -> np.ndarray:
+    src = decoded_src(page)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L"), dtype=int)
+
+
+@needs_onnxruntime_web
+def test_a_click_on_a_point_paints_its_code_in_the_browser_before_the_rerun(page, app_url, screenshots):
+    """Once the pointer has been on the map, the page has the decoder and the drawn points' codes: a click on a
+    point paints that point's decoded code with the server's answer held back; the rerun ends on the same code."""
+    page.add_init_script(HOLD_SENDS)
+    open_explorer(page, app_url)
+    drawn = isolated_point(page, 123)
+    page.mouse.move(*point_on_screen(page, drawn))  # the pointer enters the map: the decoder, then the atlas
+    page.wait_for_selector(".live-decoder[data-decoder=browser]", timeout=60_000)
+    page.wait_for_selector(".map-hover[data-atlas]", state="attached", timeout=60_000)
+    wait_ready(page)
+    clicked = point_index(page, drawn)
+    bundle = load_bundle(SHIPPED)
+    expected = decode(bundle.model, kept_code(bundle.mu[clicked]))[0].astype(int)  # the code as the sliders hold it
+    frame = page.locator(DECODED).get_attribute("data-frame")
+    page.evaluate("() => { window.holdSends = true; }")
+    click_map_point(page, drawn, lambda timeout: page.wait_for_function(
+        "(old) => document.querySelector('canvas.decoded').dataset.frame !== old", arg=frame, timeout=timeout))
+    page.wait_for_function("() => !document.querySelector('.live-decoder').decoding", timeout=10_000)
+    assert page.evaluate("() => window.heldSends()") > 0  # the selection's rerun is still in the page
+    shown = canvas_grey(page)
+    assert shown.shape == expected.shape
+    assert np.abs(shown - expected).max() <= 2  # float16 weights
+    assert_sliders_hold(page, bundle.mu[clicked])
+    page.screenshot(path=str(screenshots / "explore-click-browser-decoded.png"), full_page=True)
+    # The rerun follows: the page shows the clicked image's panel, and the same code and image.
+    page.evaluate("() => window.releaseSends()")
+    page.get_by_text(f"Selected: test #{clicked} ").wait_for(timeout=60_000)
+    wait_ready(page)
+    assert_sliders_hold(page, bundle.mu[clicked])
+    assert np.abs(canvas_grey(page) - expected).max() <= 2
 
 
 def test_clicking_empty_space_decodes_there_and_marks_the_place_clicked(page, app_url, screenshots):

@@ -15,6 +15,11 @@
 // The image is a canvas: a step's pixels go straight into it (no PNG to encode and load), each
 // drawing counts up its data-frame attribute, and a step decoded here is drawn before the next
 // frame. Decodes run one at a time; steps that come meanwhile collapse into the newest.
+//
+// A code chosen elsewhere on the page (a click on a map point: map_events.js sends CODE_CHOSEN) is decoded
+// here at once where the browser has the decoder (the sliders' payload, or the map companion's, whose
+// arrival DECODER_ARRIVED announces): the thumbs and the image show it before Python's rerun, which then
+// sends the same code.
 const RETRY_MS = 1000;
 const SETTLE_MS = 400;
 const ASK_AGAIN_MS = 5000;
@@ -217,6 +222,30 @@ function loadLocalDecoder(root, payload, ortUrl) {
   }).finally(() => building.delete(payload.id));
 }
 
+// The code the sliders hold, and their thumbs and printed values.
+function setValues(root, values) {
+  root.values = values.slice();
+  root.inputs.forEach((input) => {
+    const value = values[Number(input.dataset.dim)];
+    if (Number(input.value) !== value) input.value = value;
+    input.shown.textContent = value.toFixed(2);
+  });
+}
+
+// Show a code chosen elsewhere (see the top): the thumbs at once, the image once decoded here.
+function showChosen(root, values) {
+  if (!root.isConnected || !root.local || values.length !== root.values.length) return;
+  setValues(root, values);
+  decodeHere(root);
+}
+
+// The map companion's decoder payload has arrived: build it for the sliders too, when it is theirs.
+function takeArrived(root, id) {
+  if (root.isConnected && id === root.localId && decoderPayloads.has(id)) {
+    loadLocalDecoder(root, decoderPayloads.get(id), root.ortUrl);
+  }
+}
+
 export default function (component) {
   const { data, parentElement, setStateValue, setTriggerValue } = component;
   let root = parentElement.querySelector(".live-decoder");
@@ -231,6 +260,8 @@ export default function (component) {
     root.sliders.addEventListener("pointerover", () => askForLocalDecoder(root));
     root.append(root.sliders);
     parentElement.append(root);
+    document.addEventListener(CODE_CHOSEN, (event) => showChosen(root, event.detail.values));
+    document.addEventListener(DECODER_ARRIVED, (event) => takeArrived(root, event.detail));
   }
   const layout = JSON.stringify([data.rows, data.limit, data.step]);
   if (root.layout !== layout) {
@@ -253,12 +284,7 @@ export default function (component) {
     if (!root.local) send(root); // decoding here, the gesture's settle timer sends it
     return;
   }
-  root.values = data.values.slice();
-  root.inputs.forEach((input) => {
-    const value = data.values[Number(input.dataset.dim)];
-    if (Number(input.value) !== value) input.value = value;
-    input.shown.textContent = value.toFixed(2);
-  });
+  setValues(root, data.values);
   if (data.url_pending) {
     clearTimeout(root.settle);
     root.settle = setTimeout(() => root.setTriggerValue("settled", root.seq), SETTLE_MS);

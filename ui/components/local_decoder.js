@@ -19,6 +19,11 @@ let ortStarted = null; // onnxruntime-web, imported and started once per page
 // The decoder payloads this page has received, by id: the sliders (live_decoder.js) and the map's atlas
 // (map_atlas.js) are separate components and share one transfer.
 const decoderPayloads = (globalThis.vaeLabDecoderPayloads ??= new Map());
+// The map's companion (map_events.js) tells the sliders (live_decoder.js), separate components on one page, by
+// events on the document: that a decoder payload has arrived (detail: its id), and that a click chose a code
+// (detail: {values}), which the sliders decode here at once when they can.
+const DECODER_ARRIVED = "vae-lab-decoder-arrived";
+const CODE_CHOSEN = "vae-lab-code-chosen";
 
 function startOrt(url) {
   // A full URL: this script may run as a blob: module, against which a path does not resolve.

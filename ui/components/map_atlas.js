@@ -1,7 +1,8 @@
 // The decoded atlas over the Explore map: Python (pages/explore/map_atlas.py) sends the view's cells in
 // data.atlas.cells (their centres, codes, and which lie far from data; square on screen); they are decoded here in one batch
-// with onnxruntime-web once the page has the decoder (the sliders' payload, shared by id; or asked for with
-// the trigger "want_decoder"), and until then drawn from the tiles Python decoded (`picture`), the same way:
+// with onnxruntime-web once the page has the decoder (the sliders' payload, shared by id; or the companion's,
+// asked for with its trigger "want_decoder": map_events.js), and until then drawn from the tiles Python decoded
+// (`picture`), the same way:
 // one canvas, each cell's image centred in its cell at a whole multiple of its size, the cells far from data
 // dimmed and outlined. The canvas goes on the map as a Plotly layout image (named for its cells; below the points,
 // or above them: "instead of the points"), so it pans and zooms with the map until the next view's atlas
@@ -17,7 +18,6 @@ const DECODED_ATLAS = "decoded atlas";
 const CELLS = "atlas cells";
 const FAR_FILL = "rgba(255, 255, 255, 0.6)";
 const FAR_LINE = "#d9480f";
-const ASK_DECODER_AGAIN_MS = 5000;
 const HOVER_DISTANCE = 20; // Plotly's default, in pixels
 
 function decodedAtlasOn(root) {
@@ -26,8 +26,7 @@ function decodedAtlasOn(root) {
 }
 
 function browserDecodesAtlas(root) {
-  const atlas = root.data.decoded;
-  return Boolean(atlas && readyDecoders.has(atlas.local_id));
+  return Boolean(root.data.decoded && readyDecoders.has(root.data.decoder_id));
 }
 
 async function buildBatchDecoder(decoder, ortUrl) {
@@ -45,19 +44,12 @@ async function buildBatchDecoder(decoder, ortUrl) {
 
 // Start building the batch decoder once its payload is here; ask Python for the payload otherwise.
 function prepareDecoder(root) {
-  const atlas = root.data.decoded, id = atlas.local_id;
+  const id = root.data.decoder_id;
   if (!id) return;
-  if (atlas.decoder && !decoderPayloads.has(id)) decoderPayloads.set(id, atlas.decoder);
   const payload = decoderPayloads.get(id);
-  if (!payload) { // asked again after a while: a rerun that a report interrupts can lose the answer
-    if (root.askedDecoder !== id || performance.now() - root.askedAt > ASK_DECODER_AGAIN_MS) {
-      [root.askedDecoder, root.askedAt] = [id, performance.now()];
-      root.setTriggerValue("want_decoder", id);
-    }
-    return;
-  }
+  if (!payload) return askForDecoder(root); // map_events.js
   if (payload.unusable || batchDecoders.has(id)) return;
-  batchDecoders.set(id, buildBatchDecoder(payload.decoder, atlas.ort).then((decode) => {
+  batchDecoders.set(id, buildBatchDecoder(payload.decoder, root.data.ort).then((decode) => {
     readyDecoders.add(id);
     reportView(root, 0); // the server stops decoding the cells
     return decode;
@@ -100,7 +92,7 @@ function loadImage(source) {
 
 // The cells' sheet: decoded here when the batch decoder is ready, else Python's picture.
 async function cellSheet(root, cells) {
-  const decoding = browserDecodesAtlas(root) && batchDecoders.get(root.data.decoded.local_id);
+  const decoding = browserDecodesAtlas(root) && batchDecoders.get(root.data.decoder_id);
   const decode = decoding && (await decoding);
   if (decode) {
     const n = cells.rows * cells.columns;

@@ -17,6 +17,12 @@
 // For the thumbnail, Python sends the map's key and, once the pointer first enters the map (trigger "want_atlas"), an
 // atlas: one JPEG of the drawn images in a grid, with the test index of each tile. The atlas is kept
 // across reruns (by id), so a hover draws a tile from it at once, with no round trip.
+//
+// A click on a point is answered here too: once the pointer has entered the map the companion asks for the
+// browser's decoder (trigger "want_decoder", before the atlas: both at once would be one rerun's), and the
+// atlas carries its images' codes (a large map's view, its points' codes); a click on a point whose code is
+// here sends that code to the sliders (CODE_CHOSEN, local_decoder.js), which decode and paint it at once.
+// Streamlit's own rerun for the selection follows, and sets the same code (and the rest of the page).
 const atlases = new Map(); // atlas id -> {image, columns, height, width, slots: Map(test index -> tile)}
 const SCALE = 3;
 
@@ -30,13 +36,15 @@ function readIndices(base64) {
 function loadAtlas(root, atlas) {
   const image = new Image();
   const entry = { image, columns: atlas.columns, height: atlas.height, width: atlas.width,
-                  slots: readIndices(atlas.indices), ready: false };
+                  slots: readIndices(atlas.indices), ready: false,
+                  codes: atlas.codes ? readArray(atlas.codes, "float32") : null, dim: atlas.dim };
   image.onload = () => {
     entry.ready = true;
     if (root.hovered) show(root, root.hovered); // the pointer has waited on a point for the atlas
   };
   image.src = atlas.jpeg;
   atlases.set(atlas.id, entry);
+  root.dataset.atlas = atlas.id; // which atlas (images, codes) the page holds: tests wait for it
 }
 
 function show(root, event) {
@@ -117,6 +125,42 @@ function showDetail(root) {
                                  meta: { ...(plot.layout.meta || {}), detail: detail.key, colour: null } });
 }
 
+// The code of test image `index` where the page has it: the large map's view's points (data.detail), else the
+// atlas's images; null otherwise.
+function codeOf(root, index) {
+  const detail = root.data.detail;
+  if (detail && detail.codes) {
+    if (root.detailCodes?.key !== detail.key) {
+      root.detailCodes = { key: detail.key, slots: readIndices(detail.index), codes: readArray(detail.codes, "float32") };
+    }
+    const { slots, codes } = root.detailCodes, slot = slots.get(index), dim = codes.length / Math.max(slots.size, 1);
+    if (slot !== undefined) return codes.slice(slot * dim, (slot + 1) * dim);
+  }
+  const atlas = atlases.get(root.data.atlas_id), slot = atlas && atlas.codes ? atlas.slots.get(index) : undefined;
+  return slot === undefined ? null : atlas.codes.slice(slot * atlas.dim, (slot + 1) * atlas.dim);
+}
+
+// A click on a map point (a point trace's: `customdata` its index, `meta` its class) with its code here: the
+// sliders decode it now (see the top of this file).
+function clicked(root, event) {
+  const point = (event.points || []).find((p) => typeof p.customdata === "number" && typeof p.data?.meta === "number");
+  const code = point && codeOf(root, point.customdata);
+  if (code) document.dispatchEvent(new CustomEvent(CODE_CHOSEN, { detail: { values: Array.from(code) } }));
+}
+
+// Ask Python for the browser's decoder unless it is here or was asked for lately (a rerun that another request
+// interrupts can lose the answer): whether it is still to come.
+const ASK_DECODER_AGAIN_MS = 5000;
+function askForDecoder(root) {
+  const id = root.data.decoder_id;
+  if (!id || decoderPayloads.has(id)) return false;
+  if (root.askedDecoder !== id || performance.now() - root.askedAt > ASK_DECODER_AGAIN_MS) {
+    [root.askedDecoder, root.askedAt] = [id, performance.now()];
+    root.setTriggerValue("want_decoder", id);
+  }
+  return true;
+}
+
 // Plotly reports a wheel zoom once its events stop (50 ms after the last); a moment more lets a next one join.
 const VIEW_SETTLE_MS = 30;
 
@@ -184,6 +228,7 @@ function attach(root) {
     if (root.data.detail || decodedAtlasOn(root)) reportView(root);
   });
   plot.on("plotly_afterplot", () => showDecodedAtlas(root)); // a figure redrawn from Python's has no atlas
+  plot.on("plotly_click", (event) => clicked(root, event));
   const pressed = () => { root.pressed = performance.now(); };
   plot.addEventListener("pointerdown", pressed);
   plot.addEventListener("pointerup", pressed);
@@ -265,6 +310,7 @@ function askForAtlas(root) {
   clearTimeout(root.askTimer);
   root.askTimer = setTimeout(() => {
     if (performance.now() - (root.pressed ?? -Infinity) < QUIET_MS) return askForAtlas(root);
+    if (askForDecoder(root)) return askForAtlas(root); // the decoder first; the atlas once it is here
     if (root.data.atlas_id !== id || atlases.has(id)) return;
     root.asked = id;
     root.setTriggerValue("want_atlas", id);
@@ -314,6 +360,10 @@ export default function (component) {
   root.setTriggerValue = setTriggerValue;
   root.setStateValue = setStateValue;
   if (data.atlas && !atlases.has(data.atlas.id)) loadAtlas(root, data.atlas);
+  if (data.decoder && !decoderPayloads.has(data.decoder.id)) {
+    decoderPayloads.set(data.decoder.id, data.decoder);
+    document.dispatchEvent(new CustomEvent(DECODER_ARRIVED, { detail: data.decoder.id }));
+  }
   attach(root);
   watchHeight(root);
   showDetail(root);
