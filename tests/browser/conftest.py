@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from harness.browser import CHROMIUM, CHROMIUM_FLAGS, READY, ROOT, STARTED, failure_report, free_port, start_app
 from pages.explore.live_decoder import ORT_DIR, ORT_MODULE
@@ -55,6 +59,28 @@ def screenshots() -> Path:
     folder = Path(os.environ.get("VAE_LAB_SCREENSHOTS", ROOT / "tests" / "screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# Holds back what the page sends its server while window.holdSends is set (window.releaseSends() sends it, in
+# order): what the page shows meanwhile, it made without any rerun.
+HOLD_SENDS = """(() => {
+  const send = WebSocket.prototype.send, held = [];
+  WebSocket.prototype.send = function (data) {
+    if (window.holdSends) return void held.push([this, data]);
+    return send.call(this, data);
+  };
+  window.heldSends = () => held.length;
+  window.releaseSends = () => {
+    window.holdSends = false;
+    held.splice(0).forEach(([ws, data]) => send.call(ws, data));
+  };
+})()"""
+
+
+def canvas_grey(page) -> np.ndarray:
+    """The live decoder's image (its canvas) in grey levels, (H, W) int."""
+    src = page.locator("canvas.decoded").evaluate("canvas => canvas.toDataURL()")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L"), dtype=int)
 
 
 def wait_ready(page, timeout_ms: int = 60_000) -> None:

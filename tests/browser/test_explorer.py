@@ -28,7 +28,7 @@ from vae.bundle import load_bundle
 from vae.latent.placement import InverseProjector
 from vae.models.inference import decode
 
-from .conftest import needs_onnxruntime_web, wait_ready
+from .conftest import HOLD_SENDS, canvas_grey, needs_onnxruntime_web, wait_ready
 
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist-conv-z16"
 DECODED = "canvas.decoded"  # the live decoder's image
@@ -229,27 +229,6 @@ def test_clicking_a_point_loads_its_code_and_shows_original_and_reconstruction(p
     page.get_by_text("reconstruction", exact=True).wait_for(timeout=10_000)
     assert f"idx={clicked}" in page.url
     page.screenshot(path=str(screenshots / "explore-selected.png"), full_page=True)
-
-
-# Holds back what the page sends its server while window.holdSends is set (window.releaseSends() sends it, in
-# order): what the page shows meanwhile, it made without any rerun.
-HOLD_SENDS = """(() => {
-  const send = WebSocket.prototype.send, held = [];
-  WebSocket.prototype.send = function (data) {
-    if (window.holdSends) return void held.push([this, data]);
-    return send.call(this, data);
-  };
-  window.heldSends = () => held.length;
-  window.releaseSends = () => {
-    window.holdSends = false;
-    held.splice(0).forEach(([ws, data]) => send.call(ws, data));
-  };
-})()"""
-
-
-def canvas_grey(page) -> np.ndarray:
-    src = decoded_src(page)
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L"), dtype=int)
 
 
 @needs_onnxruntime_web
