@@ -149,8 +149,9 @@ def place_of(bundle: Bundle, projection: str, code: np.ndarray) -> tuple[float, 
 def draw_map(bundle: Bundle, projection: str, view: MapView | None = None, overlays: list | None = None,
              matching: np.ndarray | None = None) -> str:
     """The WebGL map, grey where the filter leaves images out (`matching`: those it keeps, None for all);
-    selecting on it reruns the page, and `apply_map_selection` takes it from there. Returns its caption
-    (the page shows it below the map's area, which the map fills)."""
+    selecting on it reruns the page, and `apply_map_selection` takes it from there (a clicked point's image
+    is painted in the browser before that: map_events.py). Returns its caption (the page shows it below
+    the map's area, which the map fills)."""
     xy = bundle.projections[projection]["xy"]
     key = map_key(bundle, projection)
     selected = st.session_state.get("selected")
