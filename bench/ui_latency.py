@@ -1,8 +1,9 @@
 """UI latency of the explorer against reference Streamlit apps, all driven in Debian Chromium.
 
-Four apps (five with --baseline: the explorer of another checkout), each on a fresh server (--rounds
+Five apps (six with --baseline: the explorer of another checkout), each on a fresh server (--rounds
 times, interleaved; medians reported): a trivial one (a slider in a fragment rendering an image),
-the same plus one 3-point Plotly chart (what Plotly's JavaScript alone costs), a plain explorer
+the same plus one 3-point Plotly chart (what Plotly's JavaScript alone costs), the same plus one
+10,000-point WebGL chart (the explorer's map's size, without the explorer), a plain explorer
 (torch, the 10k-point map and st.image: the cold-start anchor), and the explorer. For each: the time
 until the fresh server answers, from navigation until interactive (script idle, first image loaded,
 sliders drawn) and until its map is drawn, process start until the map is drawn, and slider steps
@@ -167,9 +168,11 @@ def measure(browser, script: str | None, with_map: bool, settle_ms: int, steps: 
 
 
 PLAIN = "plain explorer (torch, Plotly, st.image)"
+PLOTLY_10K = "trivial + 10k-point Plotly chart"
 APPS = {  # name: (script, has a map)
     "trivial app": ("bench/trivial_app.py", False),
     "trivial + Plotly chart": ("bench/plotly_baseline_app.py", True),
+    PLOTLY_10K: ("bench/plotly_10k_app.py", True),
     PLAIN: ("bench/plain_explorer_app.py", True),
     "explorer": (None, True),  # the app itself, as `vae-lab serve` starts it
 }
@@ -246,6 +249,7 @@ def main() -> None:
         "interactive_ratio": explorer["interactive_s"] / trivial["interactive_s"],
         "map_ratio_to_trivial": explorer["map_s"] / trivial["interactive_s"],
         "map_ratio_to_plotly_baseline": explorer["map_s"] / apps["trivial + Plotly chart"]["map_s"],
+        "plotly_10k_interactive_ratio": apps[PLOTLY_10K]["interactive_s"] / trivial["interactive_s"],
         "slider_p50_ratio": statistics.median(explorer["slider_s"]) / statistics.median(trivial["slider_s"]),
         "cold_start_ratio_to_plain": explorer["start_to_map_s"] / apps[PLAIN]["start_to_map_s"],
     }
@@ -258,7 +262,8 @@ def main() -> None:
     print(f"explorer / trivial: interactive {ratios['interactive_ratio']:.2f}x (target <= 1.5), "
           f"slider p50 {ratios['slider_p50_ratio']:.2f}x (target <= 1.25); map drawn "
           f"{ratios['map_ratio_to_trivial']:.2f}x the trivial app's interactive time, "
-          f"{ratios['map_ratio_to_plotly_baseline']:.2f}x a 3-point Plotly chart's")
+          f"{ratios['map_ratio_to_plotly_baseline']:.2f}x a 3-point Plotly chart's; the trivial app with a "
+          f"10k-point chart: interactive {ratios['plotly_10k_interactive_ratio']:.2f}x")
     print(f"explorer / plain explorer: process start -> map drawn {ratios['cold_start_ratio_to_plain']:.2f}x "
           "(target <= 1.0)")
     for name, r in apps.items():
